@@ -1,0 +1,82 @@
+from django import forms
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.forms import UserChangeForm, UserCreationForm
+from django.contrib.auth.models import Group
+from django.utils.translation import gettext_lazy as _
+
+from .models import User
+from .roles import ADMINISTRATORS, MARKETERS
+
+ROLE_CHOICES = [(MARKETERS, _("Marketer")), (ADMINISTRATORS, _("Administrator"))]
+
+
+class RoleFormMixin(forms.Form):
+    role = forms.ChoiceField(label=_("role"), choices=ROLE_CHOICES, initial=MARKETERS)
+
+    def save_role(self, user: User) -> None:
+        roles = Group.objects.filter(name__in=[ADMINISTRATORS, MARKETERS])
+        user.groups.remove(*roles)
+        user.groups.add(Group.objects.get(name=self.cleaned_data["role"]))
+        # Both roles work in the admin.
+        if not user.is_staff:
+            user.is_staff = True
+            user.save(update_fields=["is_staff"])
+
+
+class PortalUserCreationForm(RoleFormMixin, UserCreationForm):
+    class Meta(UserCreationForm.Meta):
+        model = User
+        fields = ("username", "email")
+
+
+class PortalUserChangeForm(RoleFormMixin, UserChangeForm):
+    class Meta(UserChangeForm.Meta):
+        model = User
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            names = set(self.instance.groups.values_list("name", flat=True))
+            self.fields["role"].initial = ADMINISTRATORS if ADMINISTRATORS in names else MARKETERS
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    form = PortalUserChangeForm
+    add_form = PortalUserCreationForm
+    list_display = ("username", "email", "role", "is_active", "last_login")
+    list_filter = ("is_active", "groups")
+    fieldsets = (
+        (None, {"fields": ("username", "password", "role")}),
+        (_("Personal info"), {"fields": ("first_name", "last_name", "email")}),
+        (_("Status"), {"fields": ("is_active", "last_login", "date_joined")}),
+    )
+    add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": ("username", "email", "role", "password1", "password2"),
+            },
+        ),
+    )
+    readonly_fields = ("last_login", "date_joined")
+
+    @admin.display(description=_("role"))
+    def role(self, user: User) -> str:
+        if user.is_superuser:
+            return _("Superuser")
+        names = {g.name for g in user.groups.all()}
+        return (
+            _("Administrator")
+            if ADMINISTRATORS in names
+            else (_("Marketer") if MARKETERS in names else "—")
+        )
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("groups")
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        form.save_role(form.instance)

@@ -1,0 +1,80 @@
+"""The two roles and what each may do.
+
+Administrators manage vendor accounts (and their credentials) and users.  Marketers manage
+templates, recipient lists and campaigns and read reports and replies; they may *view* vendor
+accounts (to choose one for a campaign and see its balance) but never a credential: the secret
+is write-only for everyone, and the admin hides the other connection details from viewers.
+
+The groups and their permissions are created by ``accounts/migrations/0002_roles.py`` from the
+tables below, and kept in step by ``manage.py sync_roles`` when models are added.
+"""
+
+from django.contrib.auth.models import Group, Permission
+
+ADMINISTRATORS = "Administrators"
+MARKETERS = "Marketers"
+
+ALL = ("add", "change", "delete", "view")
+
+ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    ADMINISTRATORS: {
+        "accounts.user": ALL,
+        "auth.group": ("view",),
+        "messaging.vendoraccount": ALL,
+        "messaging.template": ALL,
+        "messaging.templatefile": ALL,
+        "messaging.templateregistration": ALL,
+        "messaging.recipientlist": ALL,
+        "messaging.recipient": ALL,
+        "messaging.suppression": ALL,
+        "messaging.campaign": ALL,
+        "messaging.message": ("view",),
+        "messaging.deliveryreport": ("view",),
+        "messaging.inboundmessage": ("view", "change"),
+        "messaging.pushrecord": ("view", "delete"),
+        "django_q.schedule": ALL,
+        "django_q.success": ("view", "delete"),
+        "django_q.failure": ("view", "delete"),
+        "django_q.ormq": ("view", "delete"),
+    },
+    MARKETERS: {
+        "messaging.vendoraccount": ("view",),
+        "messaging.template": ALL,
+        "messaging.templatefile": ALL,
+        "messaging.templateregistration": ("view",),
+        "messaging.recipientlist": ALL,
+        "messaging.recipient": ALL,
+        "messaging.suppression": ("add", "view"),
+        "messaging.campaign": ALL,
+        "messaging.message": ("view",),
+        "messaging.deliveryreport": ("view",),
+        "messaging.inboundmessage": ("view", "change"),
+    },
+}
+
+
+def has_role(user, role: str) -> bool:
+    if not user.is_authenticated:
+        return False
+    cache = getattr(user, "_role_cache", None)
+    if cache is None:
+        cache = set(user.groups.values_list("name", flat=True))
+        user._role_cache = cache
+    return role in cache
+
+
+def sync_roles(group_model=Group, permission_model=Permission) -> None:
+    """Create the groups and give each exactly its permissions.  Usable from a migration
+    (pass the historical models) and from ``manage.py sync_roles``."""
+    for role, table in ROLE_PERMISSIONS.items():
+        group, _ = group_model.objects.get_or_create(name=role)
+        wanted = []
+        for model_label, actions in table.items():
+            app_label, model = model_label.split(".")
+            for action in actions:
+                wanted.append((app_label, f"{action}_{model}"))
+        permissions = [
+            permission_model.objects.get(content_type__app_label=app, codename=codename)
+            for app, codename in wanted
+        ]
+        group.permissions.set(permissions)

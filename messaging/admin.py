@@ -1,0 +1,422 @@
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Count
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from .models import (
+    Campaign,
+    DeliveryReport,
+    InboundMessage,
+    Message,
+    PushRecord,
+    Recipient,
+    RecipientList,
+    Suppression,
+    Template,
+    TemplateFile,
+    TemplateRegistration,
+    VendorAccount,
+)
+from .services.vendor_accounts import refresh_balance
+
+# --------------------------------------------------------------------------- vendor accounts
+
+CONNECTION_FIELDS = ("base_url", "account_id", "secret", "auth_mode", "push_url_display")
+
+
+class VendorAccountForm(forms.ModelForm):
+    """The secret is write-only: never rendered back, kept when left empty on change."""
+
+    # Vendor gateways are often plain http on an IP and port: do not assume https.
+    base_url = forms.URLField(
+        label=_("base URL"),
+        assume_scheme="http",
+        help_text=_("The vendor's API address, e.g. http://ip:8001"),
+    )
+    secret = forms.CharField(
+        label=_("password / secret"),
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text=_("Stored encrypted and never shown again. Leave empty to keep the current one."),
+    )
+
+    class Meta:
+        model = VendorAccount
+        fields = (
+            "name",
+            "vendor",
+            "is_active",
+            "base_url",
+            "account_id",
+            "secret",
+            "auth_mode",
+            "extension",
+            "signature",
+            "opt_out_suffix",
+            "rate_limit_per_s",
+            "push_enabled",
+            "polling_enabled",
+            "poll_interval_s",
+            "options",
+        )
+
+    def clean_secret(self):
+        secret = self.cleaned_data.get("secret")
+        if not secret:
+            if not self.instance.pk:
+                raise forms.ValidationError(_("Enter the account's password or secret."))
+            return self.instance.secret
+        return secret
+
+
+@admin.register(VendorAccount)
+class VendorAccountAdmin(admin.ModelAdmin):
+    form = VendorAccountForm
+    list_display = (
+        "name",
+        "vendor",
+        "signature",
+        "is_active",
+        "push_enabled",
+        "polling_enabled",
+        "balance_display",
+        "balance_checked_at",
+    )
+    list_filter = ("vendor", "is_active", "push_enabled", "polling_enabled")
+    search_fields = ("name", "signature")
+    actions = ["test_connection"]
+    readonly_fields = ("push_url_display", "balance_display", "balance_checked_at", "last_error")
+
+    def _can_manage(self, request) -> bool:
+        return request.user.has_perm("messaging.change_vendoraccount")
+
+    def get_fieldsets(self, request, obj=None):
+        general = (None, {"fields": ("name", "vendor", "is_active")})
+        sending = (
+            _("Sending"),
+            {
+                "fields": (
+                    "extension",
+                    "signature",
+                    "opt_out_suffix",
+                    "rate_limit_per_s",
+                )
+            },
+        )
+        status = (_("Balance"), {"fields": ("balance_display", "balance_checked_at", "last_error")})
+        if not self._can_manage(request):
+            # Viewers (marketers) see nothing that connects to the vendor.
+            return [general, sending, status]
+        connection = (_("Connection"), {"fields": CONNECTION_FIELDS})
+        reports = (
+            _("Reports and replies"),
+            {
+                "fields": (
+                    "push_enabled",
+                    "polling_enabled",
+                    "poll_interval_s",
+                    "options",
+                )
+            },
+        )
+        return [general, connection, sending, reports, status]
+
+    @admin.display(description=_("push URL (give it to the vendor)"))
+    def push_url_display(self, account: VendorAccount) -> str:
+        if not account.pk:
+            return "—"
+        return format_html("<code>{}</code>", account.push_url)
+
+    @admin.display(description=_("balance"), ordering="balance")
+    def balance_display(self, account: VendorAccount) -> str:
+        if account.balance is None:
+            return "—"
+        return f"{account.balance.normalize():f} {account.balance_unit}"
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not self._can_manage(request):
+            actions.pop("test_connection", None)
+        return actions
+
+    @admin.action(description=_("Test connection and refresh balance"))
+    def test_connection(self, request, queryset):
+        for account in queryset:
+            check = refresh_balance(account)
+            if check.ok:
+                self.message_user(
+                    request,
+                    _("%(account)s: connected, balance %(balance)s")
+                    % {"account": account.name, "balance": self.balance_display(account)},
+                    messages.SUCCESS,
+                )
+            else:
+                self.message_user(
+                    request,
+                    _("%(account)s: %(error)s") % {"account": account.name, "error": check.error},
+                    messages.ERROR,
+                )
+
+
+# --------------------------------------------------------------------------- templates
+
+
+class TemplateFileInline(admin.TabularInline):
+    model = TemplateFile
+    extra = 0
+
+
+class TemplateRegistrationInline(admin.TabularInline):
+    model = TemplateRegistration
+    extra = 0
+    fields = (
+        "vendor_account",
+        "vendor_template_id",
+        "review_status",
+        "review_reason",
+        "reviewed_at",
+    )
+    readonly_fields = ("review_status", "review_reason", "reviewed_at")
+
+
+@admin.register(Template)
+class TemplateAdmin(admin.ModelAdmin):
+    list_display = ("name", "kind", "signature", "is_marketing", "updated_at")
+    list_filter = ("kind", "is_marketing")
+    search_fields = ("name", "body")
+    inlines = [TemplateFileInline, TemplateRegistrationInline]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(TemplateRegistration)
+class TemplateRegistrationAdmin(admin.ModelAdmin):
+    list_display = (
+        "template",
+        "vendor_account",
+        "vendor_template_id",
+        "review_status",
+        "reviewed_at",
+    )
+    list_filter = ("review_status", "vendor_account")
+    search_fields = ("template__name", "vendor_template_id")
+    list_select_related = ("template", "vendor_account")
+
+
+# --------------------------------------------------------------------------- recipients
+
+
+@admin.register(RecipientList)
+class RecipientListAdmin(admin.ModelAdmin):
+    list_display = ("name", "recipient_count", "created_by", "created_at")
+    search_fields = ("name", "description")
+    readonly_fields = ("created_by", "created_at")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_recipients=Count("recipients"))
+
+    @admin.display(description=_("recipients"), ordering="_recipients")
+    def recipient_count(self, obj) -> int:
+        return obj._recipients
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(Recipient)
+class RecipientAdmin(admin.ModelAdmin):
+    list_display = ("phone", "recipient_list", "variables", "source_row")
+    list_filter = ("recipient_list",)
+    search_fields = ("phone",)
+    list_select_related = ("recipient_list",)
+    show_full_result_count = False
+
+
+@admin.register(Suppression)
+class SuppressionAdmin(admin.ModelAdmin):
+    list_display = ("phone", "reason", "evidence", "created_by", "created_at")
+    list_filter = ("reason",)
+    search_fields = ("phone", "evidence")
+    readonly_fields = ("inbound_message", "created_by", "created_at")
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+# --------------------------------------------------------------------------- campaigns
+
+
+def progress_bar(fraction: float) -> str:
+    percent = round(fraction * 100)
+    return format_html(
+        '<progress value="{}" max="100" title="{}%">{}%</progress> {}%',
+        percent,
+        percent,
+        percent,
+        percent,
+    )
+
+
+@admin.register(Campaign)
+class CampaignAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "status",
+        "vendor_account",
+        "recipient_list",
+        "scheduled_at",
+        "total_count",
+        "delivered_count",
+        "failed_count",
+        "progress_display",
+        "delivery_rate_display",
+    )
+    list_filter = ("status", "vendor_account")
+    search_fields = ("name",)
+    list_select_related = ("vendor_account", "recipient_list")
+    date_hierarchy = "created_at"
+    readonly_fields = (
+        "status",
+        "status_reason",
+        "created_by",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "total_count",
+        "skipped_count",
+        "submitted_count",
+        "delivered_count",
+        "failed_count",
+        "unknown_count",
+        "segment_count",
+        "progress_display",
+        "delivery_rate_display",
+    )
+
+    @admin.display(description=_("progress"))
+    def progress_display(self, campaign: Campaign) -> str:
+        return progress_bar(campaign.progress)
+
+    @admin.display(description=_("delivery rate"))
+    def delivery_rate_display(self, campaign: Campaign) -> str:
+        rate = campaign.delivery_rate
+        return "—" if rate is None else f"{rate:.1%}"
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records written only by the pipeline: viewable, never edited by hand."""
+
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Message)
+class MessageAdmin(ReadOnlyAdmin):
+    list_display = (
+        "phone",
+        "campaign",
+        "status",
+        "vendor_status_code",
+        "vendor_status_description",
+        "segments",
+        "submitted_at",
+        "final_at",
+    )
+    list_filter = ("status", "vendor_account")
+    search_fields = ("=phone", "=vendor_message_id", "=custom_id")
+    list_select_related = ("campaign",)
+    raw_id_fields = ("campaign",)
+
+
+@admin.register(DeliveryReport)
+class DeliveryReportAdmin(ReadOnlyAdmin):
+    list_display = (
+        "vendor_message_id",
+        "vendor_account",
+        "status",
+        "vendor_code",
+        "description",
+        "phone",
+        "matched",
+        "received_at",
+    )
+    list_filter = ("status", "source", "vendor_account", ("message", admin.EmptyFieldListFilter))
+    search_fields = ("=vendor_message_id", "=phone", "=custom_id")
+    list_select_related = ("vendor_account",)
+    raw_id_fields = ("message",)
+
+    @admin.display(description=_("matched"), boolean=True)
+    def matched(self, report: DeliveryReport) -> bool:
+        return report.message_id is not None
+
+
+@admin.register(InboundMessage)
+class InboundMessageAdmin(ReadOnlyAdmin):
+    list_display = (
+        "phone",
+        "content",
+        "vendor_account",
+        "extension",
+        "campaign",
+        "is_opt_out",
+        "is_read",
+        "received_at",
+    )
+    list_filter = ("is_opt_out", "is_read", "vendor_account")
+    search_fields = ("=phone", "content")
+    list_select_related = ("vendor_account", "campaign")
+    raw_id_fields = ("campaign", "message")
+    actions = ["mark_read"]
+
+    def has_change_permission(self, request, obj=None):
+        # Marking as read is the only change; it happens through the action.
+        return False
+
+    @admin.action(description=_("Mark as read"), permissions=["view"])
+    def mark_read(self, request, queryset):
+        updated = queryset.update(is_read=True)
+        self.message_user(request, _("%(n)d replies marked read.") % {"n": updated})
+
+
+@admin.register(PushRecord)
+class PushRecordAdmin(ReadOnlyAdmin):
+    """What vendors pushed, as received: for inspecting rejected and partial pushes."""
+
+    list_display = ("received_at", "vendor_account", "method", "outcome", "item_count", "error")
+    list_filter = ("outcome", "vendor_account")
+    date_hierarchy = "received_at"
+    fields = (
+        "received_at",
+        "vendor_account",
+        "method",
+        "query",
+        "content_type",
+        "body_text",
+        "outcome",
+        "item_count",
+        "error",
+    )
+    readonly_fields = fields
+
+    @admin.display(description=_("body"))
+    def body_text(self, record: PushRecord) -> str:
+        return format_html("<pre>{}</pre>", record.body_text)

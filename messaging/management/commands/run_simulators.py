@@ -1,0 +1,76 @@
+"""Run every vendor simulator on one port (demo and end-to-end tests; never production).
+
+Accounts are read from the database: every vendor account whose base URL points at this
+simulator is registered with its credentials and push URL, and re-read every few seconds so an
+account an administrator adds while it runs works at once.
+"""
+
+import threading
+import time
+
+from django.core.management.base import BaseCommand
+from django.db import close_old_connections
+
+from messaging.models import VendorAccount
+from messaging.vendors.simulator import SimAccount, SimulatorServer
+
+
+def register_accounts(server: SimulatorServer) -> int:
+    count = 0
+    for account in VendorAccount.objects.filter(is_active=True):
+        prefix = server.vendor_url(account.vendor)
+        if not account.base_url.rstrip("/").startswith(prefix):
+            continue
+        existing = server.state.account(account.vendor, account.account_id)
+        sim_account = SimAccount(
+            vendor=account.vendor,
+            account_id=account.account_id,
+            secret=account.secret,
+            extension=account.extension,
+            push_url=account.push_url if account.push_enabled else "",
+            balance=existing.balance if existing else 10_000_000,
+        )
+        server.state.add_account(sim_account)
+        count += 1
+    return count
+
+
+class Command(BaseCommand):
+    help = "Run the vendor simulators (demo and tests only)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8025)
+        parser.add_argument(
+            "--report-delay",
+            type=float,
+            default=2.0,
+            help="seconds before a sent message's delivery report is ready",
+        )
+
+    def handle(self, *args, host, port, report_delay, **options):
+        server = SimulatorServer(host, port)
+        server.state.report_delay_s = report_delay
+        count = register_accounts(server)
+        server.start()
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Vendor simulators on {server.base_url}/<vendor> ({count} accounts registered)"
+            )
+        )
+
+        def refresh():
+            while True:
+                time.sleep(5)
+                close_old_connections()
+                try:
+                    register_accounts(server)
+                except Exception as exc:  # keep serving even if the database is busy
+                    self.stderr.write(f"account refresh failed: {exc}")
+
+        threading.Thread(target=refresh, daemon=True).start()
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            server.stop()

@@ -1,0 +1,99 @@
+"""Create the first users and, for the demo, vendor accounts pointing at the simulator.
+
+Idempotent: run it as often as you like.  Passwords come from PORTAL_ADMIN_PASSWORD and
+PORTAL_MARKETER_PASSWORD when set; otherwise new ones are generated for new users and printed.
+"""
+
+import os
+import secrets
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from accounts.roles import ADMINISTRATORS, MARKETERS
+from messaging.models import Recipient, RecipientList, Template, VendorAccount
+from messaging.vendors.registry import VENDOR_CHOICES
+
+DEMO_SECRET = "demo-secret"
+DEMO_RECIPIENTS = [
+    ("13800000001", {"name": "张三", "points": "1200"}),
+    ("13800000002", {"name": "李四", "points": "880"}),
+    ("13800000003", {"name": "王五", "points": "15"}),
+    ("13900000004", {"name": "赵六", "points": "3021"}),
+    ("13900000005", {"name": "Alice", "points": "77"}),
+]
+
+
+class Command(BaseCommand):
+    help = "Create an administrator, a marketer and (with --demo) demo data for the simulator."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--demo", action="store_true", help="also create demo data")
+        parser.add_argument(
+            "--simulator-url", default=os.environ.get("SIMULATOR_URL", "http://127.0.0.1:8025")
+        )
+
+    @transaction.atomic
+    def handle(self, *args, demo=False, simulator_url="", **options):
+        self._user("admin", ADMINISTRATORS, "PORTAL_ADMIN_PASSWORD", superuser=True)
+        marketer = self._user("marketer", MARKETERS, "PORTAL_MARKETER_PASSWORD")
+        if demo:
+            self._demo(simulator_url.rstrip("/"), marketer)
+
+    def _user(self, username, role, password_env, superuser=False):
+        User = get_user_model()
+        user, created = User.objects.get_or_create(
+            username=username, defaults={"is_staff": True, "is_superuser": superuser}
+        )
+        password = os.environ.get(password_env)
+        if created or password:
+            password = password or secrets.token_urlsafe(9)
+            user.set_password(password)
+            user.save()
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"  login: {username} / {password}   ({role}; set {password_env} to choose)"
+                )
+            )
+        else:
+            self.stdout.write(
+                f"  login: {username} (password unchanged; set {password_env} to reset it)"
+            )
+        user.groups.add(Group.objects.get(name=role))
+        return user
+
+    def _demo(self, simulator_url, marketer):
+        for key, label in VENDOR_CHOICES:
+            VendorAccount.objects.get_or_create(
+                name=f"Demo {label}",
+                defaults={
+                    "vendor": key,
+                    "base_url": f"{simulator_url}/{key}",
+                    "account_id": f"demo-{key}",
+                    "secret": DEMO_SECRET,
+                    "extension": "1234",
+                    "signature": "【演示商城】",
+                    "push_enabled": True,
+                    "polling_enabled": False,
+                },
+            )
+        Template.objects.get_or_create(
+            name="会员积分提醒",
+            defaults={
+                "body": "<name>您好，您的会员积分为<points>，本周末可兑换好礼。",
+                "created_by": marketer,
+            },
+        )
+        demo_list, created = RecipientList.objects.get_or_create(
+            name="演示名单", defaults={"columns": ["name", "points"], "created_by": marketer}
+        )
+        if created:
+            Recipient.objects.bulk_create(
+                Recipient(
+                    recipient_list=demo_list, phone=phone, variables=variables, source_row=row
+                )
+                for row, (phone, variables) in enumerate(DEMO_RECIPIENTS, start=2)
+            )
+        self.stdout.write(f"  demo data ready: vendor accounts at {simulator_url}")

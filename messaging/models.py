@@ -1,0 +1,677 @@
+"""The portal's domain model.
+
+Only ``messaging.services`` writes message and campaign state; views, tasks and push receivers
+call services.  See ``Message`` for the lifecycle.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from .fields import EncryptedTextField
+from .statuses import Status
+from .vendors.registry import VENDOR_CHOICES
+
+
+def new_push_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+signature_validator = RegexValidator(
+    r"^【[^【】]{2,16}】$",
+    _("A signature is 2 to 16 characters inside 【 and 】, e.g. 【某某商城】."),
+)
+
+
+class VendorAccount(models.Model):
+    """An account at one of the vendors, registered by an administrator.
+
+    ``secret`` is encrypted at rest and never shown back, to anyone; marketers see an account's
+    name, vendor, signature and balance so they can choose it for a campaign, nothing more."""
+
+    class AuthMode(models.TextChoices):
+        PLAIN = "plain", _("Plain password")
+        MD5 = "md5", _("MD5 digest")
+
+    vendor = models.CharField(_("vendor"), max_length=20, choices=VENDOR_CHOICES)
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    base_url = models.URLField(
+        _("base URL"), help_text=_("The vendor's API address, e.g. http://ip:8001")
+    )
+    account_id = models.CharField(_("account id"), max_length=100)
+    secret = EncryptedTextField(_("password / secret"), blank=True)
+    auth_mode = models.CharField(
+        _("authentication"),
+        max_length=10,
+        choices=AuthMode.choices,
+        default=AuthMode.MD5,
+        help_text=_("MD5 where the vendor offers it; the password then never travels."),
+    )
+    extension = models.CharField(
+        _("extension / sender number"),
+        max_length=30,
+        blank=True,
+        help_text=_("Extension code (扩展码) or sender number replies come back to."),
+    )
+    signature = models.CharField(
+        _("signature"), max_length=20, blank=True, validators=[signature_validator]
+    )
+    opt_out_suffix = models.CharField(
+        _("opt-out suffix"),
+        max_length=20,
+        default="回T退订",
+        blank=True,
+        help_text=_("Appended to marketing messages, e.g. 回T退订 or 拒收请回复R."),
+    )
+    push_enabled = models.BooleanField(_("receive pushes"), default=True)
+    push_token = models.CharField(
+        _("push token"), max_length=64, unique=True, default=new_push_token, editable=False
+    )
+    polling_enabled = models.BooleanField(_("poll reports and replies"), default=False)
+    poll_interval_s = models.PositiveIntegerField(
+        _("polling interval (s)"), default=10, validators=[MinValueValidator(1)]
+    )
+    rate_limit_per_s = models.PositiveIntegerField(
+        _("send rate limit (messages/s)"), default=1000, validators=[MinValueValidator(1)]
+    )
+    options = models.JSONField(
+        _("vendor options"),
+        default=dict,
+        blank=True,
+        help_text=_('Vendor-specific settings, e.g. {"encode": "utf8"} for sms.cn.'),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    balance = models.DecimalField(
+        _("balance"), max_digits=14, decimal_places=3, null=True, blank=True, editable=False
+    )
+    balance_unit = models.CharField(_("balance unit"), max_length=20, blank=True, editable=False)
+    balance_checked_at = models.DateTimeField(_("balance checked"), null=True, editable=False)
+    last_error = models.TextField(_("last vendor error"), blank=True, editable=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("vendor account")
+        verbose_name_plural = _("vendor accounts")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_vendor_display()})"
+
+    def clean(self):
+        super().clean()
+        if self.vendor and self.polling_enabled:
+            from .vendors.registry import vendor
+
+            minimum = vendor(self.vendor).capabilities.min_poll_interval_s
+            if self.poll_interval_s < minimum:
+                raise ValidationError(
+                    {
+                        "poll_interval_s": _("This vendor allows polling every %(s)s s at most.")
+                        % {"s": minimum}
+                    }
+                )
+
+    @property
+    def push_path(self) -> str:
+        return reverse("push:receive", kwargs={"account_pk": self.pk, "token": self.push_token})
+
+    @property
+    def push_url(self) -> str:
+        return settings.PORTAL_BASE_URL.rstrip("/") + self.push_path
+
+    def client(self):
+        """This account's vendor adapter."""
+        from .vendors.base import AccountConfig
+        from .vendors.registry import vendor
+
+        config = AccountConfig(
+            base_url=self.base_url.rstrip("/"),
+            account_id=self.account_id,
+            secret=self.secret,
+            auth_mode=self.auth_mode,
+            extension=self.extension,
+            signature=self.signature,
+            push_url=self.push_url if self.push_enabled else "",
+            options={str(k): str(v) for k, v in (self.options or {}).items()},
+        )
+        return vendor(self.vendor).client(config)
+
+
+class Template(models.Model):
+    class Kind(models.TextChoices):
+        SMS = "sms", _("SMS / long SMS")
+        MMS = "mms", _("MMS / video")
+        RCS = "5g", _("5G message")
+
+    name = models.CharField(_("name"), max_length=100)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.SMS)
+    body = models.TextField(
+        _("body"),
+        help_text=_("Text with <var> placeholders, e.g. <name>您好，您的会员积分为<points>"),
+    )
+    signature = models.CharField(
+        _("signature"),
+        max_length=20,
+        blank=True,
+        validators=[signature_validator],
+        help_text=_("Leave empty to use the vendor account's signature."),
+    )
+    is_marketing = models.BooleanField(
+        _("marketing"),
+        default=True,
+        help_text=_("Marketing messages must carry the opt-out suffix."),
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("template")
+        verbose_name_plural = _("templates")
+        ordering = ["-updated_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def needs_vendor_approval(self) -> bool:
+        return self.kind != self.Kind.SMS
+
+
+def template_file_path(instance: TemplateFile, filename: str) -> str:
+    return f"templates/{instance.template_id}/{filename}"
+
+
+class TemplateFile(models.Model):
+    """One file of an MMS / video / 5G template frame."""
+
+    CONTENT_TYPES = [
+        ("text/plain", "text/plain (.txt)"),
+        ("application/zip", "application/zip (.zip)"),
+        ("image/jpeg", "image/jpeg (.jpeg)"),
+        ("image/jpg", "image/jpg (.jpg)"),
+        ("image/gif", "image/gif (.gif)"),
+        ("image/bmp", "image/bmp (.bmp)"),
+        ("image/png", "image/png (.png)"),
+        ("video/mp4", "video/mp4 (.mp4)"),
+        ("video/3gp", "video/3gp (.3gp)"),
+        ("audio/wmv", "audio/wmv (.wmv)"),
+        ("audio/mp3", "audio/mp3 (.mp3)"),
+        ("audio/aac", "audio/aac (.aac)"),
+    ]
+
+    template = models.ForeignKey(
+        Template, on_delete=models.CASCADE, related_name="files", verbose_name=_("template")
+    )
+    frame = models.PositiveSmallIntegerField(_("frame"), default=1)
+    order = models.PositiveSmallIntegerField(_("order in frame"), default=1)
+    content_type = models.CharField(_("content type"), max_length=30, choices=CONTENT_TYPES)
+    file = models.FileField(_("file"), upload_to=template_file_path)
+
+    class Meta:
+        verbose_name = _("template file")
+        verbose_name_plural = _("template files")
+        ordering = ["template", "frame", "order"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["template", "frame", "order"], name="template_file_position_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.template} #{self.frame}.{self.order} {self.content_type}"
+
+
+class TemplateRegistration(models.Model):
+    """A template as registered (and reviewed) at one vendor account."""
+
+    class Review(models.TextChoices):
+        DRAFT = "draft", _("Not submitted")
+        PENDING = "pending", _("Under review")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+
+    template = models.ForeignKey(
+        Template,
+        on_delete=models.CASCADE,
+        related_name="registrations",
+        verbose_name=_("template"),
+    )
+    vendor_account = models.ForeignKey(
+        VendorAccount,
+        on_delete=models.CASCADE,
+        related_name="template_registrations",
+        verbose_name=_("vendor account"),
+    )
+    vendor_template_id = models.CharField(_("vendor template id"), max_length=64, blank=True)
+    review_status = models.CharField(
+        _("review status"), max_length=10, choices=Review.choices, default=Review.DRAFT
+    )
+    review_reason = models.TextField(_("review note"), blank=True)
+    reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
+    raw = models.TextField(_("raw vendor answer"), blank=True)
+
+    class Meta:
+        verbose_name = _("template registration")
+        verbose_name_plural = _("template registrations")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["template", "vendor_account"], name="one_registration_per_account"
+            )
+        ]
+        indexes = [models.Index(fields=["vendor_account", "vendor_template_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.template} @ {self.vendor_account}: {self.get_review_status_display()}"
+
+
+class RecipientList(models.Model):
+    name = models.CharField(_("name"), max_length=100)
+    description = models.TextField(_("description"), blank=True)
+    columns = models.JSONField(
+        _("variable columns"),
+        default=list,
+        blank=True,
+        help_text=_("Column names usable as <var> placeholders."),
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("recipient list")
+        verbose_name_plural = _("recipient lists")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Recipient(models.Model):
+    recipient_list = models.ForeignKey(
+        RecipientList,
+        on_delete=models.CASCADE,
+        related_name="recipients",
+        verbose_name=_("recipient list"),
+    )
+    phone = models.CharField(
+        _("phone"), max_length=20, help_text=_("Normalized: 11-digit mobile or E.164.")
+    )
+    variables = models.JSONField(_("variables"), default=dict, blank=True)
+    source_row = models.PositiveIntegerField(_("spreadsheet row"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("recipient")
+        verbose_name_plural = _("recipients")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["recipient_list", "phone"], name="recipient_unique_per_list"
+            )
+        ]
+        indexes = [models.Index(fields=["phone"])]
+
+    def __str__(self) -> str:
+        return self.phone
+
+
+class Suppression(models.Model):
+    """A phone that must not receive marketing messages any more."""
+
+    class Reason(models.TextChoices):
+        OPT_OUT = "opt_out", _("Opt-out reply")
+        MANUAL = "manual", _("Added manually")
+        COMPLAINT = "complaint", _("Complaint")
+
+    phone = models.CharField(_("phone"), max_length=20, unique=True)
+    reason = models.CharField(_("reason"), max_length=10, choices=Reason.choices)
+    evidence = models.TextField(_("evidence"), blank=True)
+    inbound_message = models.ForeignKey(
+        "InboundMessage",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("reply"),
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("suppressed phone")
+        verbose_name_plural = _("suppression list")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.phone
+
+
+class Campaign(models.Model):
+    """A send of one template to one recipient list through one vendor account.
+
+    ::
+
+        draft ──► scheduled ──► sending ──► completed
+          │           │          │  ▲
+          │           │          ▼  │
+          │           │         paused            (by the marketer, or by the vendor:
+          │           │          │                 authentication / balance refusals)
+          └───────────┴──────────┴──► cancelled
+                                 └──► failed      (nothing can be sent; reason kept)
+    """
+
+    class State(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        SCHEDULED = "scheduled", _("Scheduled")
+        SENDING = "sending", _("Sending")
+        PAUSED = "paused", _("Paused")
+        COMPLETED = "completed", _("Completed")
+        CANCELLED = "cancelled", _("Cancelled")
+        FAILED = "failed", _("Failed")
+
+    name = models.CharField(_("name"), max_length=200)
+    template = models.ForeignKey(
+        Template, on_delete=models.PROTECT, related_name="campaigns", verbose_name=_("template")
+    )
+    vendor_account = models.ForeignKey(
+        VendorAccount,
+        on_delete=models.PROTECT,
+        related_name="campaigns",
+        verbose_name=_("vendor account"),
+    )
+    recipient_list = models.ForeignKey(
+        RecipientList,
+        on_delete=models.PROTECT,
+        related_name="campaigns",
+        verbose_name=_("recipient list"),
+    )
+    scheduled_at = models.DateTimeField(_("scheduled for"), null=True, blank=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=State.choices, default=State.DRAFT
+    )
+    status_reason = models.TextField(_("status reason"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="campaigns",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    # Counters are refreshed by services from Message rows (campaign + status index).
+    total_count = models.PositiveIntegerField(_("messages"), default=0)
+    pending_count = models.PositiveIntegerField(_("waiting to send"), default=0)
+    skipped_count = models.PositiveIntegerField(_("skipped"), default=0)
+    submitted_count = models.PositiveIntegerField(_("submitted"), default=0)
+    delivered_count = models.PositiveIntegerField(_("delivered"), default=0)
+    failed_count = models.PositiveIntegerField(_("failed"), default=0)
+    unknown_count = models.PositiveIntegerField(_("unknown"), default=0)
+    segment_count = models.PositiveIntegerField(_("billed parts"), default=0)
+
+    class Meta:
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "scheduled_at"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def delivery_rate(self) -> float | None:
+        settled = self.delivered_count + self.failed_count
+        return self.delivered_count / settled if settled else None
+
+    @property
+    def progress(self) -> float:
+        """Share of messages that have left the queue (0..1)."""
+        if not self.total_count:
+            return 0.0
+        return 1.0 - self.pending_count / self.total_count
+
+
+class Message(models.Model):
+    """One SMS to one phone.  Lifecycle (only ``messaging.services`` moves it, forward only)::
+
+        queued ──► submitting ──► submitted ──► delivered
+           │            │              └──────► undelivered | expired | rejected
+           │            ├──► failed     (the vendor refused it; reason kept)
+           │            └──► unknown    (the request left, its answer was lost: we cannot
+           │                             know whether the vendor took it; reconciled by
+           │                             delivery reports, never re-sent blindly)
+           └──► skipped   (suppressed, or a missing variable)
+
+    A status only moves to a higher rank (``messaging.statuses.RANK``): a duplicate or late
+    report, or a late submit answer, never overwrites a final status.
+    """
+
+    campaign = models.ForeignKey(
+        Campaign,
+        on_delete=models.CASCADE,
+        related_name="messages",
+        verbose_name=_("campaign"),
+        null=True,
+        blank=True,
+    )
+    vendor_account = models.ForeignKey(
+        VendorAccount,
+        on_delete=models.PROTECT,
+        related_name="messages",
+        verbose_name=_("vendor account"),
+    )
+    phone = models.CharField(_("phone"), max_length=20)
+    content = models.TextField(_("content"))
+    segments = models.PositiveSmallIntegerField(_("parts"), default=1)
+    custom_id = models.CharField(
+        _("our id"),
+        max_length=32,
+        unique=True,
+        help_text=_("The id we send to the vendor where it accepts one."),
+    )
+    vendor_message_id = models.CharField(_("vendor message id"), max_length=64, blank=True)
+    batch_id = models.CharField(_("vendor batch id"), max_length=64, blank=True)
+    status = models.CharField(
+        _("status"), max_length=12, choices=Status.choices, default=Status.QUEUED
+    )
+    vendor_status_code = models.CharField(_("vendor code"), max_length=32, blank=True)
+    vendor_status_description = models.CharField(
+        _("vendor description"), max_length=255, blank=True
+    )
+    error = models.TextField(_("error"), blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    submitted_at = models.DateTimeField(_("submitted"), null=True, blank=True)
+    final_at = models.DateTimeField(_("final status at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
+        indexes = [
+            # Report matching: the vendor's id within one account.
+            models.Index(
+                fields=["vendor_account", "vendor_message_id"],
+                name="message_vendor_id",
+                condition=~Q(vendor_message_id=""),
+            ),
+            # Progress counters and batch claiming.
+            models.Index(fields=["campaign", "status"], name="message_campaign_status"),
+            # Reply matching: latest message to a phone on an account.
+            models.Index(
+                fields=["vendor_account", "phone", "-submitted_at"], name="message_phone_latest"
+            ),
+            models.Index(fields=["phone"], name="message_phone"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.phone} [{self.status}]"
+
+
+class DeliveryReport(models.Model):
+    """A delivery report as the vendor sent it (raw kept), parsed, and matched if possible."""
+
+    class Source(models.TextChoices):
+        PUSH = "push", _("Pushed by vendor")
+        POLL = "poll", _("Polled")
+
+    vendor_account = models.ForeignKey(
+        VendorAccount,
+        on_delete=models.CASCADE,
+        related_name="delivery_reports",
+        verbose_name=_("vendor account"),
+    )
+    source = models.CharField(_("source"), max_length=4, choices=Source.choices)
+    vendor_message_id = models.CharField(_("vendor message id"), max_length=64, blank=True)
+    custom_id = models.CharField(_("our id"), max_length=64, blank=True)
+    phone = models.CharField(_("phone"), max_length=20, blank=True)
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices)
+    vendor_code = models.CharField(_("vendor code"), max_length=32, blank=True)
+    description = models.CharField(_("description"), max_length=255, blank=True)
+    done_at = models.DateTimeField(_("done at"), null=True, blank=True)
+    received_at = models.DateTimeField(_("received"), auto_now_add=True)
+    raw = models.TextField(_("raw report"))
+    message = models.ForeignKey(
+        Message,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="reports",
+        verbose_name=_("message"),
+    )
+    matched_at = models.DateTimeField(_("matched at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("delivery report")
+        verbose_name_plural = _("delivery reports")
+        ordering = ["-received_at"]
+        indexes = [
+            models.Index(fields=["vendor_account", "vendor_message_id"], name="report_vendor_id"),
+            models.Index(
+                fields=["vendor_account", "received_at"],
+                name="report_unmatched",
+                condition=Q(message__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.vendor_message_id} {self.vendor_code}"
+
+
+class InboundMessage(models.Model):
+    """A reply (MO) from a handset."""
+
+    vendor_account = models.ForeignKey(
+        VendorAccount,
+        on_delete=models.CASCADE,
+        related_name="inbound_messages",
+        verbose_name=_("vendor account"),
+    )
+    phone = models.CharField(_("phone"), max_length=20)
+    extension = models.CharField(_("extension / access code"), max_length=30, blank=True)
+    content = models.TextField(_("content"))
+    received_at = models.DateTimeField(_("received"))
+    vendor_message_id = models.CharField(_("vendor id"), max_length=64, blank=True)
+    campaign = models.ForeignKey(
+        Campaign,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="replies",
+        verbose_name=_("campaign"),
+    )
+    message = models.ForeignKey(
+        Message,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="replies",
+        verbose_name=_("message replied to"),
+    )
+    is_opt_out = models.BooleanField(_("opt-out"), default=False)
+    is_read = models.BooleanField(_("read"), default=False)
+    raw = models.TextField(_("raw"))
+    created_at = models.DateTimeField(_("stored"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("reply")
+        verbose_name_plural = _("replies")
+        ordering = ["-received_at"]
+        indexes = [
+            models.Index(fields=["vendor_account", "received_at"], name="reply_account_time"),
+            models.Index(fields=["phone"], name="reply_phone"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.phone}: {self.content[:20]}"
+
+
+class PushRecord(models.Model):
+    """Every push a vendor made to us, kept as received before anything is parsed, so that a
+    malformed or unauthenticated one can be inspected and a parsing bug can be replayed."""
+
+    class Outcome(models.TextChoices):
+        ACCEPTED = "accepted", _("Accepted")
+        PARTIAL = "partial", _("Accepted, some items unreadable")
+        REJECTED = "rejected", _("Rejected")
+        UNAUTHENTICATED = "unauthenticated", _("Unauthenticated")
+
+    vendor_account = models.ForeignKey(
+        VendorAccount,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="push_records",
+        verbose_name=_("vendor account"),
+    )
+    received_at = models.DateTimeField(_("received"), auto_now_add=True)
+    method = models.CharField(_("method"), max_length=8)
+    path = models.CharField(_("path"), max_length=255)
+    query = models.TextField(_("query string"), blank=True)
+    content_type = models.CharField(_("content type"), max_length=100, blank=True)
+    body = models.BinaryField(_("body"))
+    outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices)
+    error = models.TextField(_("error"), blank=True)
+    item_count = models.PositiveIntegerField(_("items"), default=0)
+
+    class Meta:
+        verbose_name = _("received push")
+        verbose_name_plural = _("received pushes")
+        ordering = ["-received_at"]
+        indexes = [models.Index(fields=["outcome", "received_at"], name="push_outcome_time")]
+
+    def __str__(self) -> str:
+        return f"{self.received_at:%Y-%m-%d %H:%M:%S} {self.method} {self.get_outcome_display()}"
+
+    @property
+    def body_text(self) -> str:
+        return bytes(self.body).decode("utf-8", errors="replace")

@@ -1,0 +1,423 @@
+"""The contract between the portal and a vendor adapter.
+
+Every vendor package (``messaging/vendors/<key>/``) provides a ``VendorClient`` subclass whose
+``capabilities`` describe, as data, what the vendor can do, so the sending and polling pipeline
+never branches on a vendor's name.  Adapters return the dataclasses below and raise the typed
+errors below; they never touch the ORM and always keep the raw payload they parsed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from .http import HttpTransport
+
+
+# --------------------------------------------------------------------------- capabilities
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    max_numbers_per_request: int
+    """Same-content sends: how many numbers one request may carry."""
+    max_personalised_per_request: int
+    """Per-recipient content (variable / p2p / ddt sends); 0 means single sends only."""
+    max_concurrent_requests: int = 4
+    """Parallel requests the pipeline may make when falling back to single sends."""
+    template_sends: bool = False
+    """MMS / video / 5G sends by an approved vendor template id."""
+    template_upload: bool = False
+    poll_reports: bool = True
+    poll_mo: bool = True
+    min_poll_interval_s: float = 5.0
+    max_reports_per_poll: int = 500
+    pushes: frozenset[str] = frozenset()
+    """Subset of {"report", "mo", "template_review"} the vendor can push to us."""
+    request_encoding: str = "utf-8"
+    reply_encoding: str = "utf-8"
+    auth_modes: tuple[str, ...] = ("plain",)
+    """"plain" and/or "md5": how the secret travels."""
+    content_check: bool = False
+    """The vendor offers a sensitive-word check before sending."""
+    international: bool = False
+    """Numbers are sent in E.164 rather than as 11-digit Chinese mobiles."""
+    sms_segment_chars: tuple[int, int] = (70, 67)
+    """(single-part limit, per-part limit) for Chinese text as the vendor counts it."""
+
+
+# --------------------------------------------------------------------------- code tables
+
+
+@dataclass(frozen=True)
+class Code:
+    """One row of a vendor's status or error table (kept as dicts in ``<key>/codes.py``).
+
+    ``meaning`` is a ``messaging.statuses.Status`` value for report codes, or a
+    ``VendorError.kind`` for error codes."""
+
+    meaning: str
+    zh: str
+    en: str
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+@dataclass(frozen=True)
+class AccountConfig:
+    """What an adapter needs to know about one vendor account (built from VendorAccount)."""
+
+    base_url: str
+    account_id: str
+    secret: str
+    auth_mode: str = "plain"
+    extension: str = ""
+    signature: str = ""
+    push_url: str = ""
+    """Our receiver URL, for vendors that take it per request (ashx5g template upload)."""
+    timeout_s: float = 15.0
+    connect_timeout_s: float = 5.0
+    options: Mapping[str, str] = field(default_factory=dict)
+    """Vendor-specific extras (e.g. smscn ``encode``), entered by an administrator."""
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """One recipient's message in a send.  ``custom_id`` is our id, echoed back where the
+    vendor supports it; ``variables`` are used by template (MMS/5G) sends."""
+
+    custom_id: str
+    phone: str
+    content: str = ""
+    variables: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class TemplateFrame:
+    frame: int
+    order: int
+    content_type: str
+    data: bytes
+    name: str = ""
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    """The vendor's answer for one recipient of a send request."""
+
+    custom_id: str
+    phone: str
+    accepted: bool
+    vendor_message_id: str = ""
+    batch_id: str = ""
+    error_code: str = ""
+    error_description: str = ""
+    error_kind: str = ""
+    """For refused recipients: one of the ``VendorError.kind`` values (e.g. "invalid_number")."""
+    raw: str = ""
+
+
+@dataclass(frozen=True)
+class StatusEvent:
+    """A delivery report, normalized.  ``status`` is a ``messaging.statuses.Status`` value."""
+
+    vendor_message_id: str
+    status: str
+    vendor_code: str
+    description_zh: str = ""
+    description_en: str = ""
+    phone: str = ""
+    custom_id: str = ""
+    batch_id: str = ""
+    done_at: dt.datetime | None = None
+    part_index: int = 1
+    part_count: int = 1
+    raw: str = ""
+
+
+@dataclass(frozen=True)
+class InboundReply:
+    """A reply (MO) from a handset."""
+
+    phone: str
+    content: str
+    received_at: dt.datetime | None = None
+    extension: str = ""
+    """The sub-code / access number the reply was sent to (identifies the sender number)."""
+    vendor_message_id: str = ""
+    link_id: str = ""
+    raw: str = ""
+
+
+@dataclass(frozen=True)
+class TemplateReview:
+    vendor_template_id: str
+    approved: bool | None
+    """None while the review is pending."""
+    status_code: str = ""
+    reason: str = ""
+    reviewed_at: dt.datetime | None = None
+    raw: str = ""
+
+
+@dataclass(frozen=True)
+class TemplateUpload:
+    vendor_template_id: str
+    raw: str = ""
+
+
+@dataclass(frozen=True)
+class Balance:
+    amount: Decimal | None
+    unit: str
+    """"messages" (条) or "yuan" (元)."""
+    details: Mapping[str, str] = field(default_factory=dict)
+    raw: str = ""
+
+
+@dataclass(frozen=True)
+class ContentCheck:
+    ok: bool
+    words: tuple[str, ...] = ()
+    message: str = ""
+    raw: str = ""
+
+
+@dataclass(frozen=True)
+class PollResult:
+    """Items from one poll call.  ``more_waiting`` tells the poller to fetch again at once."""
+
+    items: list = field(default_factory=list)
+    more_waiting: bool = False
+    raw: str = ""
+
+
+# --------------------------------------------------------------------------- pushes
+
+
+@dataclass(frozen=True)
+class PushRequest:
+    """A vendor's push as received, independent of Django."""
+
+    method: str
+    query: Mapping[str, str]
+    body: bytes
+    content_type: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class PushOutcome:
+    """What a push carried and what to answer.  Bad items land in ``errors`` and never stop
+    the good ones beside them from being returned."""
+
+    reply_body: str | bytes
+    reply_content_type: str = "text/plain; charset=utf-8"
+    reply_status: int = 200
+    reports: list[StatusEvent] = field(default_factory=list)
+    replies: list[InboundReply] = field(default_factory=list)
+    reviews: list[TemplateReview] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class VendorError(Exception):
+    """Base of every error an adapter raises.  Carries the vendor's code and words and the raw
+    reply so an administrator can see exactly what the vendor said."""
+
+    kind: ClassVar[str] = "vendor_error"
+    retry_safe: ClassVar[bool] = False
+    """True when the vendor certainly accepted nothing, so the request may be sent again."""
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        code: str = "",
+        description_zh: str = "",
+        description_en: str = "",
+        raw: str | bytes = "",
+    ):
+        self.code = code
+        self.description_zh = description_zh
+        self.description_en = description_en
+        if isinstance(raw, bytes):
+            raw = raw.decode("utf-8", errors="replace")
+        self.raw = raw
+        super().__init__(message or description_en or description_zh or code or self.kind)
+
+    def __str__(self) -> str:
+        parts = [super().__str__()]
+        if self.code and self.code not in parts[0]:
+            parts.append(f"[{self.code}]")
+        if self.description_zh and self.description_zh not in parts[0]:
+            parts.append(self.description_zh)
+        return " ".join(parts)
+
+
+class VendorAuthError(VendorError):
+    kind = "auth"
+    retry_safe = True
+
+
+class InsufficientBalance(VendorError):
+    kind = "balance"
+    retry_safe = True
+
+
+class RateLimited(VendorError):
+    kind = "rate_limited"
+    retry_safe = True
+
+    def __init__(self, message: str = "", *, retry_after: float = 5.0, **kwargs):
+        self.retry_after = retry_after
+        super().__init__(message, **kwargs)
+
+
+class InvalidNumber(VendorError):
+    kind = "invalid_number"
+    retry_safe = True
+
+
+class ContentRejected(VendorError):
+    kind = "content_rejected"
+    retry_safe = True
+
+
+class InvalidRequest(VendorError):
+    """The vendor refused the request as malformed (missing field, bad parameter): nothing was
+    accepted, and sending it again unchanged would fail again."""
+
+    kind = "invalid_request"
+    retry_safe = True
+
+
+class TransientError(VendorError):
+    """Nothing was accepted (connection refused, vendor busy before accepting): retry later."""
+
+    kind = "transient"
+    retry_safe = True
+
+
+class AmbiguousOutcome(VendorError):
+    """The request may or may not have been accepted (timeout after sending, dropped
+    connection, a reply we cannot read).  Never re-send: reconcile from delivery reports."""
+
+    kind = "ambiguous"
+    retry_safe = False
+
+
+class UnexpectedReply(AmbiguousOutcome):
+    """The reply is not what the vendor's document shows (odd JSON, plain text, wrong encoding)."""
+
+    kind = "unexpected_reply"
+
+
+class PushRejected(VendorError):
+    """A push we will not accept: bad token or vendor check, or a body we cannot parse."""
+
+    kind = "push_rejected"
+
+    def __init__(self, message: str = "", *, status: int = 400, **kwargs):
+        self.status = status
+        super().__init__(message, **kwargs)
+
+
+ERROR_KINDS: dict[str, type[VendorError]] = {
+    cls.kind: cls
+    for cls in (
+        VendorError,
+        VendorAuthError,
+        InsufficientBalance,
+        RateLimited,
+        InvalidNumber,
+        ContentRejected,
+        InvalidRequest,
+        TransientError,
+        AmbiguousOutcome,
+        UnexpectedReply,
+        PushRejected,
+    )
+}
+
+
+# --------------------------------------------------------------------------- client
+
+
+class VendorClient(ABC):
+    """One vendor account's client.  Subclasses set ``key``, ``label`` and ``capabilities``
+    and implement what the capabilities promise; the rest raise ``NotImplementedError``."""
+
+    key: ClassVar[str]
+    label: ClassVar[str]
+    capabilities: ClassVar[Capabilities]
+
+    def __init__(self, config: AccountConfig, transport: HttpTransport | None = None):
+        from .http import HttpTransport
+
+        self.config = config
+        self.http = transport or HttpTransport(
+            encoding=self.capabilities.reply_encoding,
+            timeout=(config.connect_timeout_s, config.timeout_s),
+        )
+
+    # Sending.  Each returns one SubmitResult per recipient, in the order given, or raises a
+    # VendorError that concerns the whole request.
+    @abstractmethod
+    def send_same(self, messages: Sequence[OutgoingMessage], content: str) -> list[SubmitResult]:
+        """One content to many numbers (``len(messages) <= max_numbers_per_request``)."""
+
+    def send_personalised(self, messages: Sequence[OutgoingMessage]) -> list[SubmitResult]:
+        """Per-recipient content (``<= max_personalised_per_request``)."""
+        raise NotImplementedError
+
+    def send_single(self, message: OutgoingMessage) -> SubmitResult:
+        return self.send_same([message], message.content)[0]
+
+    def send_template(
+        self, vendor_template_id: str, messages: Sequence[OutgoingMessage]
+    ) -> list[SubmitResult]:
+        """MMS / video / 5G by approved template id, ``variables`` per recipient."""
+        raise NotImplementedError
+
+    # Reports and replies.
+    def poll_reports(self) -> PollResult:
+        raise NotImplementedError
+
+    def poll_mo(self) -> PollResult:
+        raise NotImplementedError
+
+    # Account.
+    @abstractmethod
+    def balance(self) -> Balance: ...
+
+    def check_content(self, content: str) -> ContentCheck:
+        raise NotImplementedError
+
+    def upload_template(
+        self, *, title: str, signature: str, frames: Sequence[TemplateFrame], has_variables: bool
+    ) -> TemplateUpload:
+        raise NotImplementedError
+
+
+def segments(
+    text: str, single: int = 70, multi: int = 67, gsm_single: int = 160, gsm_multi: int = 153
+) -> int:
+    """How many billed parts ``text`` takes.  Any non-ASCII character makes it UCS-2 text
+    (70 / 67 as Chinese vendors count); plain ASCII uses the GSM 7-bit limits (160 / 153)."""
+    if not text:
+        return 0
+    if text.isascii():
+        return 1 if len(text) <= gsm_single else -(-len(text) // gsm_multi)
+    return 1 if len(text) <= single else -(-len(text) // multi)

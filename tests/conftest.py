@@ -1,0 +1,53 @@
+import pytest
+from django.contrib.auth.models import Group
+from django.test import Client
+
+from accounts.roles import ADMINISTRATORS, MARKETERS
+from messaging.models import VendorAccount
+
+SECRET = "s3cret-Plaintext-Pa55"
+
+
+def make_user(django_user_model, username, role):
+    user = django_user_model.objects.create_user(
+        username=username, password="pw-" + username, is_staff=True
+    )
+    user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+@pytest.fixture
+def administrator(django_user_model):
+    return make_user(django_user_model, "alice-admin", ADMINISTRATORS)
+
+
+@pytest.fixture
+def marketer(django_user_model):
+    return make_user(django_user_model, "mike-marketer", MARKETERS)
+
+
+@pytest.fixture
+def admin_client(administrator):
+    client = Client()
+    client.force_login(administrator)
+    return client
+
+
+@pytest.fixture
+def marketer_client(marketer):
+    client = Client()
+    client.force_login(marketer)
+    return client
+
+
+@pytest.fixture
+def vendor_account(db):
+    return VendorAccount.objects.create(
+        vendor="ashx5g",
+        name="Main ashx5g",
+        base_url="http://127.0.0.1:9/ashx5g",
+        account_id="960001",
+        secret=SECRET,
+        extension="1234",
+        signature="【测试商城】",
+    )
