@@ -1,7 +1,17 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 
 class MessagingConfig(AppConfig):
     name = "messaging"
     verbose_name = _("Messaging")
+
+    def ready(self):
+        post_migrate.connect(create_periodic_tasks, sender=self)
+
+
+def create_periodic_tasks(sender, **kwargs):
+    from .tasks import ensure_schedules
+
+    ensure_schedules()

@@ -95,6 +95,12 @@ class VendorAccount(models.Model):
     balance_unit = models.CharField(_("balance unit"), max_length=20, blank=True, editable=False)
     balance_checked_at = models.DateTimeField(_("balance checked"), null=True, editable=False)
     last_error = models.TextField(_("last vendor error"), blank=True, editable=False)
+    send_slot_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When the next request may go out under the rate limit (shared by workers).",
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -461,6 +467,52 @@ class Campaign(models.Model):
         return 1.0 - self.pending_count / self.total_count
 
 
+class SendBatch(models.Model):
+    """One vendor request's worth of a campaign's messages: the unit that is claimed, sent and
+    recorded exactly once.
+
+    ::
+
+        pending ──► sending ──► done
+           ▲           │
+           └───────────┘   (retry-safe refusal: nothing was accepted; back off, try again)
+
+    A batch is claimed and its messages marked ``submitting`` and committed *before* the vendor
+    is called; the answer is recorded per recipient in a second transaction.  A batch found
+    ``sending`` by the stall sweeper lost its worker between the two: its messages become
+    ``unknown`` and are reconciled from delivery reports — never re-sent.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Waiting")
+        SENDING = "sending", _("Sending")
+        DONE = "done", _("Done")
+
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="batches", verbose_name=_("campaign")
+    )
+    number = models.PositiveIntegerField(_("number"))
+    state = models.CharField(_("state"), max_length=8, choices=State.choices, default=State.PENDING)
+    size = models.PositiveIntegerField(_("messages"))
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    not_before = models.DateTimeField(_("not before"), null=True, blank=True)
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    request_shape = models.CharField(_("request"), max_length=16, blank=True)
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        verbose_name = _("send batch")
+        verbose_name_plural = _("send batches")
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "number"], name="batch_number_unique")
+        ]
+        indexes = [models.Index(fields=["campaign", "state"], name="batch_campaign_state")]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}#{self.number} {self.state}"
+
+
 class Message(models.Model):
     """One SMS to one phone.  Lifecycle (only ``messaging.services`` moves it, forward only)::
 
@@ -483,6 +535,21 @@ class Message(models.Model):
         verbose_name=_("campaign"),
         null=True,
         blank=True,
+        help_text=_("Empty for test sends."),
+    )
+    send_batch = models.ForeignKey(
+        SendBatch,
+        on_delete=models.SET_NULL,
+        related_name="messages",
+        null=True,
+        blank=True,
+        verbose_name=_("batch"),
+    )
+    variables = models.JSONField(
+        _("variables"),
+        default=list,
+        blank=True,
+        help_text=_("Values for vendor template (MMS / 5G) sends, in placeholder order."),
     )
     vendor_account = models.ForeignKey(
         VendorAccount,

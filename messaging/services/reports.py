@@ -21,7 +21,7 @@ from ..models import (
     TemplateRegistration,
     VendorAccount,
 )
-from ..statuses import FINAL_STATUSES, can_advance
+from ..statuses import FINAL_STATUSES, Status, can_advance
 from ..vendors.base import InboundReply, StatusEvent, TemplateReview
 from .campaigns import refresh_counters
 
@@ -98,12 +98,34 @@ def _match_and_apply(account, reports: list[DeliveryReport], now) -> tuple[int, 
         {m.custom_id: m for m in messages.filter(custom_id__in=custom_ids)} if custom_ids else {}
     )
 
+    # Messages whose submit answer was lost have no vendor id: a report for the same phone
+    # resolves them (the vendor has them after all) and tells us their id.
+    unresolved_phones = {
+        r.phone
+        for r in reports
+        if r.phone and r.vendor_message_id not in by_vendor_id and r.custom_id not in by_custom_id
+    }
+    by_phone: dict[str, Message] = {}
+    if unresolved_phones:
+        for message in messages.filter(
+            phone__in=unresolved_phones,
+            status__in=[Status.UNKNOWN, Status.SUBMITTING],
+            vendor_message_id="",
+        ).order_by("pk"):
+            by_phone.setdefault(message.phone, message)
+
     changed: dict[int, Message] = {}
     matched_reports = []
     for report in reports:
         message = by_vendor_id.get(report.vendor_message_id) or by_custom_id.get(report.custom_id)
+        if message is None and report.phone in by_phone:
+            message = by_phone.pop(report.phone)
         if message is None:
             continue
+        if not message.vendor_message_id and report.vendor_message_id:
+            message.vendor_message_id = report.vendor_message_id
+            by_vendor_id[report.vendor_message_id] = message
+            changed[message.pk] = message
         report.message_id, report.matched_at = message.pk, now
         matched_reports.append(report)
         if can_advance(message.status, report.status):
@@ -119,7 +141,13 @@ def _match_and_apply(account, reports: list[DeliveryReport], now) -> tuple[int, 
     if changed:
         Message.objects.bulk_update(
             changed.values(),
-            ["status", "vendor_status_code", "vendor_status_description", "final_at"],
+            [
+                "status",
+                "vendor_status_code",
+                "vendor_status_description",
+                "final_at",
+                "vendor_message_id",
+            ],
             batch_size=500,
         )
         refresh_counters(m.campaign_id for m in changed.values())

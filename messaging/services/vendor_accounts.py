@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from ..models import VendorAccount
 from ..vendors.base import Balance, VendorError
@@ -19,8 +20,13 @@ class ConnectionCheck:
 
 def refresh_balance(account: VendorAccount) -> ConnectionCheck:
     """Ask the vendor for the balance; record it, or record the vendor's error in words."""
+    client = account.client()
+    if not client.capabilities.balance_query:
+        # Still prove the connection: the vendor has no balance query to ask.
+        exc = VendorError(_("This vendor offers no balance query."))
+        return ConnectionCheck(ok=False, error=exc)
     try:
-        balance = account.client().balance()
+        balance = client.balance()
     except VendorError as exc:
         VendorAccount.objects.filter(pk=account.pk).update(last_error=str(exc))
         account.last_error = str(exc)

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, ClassVar
+from urllib.parse import parse_qsl
 
 if TYPE_CHECKING:
     from .http import HttpTransport
@@ -49,6 +50,10 @@ class Capabilities:
     """Numbers are sent in E.164 rather than as 11-digit Chinese mobiles."""
     sms_segment_chars: tuple[int, int] = (70, 67)
     """(single-part limit, per-part limit) for Chinese text as the vendor counts it."""
+    ascii_segment_chars: tuple[int, int] = (160, 153)
+    """The same for text that is all ASCII (GSM 7-bit); some vendors count it like Chinese."""
+    balance_query: bool = True
+    """The vendor offers a balance query."""
 
 
 # --------------------------------------------------------------------------- code tables
@@ -210,9 +215,20 @@ class PushRequest:
 
     method: str
     query: Mapping[str, str]
+    """Query fields decoded as UTF-8 (what most vendors send)."""
     body: bytes
     content_type: str = ""
     headers: Mapping[str, str] = field(default_factory=dict)
+    raw_query: str = ""
+    """The query string as sent (percent-encoded), for vendors whose GET pushes are GBK."""
+
+    def decoded_query(self, encoding: str) -> dict[str, str]:
+        """Query fields decoded with the vendor's own encoding."""
+        if not self.raw_query:
+            return dict(self.query)
+        return dict(
+            parse_qsl(self.raw_query, keep_blank_values=True, encoding=encoding, errors="replace")
+        )
 
 
 @dataclass

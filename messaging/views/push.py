@@ -46,6 +46,7 @@ def receive(request: HttpRequest, account_pk: int, token: str) -> HttpResponse:
         body=request.body,
         content_type=request.META.get("CONTENT_TYPE", ""),
         headers={k: v for k, v in request.headers.items()},
+        raw_query=request.META.get("QUERY_STRING", ""),
     )
     client = account.client()
     try:

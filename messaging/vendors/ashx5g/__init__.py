@@ -1,0 +1,9 @@
+"""ashx5g: the "5G SMS Interface" v8.33 gateway (mt / mts / mts_var / rpt / mo / bi / balance /
+mms_create .ashx)."""
+
+from ..registry import Vendor
+from .client import Ashx5gClient
+from .push import parse_push
+from .simulator import Ashx5gSimulator
+
+VENDOR = Vendor(key="ashx5g", client=Ashx5gClient, parse_push=parse_push, simulator=Ashx5gSimulator)

@@ -1,0 +1,72 @@
+"""The ashx5g document's code tables ("5G SMS Interface" v8.33).
+
+Report codes come from the report samples (3.3) and the overview ("the only success flag of a
+report is DELIVRD"); error codes are the table in section 6, shared by every endpoint (the
+template upload and its review push carry them as ``code`` instead of ``result``).
+"""
+
+from __future__ import annotations
+
+from messaging.statuses import Status
+
+from ..base import ERROR_KINDS, Code, RateLimited, VendorError
+
+SUCCESS = "0"
+
+# The document has no table of report codes: only these two appear (3.3 samples, with their
+# ``sc_chn``).  Any other ``sc`` is a failure as well, because DELIVRD is "the only success
+# flag" (overview item 6) - see ``client.report_event``.
+REPORT_CODES: dict[str, Code] = {
+    "DELIVRD": Code(Status.DELIVERED.value, "成功", "Delivered"),
+    "UNDELIV": Code(Status.UNDELIVERED.value, "失败", "Not delivered"),
+}
+
+# Section 6 "常见错误代码".  "0" is listed there as well; its meaning "ok" is no error kind
+# and ``error_for`` is never called with it.
+ERROR_CODES: dict[str, Code] = {
+    "0": Code("ok", "提交成功 或 认证成功", "Submitted or authenticated"),
+    # -1 covers both a failed submission and a failed authentication, so it stays generic.
+    "-1": Code("vendor_error", "提交失败 或 认证失败", "Submission or authentication failed"),
+    "901": Code("auth", "密码错误", "Wrong password"),
+    "902": Code("auth", "MD5 验证失败", "MD5 signature check failed"),
+    "903": Code("auth", "MD5-TS 错误", "Invalid MD5 timestamp (ts)"),
+    "904": Code("auth", "IP 鉴权错误", "IP authentication error"),
+    "905": Code("auth", "验证信息缺失", "Credentials missing"),
+    "906": Code("balance", "余额不足", "Insufficient balance"),
+    "907": Code("auth", "非法 IP 鉴权", "IP address not allowed"),
+    "908": Code("auth", "非 WEB 账号", "Not a web account"),
+    "909": Code("auth", "非 HTTP 账号", "Not an HTTP account"),
+    "910": Code("auth", "账号缺失", "Account missing"),
+    "911": Code("auth", "密码缺失", "Password missing"),
+    "912": Code("invalid_request", "号码缺失", "Phone number missing"),
+    "913": Code("invalid_request", "内容缺失", "Content missing"),
+    "914": Code("auth", "MD5-TS 缺失", "MD5 timestamp (ts) missing"),
+    "915": Code("content_rejected", "内容长度错误", "Invalid content length"),
+    "916": Code("invalid_number", "号码长度错误", "Invalid phone number length"),
+    "917": Code("invalid_request", "定时格式错误", "Invalid scheduled time format"),
+    "918": Code("invalid_request", "仅支持 POST", "Only POST is supported"),
+    "919": Code("invalid_request", "变量参数缺失", "Variable parameters missing"),
+    "920": Code("rate_limited", "接口频次限制 5 秒以上", "Too frequent: wait 5 seconds or more"),
+}
+
+POLL_INTERVAL_S = 5.0
+"""Reports, replies and balance may be fetched at most once per 5 s (section 3, item 4)."""
+
+
+def error_for(code: str, raw: str | bytes, vendor_text: str = "") -> VendorError:
+    """The typed error for a non-zero ``result`` / ``code``.  ``vendor_text`` is the reply's
+    own wording where it has one (``status`` of the template upload)."""
+    row = ERROR_CODES.get(code)
+    if row is None:
+        # "result=其他代表提交失败": an unlisted code is still a refusal, of unknown kind.
+        return VendorError(
+            vendor_text or f"ashx5g refused with code {code}",
+            code=code,
+            description_zh=vendor_text,
+            raw=raw,
+        )
+    details = {"code": code, "description_zh": row.zh, "description_en": row.en, "raw": raw}
+    error_class = ERROR_KINDS.get(row.meaning, VendorError)
+    if error_class is RateLimited:
+        return RateLimited(vendor_text, retry_after=POLL_INTERVAL_S, **details)
+    return error_class(vendor_text, **details)

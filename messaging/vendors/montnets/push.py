@@ -1,0 +1,51 @@
+"""The status-report push (2.3): the gateway POSTs ``RPT_REQ`` as JSON and expects
+``{"cmd": "RPT_RESP", "seqid": <the same seqid>, "result": 0}`` back."""
+
+from __future__ import annotations
+
+import hmac
+import json
+
+from ..base import AccountConfig, PushOutcome, PushRejected, PushRequest
+from .client import parse_report, password_digest, report_items
+
+
+def parse_push(request: PushRequest, config: AccountConfig) -> PushOutcome:
+    try:
+        payload = json.loads(request.body.decode("utf-8"))  # 2.3.3: JSON, UTF-8
+    except ValueError as exc:
+        raise PushRejected("Montnets push is not JSON", status=400, raw=request.body) from exc
+    if not isinstance(payload, dict) or payload.get("cmd") != "RPT_REQ":
+        raise PushRejected("Montnets push is not an RPT_REQ", status=400, raw=request.body)
+    seqid = payload.get("seqid")
+    if isinstance(seqid, bool) or not isinstance(seqid, int | str) or seqid == "":
+        raise PushRejected("RPT_REQ without a seqid", status=400, raw=request.body)
+    _check_signature(payload, config, request.body)
+    try:
+        items = report_items(payload.get("rpts"))
+    except ValueError as exc:
+        raise PushRejected("RPT_REQ rpts is not a list", status=400, raw=request.body) from exc
+
+    # The same seqid, exactly as the gateway sent it.  A bad item does not fail the push: a
+    # non-zero result would only make the gateway push the good reports again.
+    reply = json.dumps({"cmd": "RPT_RESP", "seqid": seqid, "result": 0})
+    outcome = PushOutcome(reply_body=reply, reply_content_type="application/json")
+    for item in items:
+        try:
+            outcome.reports.append(parse_report(item))
+        except ValueError as exc:
+            outcome.errors.append(str(exc))
+    return outcome
+
+
+def _check_signature(payload: dict, config: AccountConfig, body: bytes) -> None:
+    """2.3.3: the gateway signs the push like our requests, so we can tell it is the real one.
+    The document sets no freshness window for the push timestamp, so only the digest counts."""
+    userid, pwd, timestamp = (str(payload.get(key) or "") for key in ("userid", "pwd", "timestamp"))
+    if not (userid and pwd and timestamp):
+        raise PushRejected("RPT_REQ without userid / pwd / timestamp", status=401, raw=body)
+    expected = password_digest(config.account_id, config.secret, timestamp)
+    if userid.upper() != config.account_id.upper() or not hmac.compare_digest(
+        pwd.lower(), expected
+    ):
+        raise PushRejected("RPT_REQ signature does not match this account", status=403, raw=body)
