@@ -1,0 +1,151 @@
+"""Rendering templates and checking a campaign before it is sent."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.utils.translation import gettext as _
+
+from ..models import Campaign, Recipient, Suppression, Template, VendorAccount
+from ..vendors.base import segments
+from ..vendors.registry import vendor
+
+PLACEHOLDER = re.compile(r"<([^<>\s]{1,40})>")
+
+
+def placeholders(body: str) -> list[str]:
+    """The ``<var>`` names in a template body, in order of first use."""
+    return list(dict.fromkeys(PLACEHOLDER.findall(body)))
+
+
+def render(body: str, variables: Mapping[str, object]) -> tuple[str, list[str]]:
+    """Fill ``<var>`` placeholders; returns the text and the names that had no value."""
+    missing: list[str] = []
+
+    def fill(match: re.Match) -> str:
+        value = variables.get(match.group(1))
+        if value is None or str(value).strip() == "":
+            missing.append(match.group(1))
+            return match.group(0)
+        return str(value)
+
+    return PLACEHOLDER.sub(fill, body), missing
+
+
+def signature_for(template: Template, account: VendorAccount) -> str:
+    return template.signature or account.signature
+
+
+def full_text(template: Template, account: VendorAccount, rendered: str) -> str:
+    """What the handset shows: signature first (as Chinese carriers require), the message,
+    then the opt-out suffix for marketing messages."""
+    suffix = account.opt_out_suffix if template.is_marketing else ""
+    text = rendered
+    if suffix and suffix not in text:
+        text = f"{text}{suffix}"
+    return f"{signature_for(template, account)}{text}"
+
+
+def segment_count(text: str, account: VendorAccount) -> int:
+    capabilities = vendor(account.vendor).capabilities
+    return segments(text, *capabilities.sms_segment_chars, *capabilities.ascii_segment_chars)
+
+
+def compliance_errors(template: Template, account: VendorAccount) -> list[str]:
+    """Why this template may not be sent through this account, in words for the marketer."""
+    errors = []
+    if not signature_for(template, account):
+        errors.append(
+            _(
+                "The message has no signature: set one on the template or the vendor "
+                "account (e.g. 【某某商城】)."
+            )
+        )
+    if template.is_marketing and not account.opt_out_suffix:
+        errors.append(
+            _(
+                "A marketing message must carry an opt-out suffix such as 回T退订: "
+                "set it on the vendor account."
+            )
+        )
+    if template.needs_vendor_approval:
+        approved = (
+            template.registrations.filter(vendor_account=account, review_status="approved")
+            .exclude(vendor_template_id="")
+            .exists()
+        )
+        if not approved:
+            errors.append(
+                _("This %(kind)s template is not approved by %(account)s yet.")
+                % {"kind": template.get_kind_display(), "account": account.name}
+            )
+    if not account.is_active:
+        errors.append(
+            _("The vendor account %(account)s is not active.") % {"account": account.name}
+        )
+    return errors
+
+
+@dataclass
+class Preview:
+    recipients: int = 0
+    duplicates: int = 0
+    suppressed: int = 0
+    missing: list[tuple[str, list[str]]] = field(default_factory=list)
+    """(phone, missing variable names) for recipients lacking a value."""
+    samples: list[tuple[str, str, int]] = field(default_factory=list)
+    """(phone, full text, parts) for the first recipients."""
+    sendable: int = 0
+    total_segments: int = 0
+    balance: Decimal | None = None
+    balance_unit: str = ""
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def balance_covers(self) -> bool | None:
+        if self.balance is None or self.balance_unit not in ("messages", "条"):
+            return None
+        return self.balance >= self.total_segments
+
+
+def preview_campaign(
+    campaign: Campaign, *, exclude_missing: bool = True, sample_size: int = 5
+) -> Preview:
+    """What starting this campaign would send, computed without writing anything."""
+    template, account = campaign.template, campaign.vendor_account
+    preview = Preview(
+        errors=compliance_errors(template, account),
+        balance=account.balance,
+        balance_unit=account.balance_unit,
+    )
+    suppressed = (
+        set(Suppression.objects.values_list("phone", flat=True))
+        if (template.is_marketing)
+        else set()
+    )
+    seen: set[str] = set()
+    rows = Recipient.objects.filter(recipient_list=campaign.recipient_list).order_by("pk")
+    for phone, variables in rows.values_list("phone", "variables").iterator(chunk_size=5000):
+        preview.recipients += 1
+        if phone in seen:
+            preview.duplicates += 1
+            continue
+        seen.add(phone)
+        if phone in suppressed:
+            preview.suppressed += 1
+            continue
+        rendered, missing = render(template.body, variables or {})
+        if missing:
+            preview.missing.append((phone, missing))
+            if exclude_missing:
+                continue
+        text = full_text(template, account, rendered)
+        parts = segment_count(text, account)
+        preview.sendable += 1
+        preview.total_segments += parts
+        if len(preview.samples) < sample_size:
+            preview.samples.append((phone, text, parts))
+    return preview

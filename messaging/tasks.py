@@ -1,0 +1,83 @@
+"""django-q2 entry points.  Thin: each calls a service and enqueues what comes next."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django_q.models import Schedule
+from django_q.tasks import async_task
+
+from .models import Campaign
+from .services import sending
+
+log = logging.getLogger(__name__)
+
+DISPATCH_SCHEDULE = "messaging: dispatch campaigns"
+
+
+def enqueue_batches(batch_ids: list[int]) -> None:
+    for batch_id in batch_ids:
+        async_task(
+            "messaging.tasks.send_batch",
+            batch_id,
+            group="send",
+            q_options={"task_name": f"send batch {batch_id}"},
+        )
+
+
+def start_campaign(campaign_id: int, exclude_missing: bool = True) -> str:
+    try:
+        result = sending.start_campaign(campaign_id, exclude_missing=exclude_missing)
+    except sending.CampaignError as exc:
+        Campaign.objects.filter(pk=campaign_id).exclude(
+            status__in=[Campaign.State.SENDING, Campaign.State.COMPLETED]
+        ).update(status=Campaign.State.FAILED, status_reason=str(exc))
+        return f"not started: {exc}"
+    transaction.on_commit(lambda: enqueue_batches(result.batches))
+    return f"{result.messages} messages in {len(result.batches)} batches"
+
+
+def send_batch(batch_id: int) -> str:
+    outcome = sending.send_batch(batch_id)
+    return (
+        f"{outcome.state}: {outcome.submitted} submitted, {outcome.failed} failed, "
+        f"{outcome.unknown} unknown, {outcome.requeued} requeued"
+    )
+
+
+def dispatch() -> str:
+    """Every minute: start due campaigns, sweep stalled batches, re-enqueue batches whose
+    back-off has passed (a lost task or a retry)."""
+    started = [start_campaign(pk) for pk in sending.due_campaigns()]
+    stalled = sending.sweep_stalled_batches()
+    pending = sending.pending_batches()
+    enqueue_batches(pending)
+    return f"started {len(started)}, stalled {stalled}, enqueued {len(pending)}"
+
+
+def schedule_campaign(campaign: Campaign) -> None:
+    """Start on time: a one-off schedule at the campaign's time (the minutely dispatcher is the
+    safety net)."""
+    Schedule.objects.update_or_create(
+        name=f"campaign {campaign.pk}",
+        defaults={
+            "func": "messaging.tasks.start_campaign",
+            "args": str(campaign.pk),
+            "schedule_type": Schedule.ONCE,
+            "next_run": campaign.scheduled_at,
+            "repeats": 1,
+        },
+    )
+
+
+def ensure_schedules() -> None:
+    Schedule.objects.update_or_create(
+        name=DISPATCH_SCHEDULE,
+        defaults={
+            "func": "messaging.tasks.dispatch",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": 1,
+            "repeats": -1,
+        },
+    )
