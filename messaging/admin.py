@@ -4,6 +4,7 @@ from django.db.models import Count
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from .admin_campaigns import CampaignOperations
 from .models import (
     Campaign,
     DeliveryReport,
@@ -267,7 +268,7 @@ def progress_bar(fraction: float) -> str:
 
 
 @admin.register(Campaign)
-class CampaignAdmin(admin.ModelAdmin):
+class CampaignAdmin(CampaignOperations, admin.ModelAdmin):
     list_display = (
         "name",
         "status",
@@ -301,6 +302,13 @@ class CampaignAdmin(admin.ModelAdmin):
         "progress_display",
         "delivery_rate_display",
     )
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and obj.status not in (Campaign.State.DRAFT, Campaign.State.SCHEDULED):
+            # What was sent is what the campaign shows: no edits once it has started.
+            fields += ["name", "template", "vendor_account", "recipient_list", "scheduled_at"]
+        return fields
 
     @admin.display(description=_("progress"))
     def progress_display(self, campaign: Campaign) -> str:

@@ -26,6 +26,8 @@ class Command(BaseCommand):
         if not no_simulators:
             commands["simulators"] = [*manage, "run_simulators"]
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        # Vendors (the simulators here) push to the address this portal really listens on.
+        env.setdefault("PORTAL_BASE_URL", f"http://{addrport}")
         processes = {
             name: subprocess.Popen(cmd, env=env)  # noqa: S603 - our manage.py, fixed arguments
             for name, cmd in commands.items()

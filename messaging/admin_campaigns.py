@@ -1,0 +1,153 @@
+"""Campaign operations in the admin: preview and send, schedule, pause, resume, cancel, test
+send.  Thin: each view calls a service or enqueues its task."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import Count
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django_q.tasks import async_task
+
+from . import tasks
+from .models import Campaign, Message
+from .services import sending
+from .services.compose import preview_campaign
+
+
+class CampaignOperations:
+    """Mixed into CampaignAdmin."""
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/send/", view(self.send_view), name="messaging_campaign_send"),
+            path("<int:pk>/pause/", view(self.pause_view), name="messaging_campaign_pause"),
+            path("<int:pk>/resume/", view(self.resume_view), name="messaging_campaign_resume"),
+            path("<int:pk>/cancel/", view(self.cancel_view), name="messaging_campaign_cancel"),
+            path(
+                "<int:pk>/test-send/",
+                view(self.test_send_view),
+                name="messaging_campaign_test_send",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _campaign(self, request, pk) -> Campaign:
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        return get_object_or_404(
+            Campaign.objects.select_related("template", "vendor_account", "recipient_list"),
+            pk=pk,
+        )
+
+    def _back(self, campaign):
+        return redirect(reverse("admin:messaging_campaign_change", args=[campaign.pk]))
+
+    def send_view(self, request, pk):
+        campaign = self._campaign(request, pk)
+        exclude_missing = request.POST.get("missing", "exclude") == "exclude"
+        if request.method == "POST" and request.POST.get("confirm"):
+            if campaign.status not in (Campaign.State.DRAFT, Campaign.State.SCHEDULED):
+                messages.error(request, _("Only a draft or scheduled campaign can be sent."))
+                return self._back(campaign)
+            if campaign.scheduled_at and campaign.scheduled_at > timezone.now():
+                Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.State.SCHEDULED)
+                tasks.schedule_campaign(campaign)
+                messages.success(
+                    request,
+                    _("Scheduled for %(when)s.")
+                    % {
+                        "when": timezone.localtime(campaign.scheduled_at).strftime("%Y-%m-%d %H:%M")
+                    },
+                )
+            else:
+                transaction.on_commit(
+                    lambda: async_task(
+                        "messaging.tasks.start_campaign", campaign.pk, exclude_missing
+                    )
+                )
+                messages.success(request, _("Sending started."))
+            return self._back(campaign)
+        preview = preview_campaign(campaign, exclude_missing=exclude_missing)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Send %(name)s") % {"name": campaign.name},
+            "campaign": campaign,
+            "preview": preview,
+            "opts": self.model._meta,
+            "exclude_missing": exclude_missing,
+        }
+        return TemplateResponse(request, "admin/messaging/campaign/send.html", context)
+
+    def pause_view(self, request, pk):
+        return self._post_only(request, pk, self._pause)
+
+    def resume_view(self, request, pk):
+        return self._post_only(request, pk, self._resume)
+
+    def cancel_view(self, request, pk):
+        return self._post_only(request, pk, self._cancel)
+
+    def test_send_view(self, request, pk):
+        return self._post_only(request, pk, self._test_send)
+
+    def _post_only(self, request, pk, action):
+        campaign = self._campaign(request, pk)
+        if request.method != "POST":
+            return self._back(campaign)
+        try:
+            action(request, campaign)
+        except sending.CampaignError as exc:
+            messages.error(request, str(exc))
+        return self._back(campaign)
+
+    def _pause(self, request, campaign):
+        if sending.pause_campaign(campaign.pk, _("Paused by %(user)s") % {"user": request.user}):
+            messages.success(request, _("Paused: no further batch will be sent."))
+        else:
+            messages.error(request, _("Only a sending campaign can be paused."))
+
+    def _resume(self, request, campaign):
+        batch_ids = sending.resume_campaign(campaign.pk)
+        transaction.on_commit(lambda: tasks.enqueue_batches(batch_ids))
+        messages.success(request, _("Resumed."))
+
+    def _cancel(self, request, campaign):
+        withdrawn = sending.cancel_campaign(
+            campaign.pk, _("Cancelled by %(user)s") % {"user": request.user}
+        )
+        messages.success(request, _("Cancelled; %(n)d messages were not sent.") % {"n": withdrawn})
+
+    def _test_send(self, request, campaign):
+        phone = request.POST.get("phone", "").strip()
+        if not phone:
+            messages.error(request, _("Enter a phone number for the test."))
+            return
+        message = sending.send_test_message(campaign, phone)
+        level = messages.SUCCESS if message.status == "submitted" else messages.ERROR
+        messages.add_message(
+            request,
+            level,
+            _("Test message to %(phone)s: %(status)s %(error)s")
+            % {"phone": phone, "status": message.get_status_display(), "error": message.error},
+        )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = extra_context or {}
+        campaign = Campaign.objects.filter(pk=object_id).first()
+        if campaign:
+            extra_context["status_counts"] = list(
+                Message.objects.filter(campaign=campaign)
+                .order_by()
+                .values("status")
+                .annotate(n=Count("id"))
+                .order_by("-n")
+            )
+            extra_context["campaign_obj"] = campaign
+        return super().change_view(request, object_id, form_url, extra_context)
