@@ -2,7 +2,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
 
-from accounts.roles import ADMINISTRATORS, MARKETERS
+from accounts.roles import ADMINISTRATORS, MARKETERS, sync_roles
 from messaging.models import VendorAccount
 from messaging.vendors.simulator import SimulatorControl, SimulatorServer
 
@@ -10,6 +10,8 @@ SECRET = "s3cret-Plaintext-Pa55"
 
 
 def make_user(django_user_model, username, role):
+    if not Group.objects.filter(name=role).exists():
+        sync_roles()  # a transactional test flushed what the migration created
     user = django_user_model.objects.create_user(
         username=username, password="pw-" + username, is_staff=True
     )

@@ -17,6 +17,8 @@ The rules that keep a message from being sent twice or lost:
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -55,6 +57,17 @@ STALL_AFTER = timedelta(minutes=10)
 REQUEUE_KINDS = {"transient", "rate_limited"}
 # Errors that stop the whole campaign until someone acts (and accept nothing).
 PAUSE_KINDS = {"auth", "balance"}
+
+
+CRASH_AT_ENV = "SMSPORTAL_CRASH_AT"
+
+
+def crash_point(name: str) -> None:
+    """Fault injection for the kill tests (tests/sending/test_kill.py): when the environment
+    names this point, the process is killed here with SIGKILL — no cleanup, no rollback
+    handlers — exactly as a crashed or OOM-killed worker would stop."""
+    if os.environ.get(CRASH_AT_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 class CampaignError(Exception):
@@ -218,6 +231,7 @@ def send_batch(batch_id: int) -> BatchOutcome:
         return finish_batch(batch, {}, messages)
     wait_for_rate_slot(account, len(messages))
     client = account.client()
+    crash_point("after_claim")
     try:
         outcomes = submit(client, batch, messages)
     except VendorError as exc:
@@ -226,6 +240,7 @@ def send_batch(batch_id: int) -> BatchOutcome:
         log.exception("adapter failed sending batch %s", batch.pk)
         error = AmbiguousOutcome(repr(exc))
         outcomes = {m.custom_id: error for m in messages}
+    crash_point("after_answer")
     return finish_batch(batch, outcomes, messages)
 
 
@@ -330,6 +345,7 @@ def finish_batch(batch: SendBatch, outcomes: dict, messages: list[Message]) -> B
         batch.save(update_fields=["state", "error", "not_before", "finished_at"])
         refresh_counters([batch.campaign_id])
         complete_if_done(batch.campaign_id)
+        crash_point("before_commit")
     account = batch.campaign.vendor_account
     match_waiting_reports(account, [vendor_id for _, vendor_id, _ in submitted])
     return BatchOutcome(
