@@ -13,7 +13,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.roles import ADMINISTRATORS, MARKETERS
-from messaging.models import Recipient, RecipientList, Template, VendorAccount
+from messaging.models import Campaign, Recipient, RecipientList, Template, VendorAccount
 from messaging.vendors.registry import VENDOR_CHOICES
 
 DEMO_SECRET = "demo-secret"
@@ -79,7 +79,7 @@ class Command(BaseCommand):
                     "polling_enabled": False,
                 },
             )
-        Template.objects.get_or_create(
+        template, _ = Template.objects.get_or_create(
             name="会员积分提醒",
             defaults={
                 "body": "<name>您好，您的会员积分为<points>，本周末可兑换好礼。",
@@ -96,4 +96,17 @@ class Command(BaseCommand):
                 )
                 for row, (phone, variables) in enumerate(DEMO_RECIPIENTS, start=2)
             )
-        self.stdout.write(f"  demo data ready: vendor accounts at {simulator_url}")
+        # A draft ready to send: Campaigns → 演示活动 → Preview and send.
+        Campaign.objects.get_or_create(
+            name="演示活动",
+            defaults={
+                "template": template,
+                "vendor_account": VendorAccount.objects.get(name=f"Demo {VENDOR_CHOICES[0][1]}"),
+                "recipient_list": demo_list,
+                "created_by": marketer,
+            },
+        )
+        self.stdout.write(
+            f"  demo data ready: vendor accounts at {simulator_url}, "
+            "a draft campaign 演示活动 to preview and send"
+        )
