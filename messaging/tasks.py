@@ -30,8 +30,10 @@ def start_campaign(campaign_id: int, exclude_missing: bool = True) -> str:
     try:
         result = sending.start_campaign(campaign_id, exclude_missing=exclude_missing)
     except sending.CampaignError as exc:
-        Campaign.objects.filter(pk=campaign_id).exclude(
-            status__in=[Campaign.State.SENDING, Campaign.State.COMPLETED]
+        # Only a campaign still waiting to start fails; a duplicate task for one that has
+        # started, been paused or cancelled changes nothing.
+        Campaign.objects.filter(
+            pk=campaign_id, status__in=[Campaign.State.DRAFT, Campaign.State.SCHEDULED]
         ).update(status=Campaign.State.FAILED, status_reason=str(exc))
         return f"not started: {exc}"
     transaction.on_commit(lambda: enqueue_batches(result.batches))

@@ -315,12 +315,14 @@ def finish_batch(batch: SendBatch, outcomes: dict, messages: list[Message]) -> B
 
     with transaction.atomic():
         _record_submitted(submitted, now)
-        for pk, code, reason in failed:
-            Message.objects.filter(pk=pk, status=Status.SUBMITTING).update(
+        # Refusals in one batch mostly share their code and words: one UPDATE per distinct
+        # reason, not one per message.
+        for (code, reason), pks in _group_by_reason(failed).items():
+            Message.objects.filter(pk__in=pks, status=Status.SUBMITTING).update(
                 status=Status.FAILED, vendor_status_code=code[:32], error=reason, final_at=now
             )
-        for pk, reason in unknown:
-            Message.objects.filter(pk=pk, status=Status.SUBMITTING).update(
+        for (reason,), pks in _group_by_reason(unknown).items():
+            Message.objects.filter(pk__in=pks, status=Status.SUBMITTING).update(
                 status=Status.UNKNOWN, error=reason
             )
         if requeue:
@@ -356,6 +358,14 @@ def finish_batch(batch: SendBatch, outcomes: dict, messages: list[Message]) -> B
         requeued=len(requeue),
         error=batch.error,
     )
+
+
+def _group_by_reason(rows: list[tuple]) -> dict[tuple, list[int]]:
+    """``[(pk, *reason), ...]`` → ``{reason: [pk, ...]}``."""
+    groups: dict[tuple, list[int]] = {}
+    for pk, *reason in rows:
+        groups.setdefault(tuple(reason), []).append(pk)
+    return groups
 
 
 def _record_submitted(rows: list[tuple[int, str, str]], now) -> None:

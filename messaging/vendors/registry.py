@@ -40,40 +40,10 @@ class Vendor:
 
 
 @cache
-def _load() -> dict[str, Vendor]:
+def all_vendors() -> dict[str, Vendor]:
+    """Every vendor by key, imported on first use (model choices never need adapter code)."""
     return {key: import_module(f"messaging.vendors.{key}").VENDOR for key in VENDOR_KEYS}
 
 
-class _Vendors(dict):
-    """``VENDORS[key]``, loaded on first use."""
-
-    def _ensure(self):
-        if not super().__len__():
-            self.update(_load())
-
-    def __getitem__(self, key):
-        self._ensure()
-        return super().__getitem__(key)
-
-    def items(self):
-        self._ensure()
-        return super().items()
-
-    def values(self):
-        self._ensure()
-        return super().values()
-
-    def __iter__(self):
-        self._ensure()
-        return super().__iter__()
-
-    def __len__(self):
-        self._ensure()
-        return super().__len__()
-
-
-VENDORS: dict[str, Vendor] = _Vendors()
-
-
 def vendor(key: str) -> Vendor:
-    return VENDORS[key]
+    return all_vendors()[key]

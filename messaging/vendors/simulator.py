@@ -356,7 +356,7 @@ class VendorSimulator:
 def _registry() -> dict[str, type[VendorSimulator]]:
     from messaging.vendors import registry
 
-    return {key: vendor.simulator for key, vendor in registry.VENDORS.items()}
+    return {key: vendor.simulator for key, vendor in registry.all_vendors().items()}
 
 
 class SimulatorServer(ThreadingHTTPServer):

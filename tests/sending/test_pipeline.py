@@ -217,3 +217,27 @@ def test_test_send_to_one_phone(sim, make_campaign):
     assert message.status == Status.SUBMITTED and message.campaign is None
     assert message.content.startswith("【测试商城】用户1您好")
     assert accepted_phones(sim, "ashx5g") == Counter({"13911112222": 1})
+
+
+def test_duplicate_start_task_leaves_a_paused_campaign_alone(sim, make_campaign):
+    from messaging import tasks
+
+    campaign = make_campaign("ashx5g", n=1)
+    with mock.patch.object(tasks, "enqueue_batches"):
+        tasks.start_campaign(campaign.pk)
+    sending.pause_campaign(campaign.pk, "by marketer")
+    assert tasks.start_campaign(campaign.pk).startswith("not started")
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.State.PAUSED
+    assert campaign.status_reason == "by marketer"
+
+
+def test_refused_start_marks_a_draft_failed_with_the_reason(make_campaign):
+    from messaging import tasks
+
+    campaign = make_campaign("ashx5g", n=1)
+    campaign.vendor_account.signature = ""
+    campaign.vendor_account.save()
+    tasks.start_campaign(campaign.pk)
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.State.FAILED and campaign.status_reason

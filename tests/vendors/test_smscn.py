@@ -146,7 +146,7 @@ def test_vendor_is_registered():
     assert VENDOR.key == "smscn"
     assert VENDOR.capabilities.max_numbers_per_request == 2000
     assert VENDOR.capabilities.request_encoding == VENDOR.capabilities.reply_encoding == "gbk"
-    # What registry._load() imports (not called here: it needs every other vendor package).
+    # What registry.all_vendors() imports (not called here: it needs every other vendor package).
     assert "smscn" in VENDOR_KEYS
     assert import_module("messaging.vendors.smscn").VENDOR is VENDOR
 
