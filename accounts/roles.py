@@ -32,6 +32,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "messaging.deliveryreport": ("view",),
         "messaging.inboundmessage": ("view", "change"),
         "messaging.pushrecord": ("view", "delete"),
+        "messaging.sensitiveword": ALL,
         "django_q.schedule": ALL,
         "django_q.success": ("view", "delete"),
         "django_q.failure": ("view", "delete"),
@@ -49,6 +50,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "messaging.message": ("view",),
         "messaging.deliveryreport": ("view",),
         "messaging.inboundmessage": ("view", "change"),
+        "messaging.sensitiveword": ("view",),
     },
 }
 
@@ -65,7 +67,10 @@ def has_role(user, role: str) -> bool:
 
 def sync_roles(group_model=Group, permission_model=Permission) -> None:
     """Create the groups and give each exactly its permissions.  Usable from a migration
-    (pass the historical models) and from ``manage.py sync_roles``."""
+    (pass the historical models), from ``manage.py sync_roles`` and after every migrate.
+
+    A model added later has no permissions yet when an early migration runs this; those are
+    skipped there and granted by the post-migrate run."""
     for role, table in ROLE_PERMISSIONS.items():
         group, _ = group_model.objects.get_or_create(name=role)
         wanted = []
@@ -73,8 +78,10 @@ def sync_roles(group_model=Group, permission_model=Permission) -> None:
             app_label, model = model_label.split(".")
             for action in actions:
                 wanted.append((app_label, f"{action}_{model}"))
+        wanted_codenames = {f"{app}.{codename}" for app, codename in wanted}
         permissions = [
-            permission_model.objects.get(content_type__app_label=app, codename=codename)
-            for app, codename in wanted
+            permission
+            for permission in permission_model.objects.select_related("content_type")
+            if f"{permission.content_type.app_label}.{permission.codename}" in wanted_codenames
         ]
         group.permissions.set(permissions)

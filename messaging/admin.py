@@ -13,6 +13,7 @@ from .models import (
     PushRecord,
     Recipient,
     RecipientList,
+    SensitiveWord,
     Suppression,
     Template,
     TemplateFile,
@@ -428,3 +429,9 @@ class PushRecordAdmin(ReadOnlyAdmin):
     @admin.display(description=_("body"))
     def body_text(self, record: PushRecord) -> str:
         return format_html("<pre>{}</pre>", record.body_text)
+
+
+@admin.register(SensitiveWord)
+class SensitiveWordAdmin(admin.ModelAdmin):
+    list_display = ["word", "note", "created_at"]
+    search_fields = ["word", "note"]

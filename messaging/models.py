@@ -94,7 +94,27 @@ class VendorAccount(models.Model):
     )
     balance_unit = models.CharField(_("balance unit"), max_length=20, blank=True, editable=False)
     balance_checked_at = models.DateTimeField(_("balance checked"), null=True, editable=False)
+    low_balance_threshold = models.DecimalField(
+        _("low-balance warning below"),
+        max_digits=14,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        help_text=_("The dashboard warns when the balance falls below this amount."),
+    )
     last_error = models.TextField(_("last vendor error"), blank=True, editable=False)
+    reports_polled_at = models.DateTimeField(
+        _("reports last polled"), null=True, blank=True, editable=False
+    )
+    replies_polled_at = models.DateTimeField(
+        _("replies last polled"), null=True, blank=True, editable=False
+    )
+    poll_backoff_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="No polls before this time: the vendor answered 'too frequent'.",
+    )
     send_slot_at = models.DateTimeField(
         null=True,
         blank=True,
@@ -742,3 +762,22 @@ class PushRecord(models.Model):
     @property
     def body_text(self) -> str:
         return bytes(self.body).decode("utf-8", errors="replace")
+
+
+class SensitiveWord(models.Model):
+    """A word the portal refuses in outgoing content before it reaches a vendor.
+
+    Vendors reject messages with words on their own lists (and smsadmin offers a check); this
+    local list catches the common ones while the marketer is still composing."""
+
+    word = models.CharField(_("word"), max_length=50, unique=True)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("sensitive word")
+        verbose_name_plural = _("sensitive words")
+        ordering = ["word"]
+
+    def __str__(self) -> str:
+        return self.word

@@ -80,7 +80,9 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so that tests can run real worker processes against it.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}
+    DATABASES["default"]["TEST"] = {
+        "NAME": env("SMSPORTAL_TEST_DB", default=str(BASE_DIR / "test-db.sqlite3"))
+    }
     # WAL lets the web server read while the task cluster writes; the timeout rides out the
     # short write locks instead of failing with "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {}).update(
