@@ -8,6 +8,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("vendor/", include("messaging.urls")),
+    path("imports/", include("messaging.importing.urls")),
+    path("portal/", include("messaging.portal_urls")),
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
 ]
 

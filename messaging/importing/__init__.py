@@ -1,0 +1,1 @@
+"""Recipient spreadsheets: reading, phone normalization, validated imports and safe exports."""
