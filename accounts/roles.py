@@ -33,6 +33,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "messaging.inboundmessage": ("view", "change"),
         "messaging.pushrecord": ("view", "delete"),
         "messaging.sensitiveword": ALL,
+        "messaging.importjob": ALL,
         "django_q.schedule": ALL,
         "django_q.success": ("view", "delete"),
         "django_q.failure": ("view", "delete"),
@@ -51,6 +52,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "messaging.deliveryreport": ("view",),
         "messaging.inboundmessage": ("view", "change"),
         "messaging.sensitiveword": ("view",),
+        "messaging.importjob": ("add", "view"),
     },
 }
 

@@ -110,10 +110,11 @@ class VendorAccount(models.Model):
         _("replies last polled"), null=True, blank=True, editable=False
     )
     poll_backoff_until = models.DateTimeField(
+        _("no polls before"),
         null=True,
         blank=True,
         editable=False,
-        help_text="No polls before this time: the vendor answered 'too frequent'.",
+        help_text=_("The vendor answered that polls came too often."),
     )
     send_slot_at = models.DateTimeField(
         null=True,
@@ -576,6 +577,7 @@ class Message(models.Model):
         on_delete=models.PROTECT,
         related_name="messages",
         verbose_name=_("vendor account"),
+        db_index=False,  # the (vendor_account, …) indexes below serve its lookups
     )
     phone = models.CharField(_("phone"), max_length=20)
     content = models.TextField(_("content"))
@@ -583,7 +585,6 @@ class Message(models.Model):
     custom_id = models.CharField(
         _("our id"),
         max_length=32,
-        unique=True,
         help_text=_("The id we send to the vendor where it accepts one."),
     )
     vendor_message_id = models.CharField(_("vendor message id"), max_length=64, blank=True)
@@ -604,6 +605,11 @@ class Message(models.Model):
     class Meta:
         verbose_name = _("message")
         verbose_name_plural = _("messages")
+        # Every message is written three times after its insert (claimed, answered,
+        # reported), millions per campaign.  Neither ``status`` nor the report fields are
+        # indexed, so on PostgreSQL those updates are HOT (heap-only: no index entry is
+        # written), helped by the table's fillfactor (migration 0004).  Campaign counters
+        # are kept incrementally, so no (campaign, status) index is needed either.
         indexes = [
             # Report matching: the vendor's id within one account.
             models.Index(
@@ -611,13 +617,14 @@ class Message(models.Model):
                 name="message_vendor_id",
                 condition=~Q(vendor_message_id=""),
             ),
-            # Progress counters and batch claiming.
-            models.Index(fields=["campaign", "status"], name="message_campaign_status"),
-            # Reply matching: latest message to a phone on an account.
-            models.Index(
-                fields=["vendor_account", "phone", "-submitted_at"], name="message_phone_latest"
-            ),
+            # Reply matching: the latest message to a phone on an account (few rows each).
+            models.Index(fields=["vendor_account", "phone"], name="message_account_phone"),
             models.Index(fields=["phone"], name="message_phone"),
+        ]
+        constraints = [
+            # A constraint rather than unique=True: on PostgreSQL that adds a second,
+            # pattern-matching index nobody queries.
+            models.UniqueConstraint(fields=["custom_id"], name="message_custom_id_unique"),
         ]
 
     def __str__(self) -> str:
@@ -781,3 +788,84 @@ class SensitiveWord(models.Model):
 
     def __str__(self) -> str:
         return self.word
+
+
+def import_upload_path(instance: ImportJob, filename: str) -> str:
+    from django.utils import timezone
+
+    return f"imports/{timezone.now():%Y/%m}/{secrets.token_hex(8)}-{filename[-80:]}"
+
+
+class ImportJob(models.Model):
+    """One spreadsheet imported into a recipient list (see ``messaging.importing.service``).
+
+    ::
+
+        inspected ──► queued ──► running ──► saving ──► done
+                                    │           └──────► failed
+                                    └──────────────────► failed   (the list is left as it was)
+    """
+
+    class State(models.TextChoices):
+        INSPECTED = "inspected", _("Waiting for confirmation")
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Importing")
+        SAVING = "saving", _("Saving")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    recipient_list = models.ForeignKey(
+        RecipientList,
+        on_delete=models.CASCADE,
+        related_name="import_jobs",
+        verbose_name=_("recipient list"),
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    file = models.FileField(_("file"), upload_to=import_upload_path, max_length=255)
+    original_name = models.CharField(_("file name"), max_length=255)
+    file_format = models.CharField(_("format"), max_length=8, blank=True)
+    encoding = models.CharField(_("encoding"), max_length=20, blank=True)
+    sheet = models.CharField(_("sheet"), max_length=100, blank=True)
+    sheets = models.JSONField(_("sheets"), default=list, blank=True)
+    headers = models.JSONField(_("columns"), default=list, blank=True)
+    phone_column = models.CharField(_("phone column"), max_length=100, blank=True)
+    allow_international = models.BooleanField(
+        _("accept international numbers"),
+        default=False,
+        help_text=_("Keep numbers outside China (as +country…); only some vendors send them."),
+    )
+    state = models.CharField(
+        _("state"), max_length=10, choices=State.choices, default=State.INSPECTED
+    )
+    estimated_rows = models.PositiveIntegerField(_("estimated rows"), default=0)
+    processed_rows = models.PositiveIntegerField(_("rows read"), default=0)
+    imported_count = models.PositiveIntegerField(_("imported"), default=0)
+    duplicate_in_file_count = models.PositiveIntegerField(_("duplicates in file"), default=0)
+    duplicate_in_list_count = models.PositiveIntegerField(_("already in list"), default=0)
+    suppressed_count = models.PositiveIntegerField(_("suppressed"), default=0)
+    rejected_count = models.PositiveIntegerField(_("rejected"), default=0)
+    rejected_report = models.FileField(_("rejected rows"), max_length=255, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    task_id = models.CharField(_("task"), max_length=64, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("recipient import")
+        verbose_name_plural = _("recipient imports")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.original_name} → {self.recipient_list}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in (self.State.DONE, self.State.FAILED)

@@ -1,0 +1,292 @@
+"""The marketer's import pages and the export downloads.
+
+upload (for a list) → mapping (headers, phone column, first rows, counts) → confirm → job page
+(progress bar polling ``job_status`` every second; the result with the rejected-rows report).
+A file of fewer than ``service.SYNC_MAX_ROWS`` rows imports during the confirm request; a
+larger one in a django-q2 task — the marketer can leave the job page and come back to it.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.http import FileResponse, Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import get_language, gettext_lazy
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from messaging.models import Campaign, ImportJob, InboundMessage, Message, RecipientList
+
+from . import exports, service
+from .phones import normalize
+from .readers import SpreadsheetError, cell_text
+
+IMPORT_PERMISSIONS = ("messaging.add_recipient", "messaging.view_recipientlist")
+MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+
+
+def can_import(view):
+    return login_required(permission_required(IMPORT_PERMISSIONS, raise_exception=True)(view))
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField(
+        label=gettext_lazy("Spreadsheet"),
+        help_text=gettext_lazy(
+            "CSV (UTF-8 or GBK, as Excel saves it), XLSX or XLS. The phone column is found "
+            "by its header (手机号, mobile, …); every other column becomes a variable."
+        ),
+    )
+    allow_international = forms.BooleanField(
+        label=gettext_lazy("Accept international numbers"),
+        required=False,
+        help_text=gettext_lazy(
+            "Keep numbers outside China in E.164 (+44…) for vendors that send abroad; "
+            "otherwise they are rejected."
+        ),
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > MAX_UPLOAD_BYTES:
+            raise forms.ValidationError(_("The file is larger than 200 MB."))
+        return upload
+
+
+class MappingForm(forms.Form):
+    sheet = forms.ChoiceField(label=gettext_lazy("Sheet"), required=False)
+    phone_column = forms.ChoiceField(label=gettext_lazy("Phone column"))
+    allow_international = forms.BooleanField(
+        label=gettext_lazy("Accept international numbers"), required=False
+    )
+
+    def __init__(self, *args, job: ImportJob, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["sheet"].choices = [(s, s) for s in job.sheets]
+        if not job.sheets:
+            del self.fields["sheet"]
+        self.fields["phone_column"].choices = [("", "—")] + [(h, h) for h in job.headers]
+
+
+# --------------------------------------------------------------------------- list page
+
+
+@can_import
+def list_page(request, list_pk: int):
+    recipient_list = get_object_or_404(RecipientList, pk=list_pk)
+    return render(
+        request,
+        "importing/list.html",
+        {
+            "recipient_list": recipient_list,
+            "recipient_count": recipient_list.recipients.count(),
+            "jobs": recipient_list.import_jobs.select_related("created_by")[:20],
+            "form": UploadForm(),
+        },
+    )
+
+
+@can_import
+@require_http_methods(["GET", "POST"])
+def upload(request, list_pk: int):
+    recipient_list = get_object_or_404(RecipientList, pk=list_pk)
+    form = UploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            job = service.inspect_upload(
+                recipient_list, form.cleaned_data["file"], user=request.user
+            )
+        except SpreadsheetError as e:
+            form.add_error("file", str(e))
+        else:
+            if form.cleaned_data["allow_international"]:
+                job.allow_international = True
+                job.save(update_fields=["allow_international"])
+            return redirect("importing:mapping", job_pk=job.pk)
+    return render(
+        request, "importing/upload.html", {"recipient_list": recipient_list, "form": form}
+    )
+
+
+# --------------------------------------------------------------------------- mapping
+
+
+@can_import
+@require_http_methods(["GET", "POST"])
+def mapping(request, job_pk: int):
+    job = get_object_or_404(ImportJob.objects.select_related("recipient_list"), pk=job_pk)
+    if job.state != ImportJob.State.INSPECTED:
+        return redirect("importing:job", job_pk=job.pk)
+    table = None
+    form = MappingForm(
+        request.POST or None,
+        job=job,
+        initial={
+            "sheet": job.sheet,
+            "phone_column": job.phone_column,
+            "allow_international": job.allow_international,
+        },
+    )
+    if request.method == "POST":
+        form.is_valid()  # the phone column may be missing: that is shown, not fatal here
+        data = form.cleaned_data
+        try:
+            new_sheet = data.get("sheet") or ""
+            if new_sheet and new_sheet != job.sheet:
+                job.phone_column = ""
+                table = service.describe(job, sheet=new_sheet)
+            else:
+                job.phone_column = data.get("phone_column") or ""
+            job.allow_international = bool(data.get("allow_international"))
+            job.save()
+        except SpreadsheetError as e:
+            messages.error(request, str(e))
+        if "confirm" in request.POST and table is None and job.phone_column:
+            job = service.start(job, language=get_language())
+            return redirect("importing:job", job_pk=job.pk)
+        if "confirm" in request.POST and not job.phone_column:
+            messages.error(request, _("Choose the column that holds the phone numbers."))
+        form = MappingForm(
+            job=job,
+            initial={
+                "sheet": job.sheet,
+                "phone_column": job.phone_column,
+                "allow_international": job.allow_international,
+            },
+        )
+    try:
+        table = table or service.job_table(job)
+        counts = service.preview(job, table)
+    except SpreadsheetError as e:
+        messages.error(request, str(e))
+        table, counts = None, None
+    sample = []
+    if table is not None:
+        phone_index = job.headers.index(job.phone_column) if job.phone_column else None
+        for number, values in table.sample:
+            values = (list(values) + [None] * len(job.headers))[: len(job.headers)]
+            phone, ok = "", False
+            if phone_index is not None:
+                result = normalize(values[phone_index], allow_international=job.allow_international)
+                ok = isinstance(result, str)
+                phone = result if ok else result.message
+            sample.append(
+                {
+                    "number": number,
+                    "cells": [cell_text(v) for v in values],
+                    "phone": phone,
+                    "ok": ok,
+                }
+            )
+    return render(
+        request,
+        "importing/mapping.html",
+        {
+            "job": job,
+            "recipient_list": job.recipient_list,
+            "form": form,
+            "sample": sample,
+            "counts": counts,
+            "runs_in_request": service.runs_in_request(job),
+        },
+    )
+
+
+# --------------------------------------------------------------------------- job
+
+
+def _status(job: ImportJob) -> dict:
+    if job.state == ImportJob.State.DONE:
+        percent = 100
+    elif job.state == ImportJob.State.SAVING:
+        percent = 99
+    elif job.estimated_rows:
+        percent = min(98, int(job.processed_rows * 100 / job.estimated_rows))
+    else:
+        percent = 0
+    return {
+        "state": job.state,
+        "state_label": str(job.get_state_display()),
+        "finished": job.is_finished,
+        "percent": percent,
+        "processed": job.processed_rows,
+        "estimated": job.estimated_rows,
+        "imported": job.imported_count,
+        "duplicate_in_file": job.duplicate_in_file_count,
+        "duplicate_in_list": job.duplicate_in_list_count,
+        "suppressed": job.suppressed_count,
+        "rejected": job.rejected_count,
+        "error": job.error,
+        "report_url": (
+            reverse("importing:rejected", kwargs={"job_pk": job.pk}) if job.rejected_report else ""
+        ),
+    }
+
+
+@can_import
+def job_page(request, job_pk: int):
+    job = get_object_or_404(ImportJob.objects.select_related("recipient_list"), pk=job_pk)
+    return render(
+        request,
+        "importing/job.html",
+        {"job": job, "recipient_list": job.recipient_list, "status": _status(job)},
+    )
+
+
+@can_import
+def job_status(request, job_pk: int):
+    job = get_object_or_404(ImportJob, pk=job_pk)
+    return JsonResponse(_status(job))
+
+
+@can_import
+def rejected_report(request, job_pk: int):
+    job = get_object_or_404(ImportJob, pk=job_pk)
+    if not job.rejected_report:
+        raise Http404
+    return FileResponse(
+        job.rejected_report.open("rb"),
+        as_attachment=True,
+        filename=job.rejected_report.name.rsplit("/", 1)[-1].split("-", 1)[-1],
+        content_type="text/csv; charset=utf-8",
+    )
+
+
+# --------------------------------------------------------------------------- exports
+
+
+def _format(fmt: str) -> str:
+    if fmt not in exports.FORMATS:
+        raise Http404
+    return fmt
+
+
+@login_required
+@permission_required("messaging.view_recipient", raise_exception=True)
+def export_recipients(request, list_pk: int, fmt: str):
+    recipient_list = get_object_or_404(RecipientList, pk=list_pk)
+    return exports.recipients_response(recipient_list, _format(fmt))
+
+
+@login_required
+@permission_required("messaging.view_message", raise_exception=True)
+def export_messages(request, campaign_pk: int, fmt: str):
+    campaign = get_object_or_404(Campaign, pk=campaign_pk)
+    return exports.messages_response(
+        Message.objects.filter(campaign=campaign), _format(fmt), name=f"campaign-{campaign.pk}"
+    )
+
+
+@login_required
+@permission_required("messaging.view_inboundmessage", raise_exception=True)
+def export_replies(request, fmt: str):
+    replies = InboundMessage.objects.all()
+    name = "replies"
+    if campaign_pk := request.GET.get("campaign"):
+        campaign = get_object_or_404(Campaign, pk=campaign_pk)
+        replies = replies.filter(campaign=campaign)
+        name = f"campaign-{campaign.pk}-replies"
+    return exports.replies_response(replies, _format(fmt), name=name)
