@@ -66,11 +66,25 @@ def receive(request: HttpRequest, account_pk: int, token: str) -> HttpResponse:
     record.item_count = items
     record.outcome = PushRecord.Outcome.PARTIAL if outcome.errors else PushRecord.Outcome.ACCEPTED
     record.error = "\n".join(outcome.errors)
-    with transaction.atomic():
-        record.save()
-        apply_status_events(account, outcome.reports, source="push")
-        record_replies(account, outcome.replies)
-        apply_template_reviews(account, outcome.reviews)
+    try:
+        # The raw push and everything it carried commit together: the vendor hears "received"
+        # only once all of it is stored.
+        with transaction.atomic():
+            record.save()
+            apply_status_events(account, outcome.reports, source="push")
+            record_replies(account, outcome.replies)
+            apply_template_reviews(account, outcome.reviews)
+    except Exception as exc:  # e.g. the database went away: keep the push, let the vendor retry
+        log.exception("push for account %s could not be applied", account.pk)
+        record.pk = None
+        record.outcome, record.error = PushRecord.Outcome.REJECTED, f"not applied: {exc!r}"
+        try:
+            record.save()
+        except Exception:
+            log.exception("push record for account %s could not be saved", account.pk)
+        return HttpResponse(
+            "temporarily unavailable", status=503, content_type="text/plain; charset=utf-8"
+        )
     body = outcome.reply_body
     return HttpResponse(body, content_type=outcome.reply_content_type, status=outcome.reply_status)
 
