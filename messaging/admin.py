@@ -1,13 +1,22 @@
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from .admin_campaigns import CampaignOperations
+from .importing.admin_mixins import (
+    RecipientImportMixin,
+    export_messages_csv,
+    export_messages_xlsx,
+    export_replies_csv,
+    export_replies_xlsx,
+)
 from .models import (
     Campaign,
     DeliveryReport,
+    ImportJob,
     InboundMessage,
     Message,
     PushRecord,
@@ -20,6 +29,9 @@ from .models import (
     TemplateRegistration,
     VendorAccount,
 )
+from .services import inbox
+from .services.reports import localized_description, split_descriptions
+from .services.templates import TemplateSubmitError, submit_for_review
 from .services.vendor_accounts import refresh_balance
 
 # --------------------------------------------------------------------------- vendor accounts
@@ -89,7 +101,15 @@ class VendorAccountAdmin(admin.ModelAdmin):
     list_filter = ("vendor", "is_active", "push_enabled", "polling_enabled")
     search_fields = ("name", "signature")
     actions = ["test_connection"]
-    readonly_fields = ("push_url_display", "balance_display", "balance_checked_at", "last_error")
+    readonly_fields = (
+        "push_url_display",
+        "balance_display",
+        "balance_checked_at",
+        "last_error",
+        "reports_polled_at",
+        "replies_polled_at",
+        "poll_backoff_until",
+    )
 
     def _can_manage(self, request) -> bool:
         return request.user.has_perm("messaging.change_vendoraccount")
@@ -120,6 +140,9 @@ class VendorAccountAdmin(admin.ModelAdmin):
                     "polling_enabled",
                     "poll_interval_s",
                     "options",
+                    "reports_polled_at",
+                    "replies_polled_at",
+                    "poll_backoff_until",
                 )
             },
         )
@@ -208,6 +231,22 @@ class TemplateRegistrationAdmin(admin.ModelAdmin):
     list_filter = ("review_status", "vendor_account")
     search_fields = ("template__name", "vendor_template_id")
     list_select_related = ("template", "vendor_account")
+    actions = ["submit_for_review"]
+
+    @admin.action(description=_("Submit to the vendor for review"), permissions=["change"])
+    def submit_for_review(self, request, queryset):
+        for registration in queryset.select_related("template", "vendor_account"):
+            try:
+                submitted = submit_for_review(registration.template, registration.vendor_account)
+            except TemplateSubmitError as exc:
+                self.message_user(request, f"{registration}: {exc}", messages.ERROR)
+            else:
+                self.message_user(
+                    request,
+                    _("%(registration)s: submitted, vendor template id %(id)s.")
+                    % {"registration": submitted, "id": submitted.vendor_template_id},
+                    messages.SUCCESS,
+                )
 
 
 # --------------------------------------------------------------------------- recipients
@@ -216,6 +255,8 @@ class TemplateRegistrationAdmin(admin.ModelAdmin):
 @admin.register(RecipientList)
 class RecipientListAdmin(admin.ModelAdmin):
     list_display = ("name", "recipient_count", "created_by", "created_at")
+    # Links to the import page, the admin import and the exports.
+    change_form_template = "importing/admin_recipientlist_change_form.html"
     search_fields = ("name", "description")
     readonly_fields = ("created_by", "created_at")
 
@@ -233,12 +274,50 @@ class RecipientListAdmin(admin.ModelAdmin):
 
 
 @admin.register(Recipient)
-class RecipientAdmin(admin.ModelAdmin):
+class RecipientAdmin(RecipientImportMixin, admin.ModelAdmin):
     list_display = ("phone", "recipient_list", "variables", "source_row")
     list_filter = ("recipient_list",)
     search_fields = ("phone",)
     list_select_related = ("recipient_list",)
     show_full_result_count = False
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(admin.ModelAdmin):
+    """Spreadsheet imports: made on the import pages, read here."""
+
+    list_display = (
+        "original_name",
+        "recipient_list",
+        "state",
+        "imported_count",
+        "duplicate_in_file_count",
+        "duplicate_in_list_count",
+        "suppressed_count",
+        "rejected_count",
+        "created_by",
+        "created_at",
+    )
+    list_filter = ("state",)
+    search_fields = ("original_name", "recipient_list__name")
+    list_select_related = ("recipient_list", "created_by")
+    exclude = ("file", "rejected_report")
+
+    def get_readonly_fields(self, request, obj=None):
+        names = [f.name for f in ImportJob._meta.fields if f.name not in self.exclude]
+        return ["job_page", *names]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("progress and result"))
+    def job_page(self, job: ImportJob) -> str:
+        return format_html(
+            '<a href="{}">{}</a>', reverse("importing:job", kwargs={"job_pk": job.pk}), _("Open")
+        )
 
 
 @admin.register(Suppression)
@@ -345,7 +424,7 @@ class MessageAdmin(ReadOnlyAdmin):
         "campaign",
         "status",
         "vendor_status_code",
-        "vendor_status_description",
+        "vendor_description",
         "segments",
         "submitted_at",
         "final_at",
@@ -354,6 +433,39 @@ class MessageAdmin(ReadOnlyAdmin):
     search_fields = ("=phone", "=vendor_message_id", "=custom_id")
     list_select_related = ("campaign",)
     raw_id_fields = ("campaign",)
+    actions = [export_messages_csv, export_messages_xlsx]
+    exclude = ("vendor_status_description",)
+    readonly_fields = ("vendor_description_zh", "vendor_description_en")
+
+    @admin.display(description=_("vendor description"))
+    def vendor_description(self, message: Message) -> str:
+        """In the UI language: the vendor's words are kept in Chinese and English."""
+        return localized_description(message.vendor_status_description)
+
+    @admin.display(description=_("vendor description (Chinese)"))
+    def vendor_description_zh(self, message: Message) -> str:
+        return split_descriptions(message.vendor_status_description)[0]
+
+    @admin.display(description=_("vendor description (English)"))
+    def vendor_description_en(self, message: Message) -> str:
+        return split_descriptions(message.vendor_status_description)[1]
+
+
+class MatchedFilter(admin.SimpleListFilter):
+    """Unmatched reports (no message claimed them yet) stay visible here."""
+
+    title = _("matched")
+    parameter_name = "matched"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Matched")), ("no", _("Unmatched"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(message__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(message__isnull=True)
+        return queryset
 
 
 @admin.register(DeliveryReport)
@@ -363,12 +475,12 @@ class DeliveryReportAdmin(ReadOnlyAdmin):
         "vendor_account",
         "status",
         "vendor_code",
-        "description",
+        "description_display",
         "phone",
         "matched",
         "received_at",
     )
-    list_filter = ("status", "source", "vendor_account", ("message", admin.EmptyFieldListFilter))
+    list_filter = (MatchedFilter, "status", "source", "vendor_account")
     search_fields = ("=vendor_message_id", "=phone", "=custom_id")
     list_select_related = ("vendor_account",)
     raw_id_fields = ("message",)
@@ -377,33 +489,76 @@ class DeliveryReportAdmin(ReadOnlyAdmin):
     def matched(self, report: DeliveryReport) -> bool:
         return report.message_id is not None
 
+    @admin.display(description=_("description"))
+    def description_display(self, report: DeliveryReport) -> str:
+        return localized_description(report.description)
+
 
 @admin.register(InboundMessage)
 class InboundMessageAdmin(ReadOnlyAdmin):
+    """The administrators' inbox: every reply, opt-outs marked, linked to what it answered."""
+
     list_display = (
         "phone",
-        "content",
+        "content_display",
         "vendor_account",
         "extension",
-        "campaign",
+        "campaign_link",
+        "message_link",
         "is_opt_out",
         "is_read",
         "received_at",
     )
-    list_filter = ("is_opt_out", "is_read", "vendor_account")
+    list_filter = (
+        "vendor_account",
+        "is_opt_out",
+        "is_read",
+        ("received_at", admin.DateFieldListFilter),
+    )
+    date_hierarchy = "received_at"
     search_fields = ("=phone", "content")
-    list_select_related = ("vendor_account", "campaign")
+    list_select_related = ("vendor_account", "campaign", "message")
     raw_id_fields = ("campaign", "message")
-    actions = ["mark_read"]
+    actions = ["mark_read", "mark_unread", export_replies_csv, export_replies_xlsx]
 
     def has_change_permission(self, request, obj=None):
-        # Marking as read is the only change; it happens through the action.
+        # Marking as read is the only change; it happens through the actions.
         return False
 
-    @admin.action(description=_("Mark as read"), permissions=["view"])
+    def has_mark_permission(self, request) -> bool:
+        return inbox.can_mark(request.user)
+
+    @admin.display(description=_("content"))
+    def content_display(self, reply: InboundMessage) -> str:
+        if reply.is_opt_out:
+            return format_html(
+                '<strong title="{}">⛔ {}</strong>', _("Opt-out: phone suppressed"), reply.content
+            )
+        return reply.content
+
+    @admin.display(description=_("campaign"), ordering="campaign")
+    def campaign_link(self, reply: InboundMessage) -> str:
+        if reply.campaign_id is None:
+            return "—"
+        url = reverse("admin:messaging_campaign_change", args=[reply.campaign_id])
+        return format_html('<a href="{}">{}</a>', url, reply.campaign)
+
+    @admin.display(description=_("message replied to"))
+    def message_link(self, reply: InboundMessage) -> str:
+        if reply.message_id is None:
+            return "—"
+        url = reverse("admin:messaging_message_change", args=[reply.message_id])
+        return format_html('<a href="{}">#{}</a>', url, reply.message_id)
+
+    @admin.action(description=_("Mark as read"), permissions=["mark"])
     def mark_read(self, request, queryset):
-        updated = queryset.update(is_read=True)
+        updated = inbox.mark_read(queryset.values_list("pk", flat=True), user=request.user)
         self.message_user(request, _("%(n)d replies marked read.") % {"n": updated})
+
+    @admin.action(description=_("Mark as unread"), permissions=["mark"])
+    def mark_unread(self, request, queryset):
+        updated = inbox.mark_unread(queryset.values_list("pk", flat=True), user=request.user)
+        self.message_user(request, _("%(n)d replies marked unread.") % {"n": updated})
 
 
 @admin.register(PushRecord)

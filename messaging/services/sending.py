@@ -16,17 +16,17 @@ The rules that keep a message from being sent twice or lost:
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
 import time
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models.fields.json import KeyTextTransform
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -40,8 +40,16 @@ from ..vendors.base import (
     VendorError,
 )
 from ..vendors.registry import vendor
-from .campaigns import refresh_counters
-from .compose import compliance_errors, full_text, placeholders, render, segment_count
+from .bulk import insert_rows
+from .campaigns import record_transitions, refresh_counters
+from .compose import (
+    MessageRenderer,
+    compliance_errors,
+    full_text,
+    placeholders,
+    render,
+    segment_count,
+)
 from .reports import match_waiting_reports
 
 log = logging.getLogger(__name__)
@@ -87,10 +95,12 @@ class StartResult:
 def start_campaign(campaign_id: int, *, exclude_missing: bool = True) -> StartResult:
     """Create the campaign's messages and batches in bulk and mark it sending.
 
-    Recipients are deduplicated; suppressed phones (for marketing) and, with
+    Recipients are unique per list; suppressed phones (for marketing) and, with
     ``exclude_missing``, recipients lacking a variable become ``skipped`` messages with the
-    reason, so the campaign's numbers add up to its list.  Call ``enqueue_batches`` after the
-    transaction commits (the task does)."""
+    reason, so the campaign's numbers add up to its list.  Rows stream from the recipients
+    through rendering into COPY one batch at a time, so memory stays flat at any list size,
+    and the whole start is one transaction: a failure leaves the campaign as it was.  Call
+    ``enqueue_batches`` after the transaction commits (the task does)."""
     with transaction.atomic():
         campaign = (
             Campaign.objects.select_for_update()
@@ -122,30 +132,25 @@ def start_campaign(campaign_id: int, *, exclude_missing: bool = True) -> StartRe
             shape, batch_size = "personalised", capabilities.max_personalised_per_request
         else:
             shape, batch_size = "single", SINGLE_SEND_BATCH
+        batch_size = min(batch_size, MAX_BATCH)
 
-        sendable: list[Message] = []
-        skipped: list[Message] = []
-        seen: set[str] = set()
+        writer = _MessageWriter(campaign, account, shape, batch_size)
+        renderer = MessageRenderer(template, account)
         missing_count = 0
-        rows = Recipient.objects.filter(recipient_list=campaign.recipient_list).order_by("pk")
-        for phone, variables in rows.values_list("phone", "variables").iterator(chunk_size=10000):
-            if phone in seen:
-                continue
-            seen.add(phone)
-            variables = variables or {}
-            rendered, missing = render(template.body, variables)
-            message = Message(
-                campaign=campaign,
-                vendor_account=account,
-                phone=phone,
-                content=full_text(template, account, rendered),
-                custom_id=f"{campaign.pk}{len(seen):09d}",
-            )
-            if template_id:
-                message.variables = [str(variables.get(name, "")) for name in names]
-            message.segments = segment_count(message.content, account)
+        # Only the placeholders' values, extracted by the database as text: decoding every
+        # recipient's whole JSON in Python cost more than rendering.
+        values = {f"v{i}": KeyTextTransform(name, "variables") for i, name in enumerate(names)}
+        rows = (
+            Recipient.objects.filter(recipient_list=campaign.recipient_list)
+            .order_by("pk")
+            .annotate(**values)
+            .values_list("phone", *values)
+        )
+        for phone, *variables in rows.iterator(chunk_size=10000):
+            content, parts, missing = renderer.render(variables)
+            template_values = [v or "" for v in variables] if template_id else None
             if phone in suppressed:
-                message.status, message.error = Status.SKIPPED, _("Suppressed (opted out)")
+                writer.skip(phone, content, parts, template_values, _("Suppressed (opted out)"))
             elif missing:
                 missing_count += 1
                 if not exclude_missing:
@@ -156,32 +161,119 @@ def start_campaign(campaign_id: int, *, exclude_missing: bool = True) -> StartRe
                         )
                         % {"n": missing_count, "phone": phone, "names": ", ".join(missing)}
                     )
-                message.status = Status.SKIPPED
-                message.error = _("Missing values: %(names)s") % {"names": ", ".join(missing)}
-            (skipped if message.status == Status.SKIPPED else sendable).append(message)
-        if not sendable:
+                reason = _("Missing values: %(names)s") % {"names": ", ".join(missing)}
+                writer.skip(phone, content, parts, template_values, reason)
+            else:
+                writer.send(phone, content, parts, template_values)
+        writer.flush()
+        if not writer.sendable:
             raise CampaignError(_("No recipient is left to send to."))
-        batch_size = min(batch_size, MAX_BATCH)
-
-        batches = SendBatch.objects.bulk_create(
-            SendBatch(campaign=campaign, number=n, size=len(chunk), request_shape=shape)
-            for n, chunk in enumerate(_chunks(sendable, batch_size), start=1)
+        Campaign.objects.filter(pk=campaign.pk).update(
+            status=Campaign.State.SENDING,
+            status_reason="",
+            started_at=timezone.now(),
+            total_count=writer.sendable + writer.skipped,
+            pending_count=writer.sendable,
+            skipped_count=writer.skipped,
+            submitted_count=0,
+            delivered_count=0,
+            failed_count=0,
+            unknown_count=0,
+            segment_count=0,
         )
-        for batch, chunk in zip(batches, _chunks(sendable, batch_size), strict=True):
-            for message in chunk:
-                message.send_batch = batch
-        Message.objects.bulk_create(sendable + skipped, batch_size=5000)
-        campaign.status = Campaign.State.SENDING
-        campaign.status_reason = ""
-        campaign.started_at = timezone.now()
-        campaign.save(update_fields=["status", "status_reason", "started_at"])
-        refresh_counters([campaign.pk])
-    return StartResult(len(sendable), len(skipped), [b.pk for b in batches])
+    return StartResult(writer.sendable, writer.skipped, writer.batch_ids)
 
 
-def _chunks(items: Sequence, size: int):
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+class _MessageWriter:
+    """Collects a campaign's new messages and writes them a batch at a time: the batch row
+    first (messages point at it), then its messages through COPY."""
+
+    COLUMNS = (
+        "campaign_id",
+        "send_batch_id",
+        "vendor_account_id",
+        "phone",
+        "content",
+        "segments",
+        "variables",
+        "custom_id",
+        "status",
+        "error",
+        "vendor_message_id",
+        "batch_id",
+        "vendor_status_code",
+        "vendor_status_description",
+        "attempts",
+        "created_at",
+    )
+
+    def __init__(self, campaign: Campaign, account: VendorAccount, shape: str, batch_size: int):
+        self.campaign, self.account = campaign, account
+        self.campaign_id, self.account_id = campaign.pk, account.pk
+        self.shape, self.batch_size = shape, batch_size
+        self.created_at = connection.ops.adapt_datetimefield_value(timezone.now())
+        self.pending: list[tuple] = []
+        self.skipped_rows: list[tuple] = []
+        self.sendable = self.skipped = 0
+        self.batch_ids: list[int] = []
+
+    def _row(self, batch_id, phone, content, parts, values, status, error) -> tuple:
+        number = self.sendable + self.skipped
+        return (
+            self.campaign_id,
+            batch_id,
+            self.account_id,
+            phone,
+            content,
+            parts,
+            json.dumps(values, ensure_ascii=False) if values else "[]",
+            f"{self.campaign_id}{number:09d}",
+            status,
+            error,
+            "",
+            "",
+            "",
+            "",
+            0,
+            self.created_at,
+        )
+
+    def send(self, phone, content, parts, values) -> None:
+        self.sendable += 1
+        self.pending.append(self._row(None, phone, content, parts, values, Status.QUEUED, ""))
+        if len(self.pending) == self.batch_size:
+            self._write_batch()
+
+    def skip(self, phone, content, parts, values, reason) -> None:
+        self.skipped += 1
+        self.skipped_rows.append(
+            self._row(None, phone, content, parts, values, Status.SKIPPED, reason)
+        )
+        if len(self.skipped_rows) == 10_000:
+            insert_rows(Message._meta.db_table, self.COLUMNS, self.skipped_rows)
+            self.skipped_rows = []
+
+    def _write_batch(self) -> None:
+        batch = SendBatch.objects.create(
+            campaign=self.campaign,
+            number=len(self.batch_ids) + 1,
+            size=len(self.pending),
+            request_shape=self.shape,
+        )
+        self.batch_ids.append(batch.pk)
+        insert_rows(
+            Message._meta.db_table,
+            self.COLUMNS,
+            ((row[0], batch.pk, *row[2:]) for row in self.pending),
+        )
+        self.pending = []
+
+    def flush(self) -> None:
+        if self.pending:
+            self._write_batch()
+        if self.skipped_rows:
+            insert_rows(Message._meta.db_table, self.COLUMNS, self.skipped_rows)
+            self.skipped_rows = []
 
 
 # --------------------------------------------------------------------------- one batch
@@ -197,7 +289,19 @@ class BatchOutcome:
     error: str = ""
 
 
-def claim_batch(batch_id: int) -> tuple[SendBatch, list[Message]] | None:
+@dataclass(frozen=True, order=True, slots=True)
+class ClaimedMessage:
+    """What sending a claimed message needs (not a model instance: batches hold 50,000)."""
+
+    pk: int
+    phone: str
+    content: str
+    segments: int
+    variables: list
+    custom_id: str
+
+
+def claim_batch(batch_id: int) -> tuple[SendBatch, list[ClaimedMessage]] | None:
     """Claim a pending batch of a sending campaign and mark its messages submitting (commits).
     Returns None when another worker has it, or its campaign is not sending."""
     now = timezone.now()
@@ -213,9 +317,26 @@ def claim_batch(batch_id: int) -> tuple[SendBatch, list[Message]] | None:
         batch.state, batch.claimed_at = SendBatch.State.SENDING, now
         batch.attempts += 1
         batch.save(update_fields=["state", "claimed_at", "attempts"])
-        messages = list(batch.messages.filter(status=Status.QUEUED).order_by("pk"))
-        Message.objects.filter(pk__in=[m.pk for m in messages]).update(
-            status=Status.SUBMITTING, attempts=F("attempts") + 1
+        # One statement claims the batch's queued messages and reads what sending needs.
+        table = Message._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET status = %s, attempts = attempts + 1 "  # noqa: S608
+                "WHERE send_batch_id = %s AND status = %s "
+                "RETURNING id, phone, content, segments, variables, custom_id",
+                [Status.SUBMITTING, batch.pk, Status.QUEUED],
+            )
+            rows = cursor.fetchall()
+        messages = sorted(
+            ClaimedMessage(
+                pk,
+                phone,
+                content,
+                parts,
+                json.loads(values) if isinstance(values, str) else values,
+                custom_id,
+            )
+            for pk, phone, content, parts, values, custom_id in rows
         )
     return batch, messages
 
@@ -244,7 +365,7 @@ def send_batch(batch_id: int) -> BatchOutcome:
     return finish_batch(batch, outcomes, messages)
 
 
-def submit(client: VendorClient, batch: SendBatch, messages: list[Message]) -> dict:
+def submit(client: VendorClient, batch: SendBatch, messages: list[ClaimedMessage]) -> dict:
     """Send in the cheapest request shape; map custom id → SubmitResult or VendorError."""
     outgoing = [
         OutgoingMessage(
@@ -285,7 +406,7 @@ def _send_singles(client: VendorClient, outgoing: list[OutgoingMessage]) -> dict
         return dict(pool.map(one, outgoing))
 
 
-def finish_batch(batch: SendBatch, outcomes: dict, messages: list[Message]) -> BatchOutcome:
+def finish_batch(batch: SendBatch, outcomes: dict, messages: list[ClaimedMessage]) -> BatchOutcome:
     """Record the vendor's answer for every message of a claimed batch (one transaction)."""
     now = timezone.now()
     submitted, failed, unknown, requeue = [], [], [], []
@@ -313,19 +434,24 @@ def finish_batch(batch: SendBatch, outcomes: dict, messages: list[Message]) -> B
             # The vendor's answer did not mention this recipient: it may have it.
             unknown.append((message.pk, _("The vendor's answer did not list this number.")))
 
+    segments_of = {m.pk: m.segments for m in messages}
+    moved: list[tuple[int, str, str]] = []  # (pk, old status, new status) for the counters
     with transaction.atomic():
-        _record_submitted(submitted, now)
+        moved += _record_submitted(submitted, now)
         # Refusals in one batch mostly share their code and words: one UPDATE per distinct
         # reason, not one per message.
         for (code, reason), pks in _group_by_reason(failed).items():
-            Message.objects.filter(pk__in=pks, status=Status.SUBMITTING).update(
-                status=Status.FAILED, vendor_status_code=code[:32], error=reason, final_at=now
+            moved += _advance(
+                pks,
+                Status.FAILED,
+                vendor_status_code=code[:32],
+                error=reason,
+                final_at=now,
             )
         for (reason,), pks in _group_by_reason(unknown).items():
-            Message.objects.filter(pk__in=pks, status=Status.SUBMITTING).update(
-                status=Status.UNKNOWN, error=reason
-            )
+            moved += _advance(pks, Status.UNKNOWN, error=reason)
         if requeue:
+            # Back to the queue: still pending, the counters do not move.
             Message.objects.filter(pk__in=requeue, status=Status.SUBMITTING).update(
                 status=Status.QUEUED
             )
@@ -345,7 +471,7 @@ def finish_batch(batch: SendBatch, outcomes: dict, messages: list[Message]) -> B
             errors = [str(o) for o in outcomes.values() if isinstance(o, VendorError)]
             batch.error = errors[0] if errors else ""
         batch.save(update_fields=["state", "error", "not_before", "finished_at"])
-        refresh_counters([batch.campaign_id])
+        record_transitions((batch.campaign_id, old, new, segments_of[pk]) for pk, old, new in moved)
         complete_if_done(batch.campaign_id)
         crash_point("before_commit")
     account = batch.campaign.vendor_account
@@ -368,12 +494,34 @@ def _group_by_reason(rows: list[tuple]) -> dict[tuple, list[int]]:
     return groups
 
 
-def _record_submitted(rows: list[tuple[int, str, str]], now) -> None:
-    """Set vendor ids and move ``submitting`` / ``unknown`` messages to ``submitted`` in bulk.
-    A message a report already moved further keeps its status (forward only)."""
+def _advance(pks: list[int], new: str, **fields) -> list[tuple[int, str, str]]:
+    """Move ``submitting`` messages among ``pks`` to ``new`` (a report may have moved some
+    further already: those keep their status).  Returns the moves made."""
+    moved = []
+    for start in range(0, len(pks), 5000):
+        chunk = pks[start : start + 5000]
+        changed = Message.objects.select_for_update().filter(pk__in=chunk, status=Status.SUBMITTING)
+        ids = list(changed.values_list("pk", flat=True))  # locked until commit
+        Message.objects.filter(pk__in=ids, status=Status.SUBMITTING).update(status=new, **fields)
+        moved += [(pk, Status.SUBMITTING, new) for pk in ids]
+    return moved
+
+
+def _record_submitted(rows: list[tuple[int, str, str]], now) -> list[tuple[int, str, str]]:
+    """Set vendor ids and move ``submitting`` / ``unknown`` messages to ``submitted`` in bulk;
+    returns the moves made.  A message a report already moved further keeps its status
+    (forward only) but learns its vendor ids."""
+    if not rows:
+        return []
+    if connection.vendor == "postgresql":
+        return _record_submitted_postgresql(rows, now)
     table = Message._meta.db_table
+    moved = []
     for start in range(0, len(rows), 5000):
         chunk = rows[start : start + 5000]
+        before = dict(
+            Message.objects.filter(pk__in=[pk for pk, _, _ in chunk]).values_list("pk", "status")
+        )
         values = ", ".join(["(%s, %s, %s)"] * len(chunk))
         params = [p for row in chunk for p in row]
         sql = (
@@ -384,10 +532,53 @@ def _record_submitted(rows: list[tuple[int, str, str]], now) -> None:
             f"FROM v WHERE {table}.id = CAST(v.id AS bigint)"
         )
         with connection.cursor() as cursor:
-            cursor.execute(
-                sql,
-                [*params, now, Status.SUBMITTING, Status.UNKNOWN, Status.SUBMITTED],
-            )
+            cursor.execute(sql, [*params, now, *ADVANCES_TO_SUBMITTED, Status.SUBMITTED])
+        moved += [
+            (pk, old, Status.SUBMITTED)
+            for pk, old in before.items()
+            if old in ADVANCES_TO_SUBMITTED
+        ]
+    return moved
+
+
+ADVANCES_TO_SUBMITTED = (Status.SUBMITTING, Status.UNKNOWN)
+
+
+def _record_submitted_postgresql(rows, now) -> list[tuple[int, str, str]]:
+    # Three array parameters instead of 150,000 scalars (whose conversion alone took
+    # seconds per batch), and the old status comes back from the same statement: the
+    # locking CTE reads each row as the UPDATE finds it.
+    ids, vendor_ids, batch_ids = (list(column) for column in zip(*rows, strict=True))
+    sql = f"""
+        WITH v AS (
+            SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS v(id, vendor_id, batch_id)
+        ), old AS (
+            SELECT m.id, m.status FROM {Message._meta.db_table} m JOIN v ON m.id = v.id
+            FOR UPDATE OF m
+        ), changed AS (
+            UPDATE {Message._meta.db_table} m
+            SET vendor_message_id = v.vendor_id, batch_id = v.batch_id, submitted_at = %s,
+                status = CASE WHEN m.status IN (%s, %s) THEN %s ELSE m.status END
+            FROM v JOIN old ON old.id = v.id
+            WHERE m.id = v.id
+            RETURNING m.id, old.status AS before
+        )
+        SELECT id, before FROM changed WHERE before IN (%s, %s)
+    """  # noqa: S608 - table names only
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [
+                ids,
+                vendor_ids,
+                batch_ids,
+                now,
+                *ADVANCES_TO_SUBMITTED,
+                Status.SUBMITTED,
+                *ADVANCES_TO_SUBMITTED,
+            ],
+        )
+        return [(pk, before, Status.SUBMITTED) for pk, before in cursor.fetchall()]
 
 
 def wait_for_rate_slot(account: VendorAccount, count: int) -> None:

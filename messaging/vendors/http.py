@@ -78,7 +78,10 @@ class HttpTransport:
         json: object = None,
         headers: Mapping[str, str] | None = None,
         encoding: str | None = None,
+        read_timeout: float | None = None,
     ) -> HttpReply:
+        """``read_timeout`` overrides the default wait for the answer, for requests whose
+        size makes the vendor's work grow (tens of thousands of recipients)."""
         try:
             response = shared_session().request(
                 method,
@@ -87,7 +90,7 @@ class HttpTransport:
                 data=data,
                 json=json,
                 headers=headers,
-                timeout=self.timeout,
+                timeout=(self.timeout[0], read_timeout or self.timeout[1]),
                 allow_redirects=False,
             )
         except requests.RequestException as exc:

@@ -16,11 +16,11 @@ It is a test and demo tool: it is never needed in production.
 
 from __future__ import annotations
 
+import codecs
 import heapq
 import itertools
 import json
 import logging
-import random
 import threading
 import time
 import zlib
@@ -138,10 +138,15 @@ class SimulatorState:
     def outcome_for(self, phone: str, vendor_message_id: str) -> str:
         if phone in self.phone_outcomes:
             return self.phone_outcomes[phone]
-        # Deterministic per message so reruns of a test see the same mix.
-        rnd = random.Random(zlib.crc32(f"{phone}:{vendor_message_id}".encode()))
-        outcomes, weights = zip(*self.outcome_weights.items(), strict=True)
-        return rnd.choices(outcomes, weights)[0]
+        # Deterministic per message so reruns of a test see the same mix (a hash, not a
+        # seeded Random per message: that cost more than the rest of accepting it).
+        point = zlib.crc32(f"{phone}:{vendor_message_id}".encode()) / 2**32
+        total = sum(self.outcome_weights.values())
+        for outcome, weight in self.outcome_weights.items():
+            point -= weight / total
+            if point < 0:
+                return outcome
+        return outcome
 
     def accept(
         self,
@@ -240,6 +245,32 @@ class SimulatorState:
 # --------------------------------------------------------------------------- protocol
 
 
+def parse_form(body: bytes, encoding: str) -> list[tuple[str, str]]:
+    """``application/x-www-form-urlencoded`` fields, like ``parse_qsl`` but fast enough for
+    the 20 MB bodies of a 50,000-recipient personalised send: ``unquote`` decodes in
+    Python, byte by byte; here each ``%XX`` becomes ``\\xXX`` for the C escape decoder.  A
+    literal backslash cannot appear in a well-formed body (it is sent as ``%5C``); a body
+    with one, or with a broken escape, takes the standard route."""
+    if b"\\" in body:
+        return parse_qsl(body.decode("ascii", errors="replace"), True, encoding=encoding)
+    fields = []
+    for pair in body.split(b"&"):
+        if not pair:
+            continue
+        name, _, value = pair.partition(b"=")
+        try:
+            decoded = [
+                codecs.escape_decode(part.replace(b"+", b" ").replace(b"%", b"\\x"))[0]
+                for part in (name, value)
+            ]
+        except ValueError:
+            return parse_qsl(body.decode("ascii", errors="replace"), True, encoding=encoding)
+        fields.append(
+            (decoded[0].decode(encoding, "replace"), decoded[1].decode(encoding, "replace"))
+        )
+    return fields
+
+
 @dataclass
 class SimRequest:
     method: str
@@ -257,13 +288,7 @@ class SimRequest:
         """Query and form fields merged (form wins), decoded with the vendor's encoding."""
         fields = dict(parse_qsl(self.query_string, keep_blank_values=True, encoding=encoding))
         if self.content_type == "application/x-www-form-urlencoded" and self.body:
-            fields.update(
-                parse_qsl(
-                    self.body.decode("ascii", errors="replace"),
-                    keep_blank_values=True,
-                    encoding=encoding,
-                )
-            )
+            fields.update(parse_form(self.body, encoding))
         return fields
 
     def json(self):

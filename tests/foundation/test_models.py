@@ -57,9 +57,31 @@ def test_pipeline_lookups_are_indexed():
         constraints = connection.introspection.get_constraints(cursor, "messaging_message")
     indexed = {tuple(c["columns"]) for c in constraints.values() if c["index"] or c["unique"]}
     assert ("vendor_account_id", "vendor_message_id") in indexed
-    assert ("campaign_id", "status") in indexed
+    assert ("vendor_account_id", "phone") in indexed
+    assert ("campaign_id",) in indexed
+    assert ("send_batch_id",) in indexed
     assert ("phone",) in indexed
     assert ("custom_id",) in indexed
+
+
+def test_status_and_report_fields_are_not_indexed():
+    """Claims and reports rewrite these on millions of rows: indexing them would make every
+    such update write index entries (on PostgreSQL, no longer heap-only)."""
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, "messaging_message")
+    indexed_columns = {
+        column for c in constraints.values() if c["index"] or c["unique"] for column in c["columns"]
+    }
+    for column in ("status", "vendor_status_code", "final_at", "submitted_at", "attempts"):
+        assert column not in indexed_columns
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL storage setting")
+def test_message_table_leaves_room_for_heap_only_updates():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reloptions FROM pg_class WHERE relname = 'messaging_message'")
+        (options,) = cursor.fetchone()
+    assert "fillfactor=70" in (options or [])
 
 
 def test_signature_must_be_bracketed(vendor_account):

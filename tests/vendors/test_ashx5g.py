@@ -235,8 +235,11 @@ def test_variable_send_request_matches_the_sample():
     documented = dict(parse_qsl(body))
     client, transport = replay(fixture("mts_var_reply.json"))
     client.send_personalised(messages("13900000001", "13900000002"))
-    sent = transport.calls[0]["data"]
-    assert transport.calls[0]["url"].endswith("/mts_var.ashx")
+    call = transport.calls[0]
+    assert call["url"].endswith("/mts_var.ashx")
+    # Sent as the JSON body of 7.2.2 (same fields as the form sample), vars as a JSON text.
+    assert call["headers"]["Content-Type"].startswith("application/json")
+    sent = json.loads(call["data"].decode("utf-8"))
     assert set(documented) <= set(sent)
     sent_vars, documented_vars = json.loads(sent["vars"]), json.loads(documented["vars"])
     assert len(sent_vars) == len(documented_vars) == 2

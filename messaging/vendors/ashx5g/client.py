@@ -326,12 +326,16 @@ class Ashx5gClient(VendorClient):
             {"pn": m.phone, "msg": content, **self._optional(smsid=m.custom_id)}
             for m, content in zip(messages, contents, strict=True)
         ]
-        # The form carries ``vars`` as a JSON text (2.3: "Json 序列化字符串").
+        # ``vars`` is a JSON text (2.3: "Json 序列化字符串").  The request itself goes as a
+        # JSON body (7.2.2) rather than a form: percent-encoding 50,000 Chinese messages
+        # triples their size and costs more time than everything else on our side.
         fields = {
             "vars": json.dumps(variables, ensure_ascii=False),
             **self._optional(ext=self.config.extension, mms_id=mms_id),
         }
-        payload, raw = self._call("/mts_var.ashx", fields)
+        # The gateway's work grows with the groups: allow it a second per 2,000 of them.
+        read_timeout = 15.0 + len(variables) / 2000
+        payload, raw = self._call("/mts_var.ashx", fields, as_json=True, read_timeout=read_timeout)
         return _per_number_results(messages, payload, raw)
 
     # polling ----------------------------------------------------------------
@@ -439,11 +443,26 @@ class Ashx5gClient(VendorClient):
         if len(messages) > limit:
             raise InvalidRequest(f"{len(messages)} recipients in one request; the limit is {limit}")
 
-    def _call(self, path: str, fields: Mapping[str, str]) -> tuple[dict, str]:
-        """POST a form (UTF-8) and return the reply's fields once ``result`` says success."""
-        reply = self.http.post(
-            self.base_url + path, data={**self._auth(), "rf": self.reply_format, **fields}
-        )
+    def _call(
+        self,
+        path: str,
+        fields: Mapping[str, str],
+        *,
+        as_json: bool = False,
+        read_timeout: float | None = None,
+    ) -> tuple[dict, str]:
+        """POST a form (UTF-8), or the same fields as a JSON object, and return the reply's
+        fields once ``result`` says success."""
+        form = {**self._auth(), "rf": self.reply_format, **fields}
+        if as_json:
+            reply = self.http.post(
+                self.base_url + path,
+                data=json.dumps(form, ensure_ascii=False).encode("utf-8"),
+                headers={"Content-Type": "application/json;charset=UTF-8"},
+                read_timeout=read_timeout,
+            )
+        else:
+            reply = self.http.post(self.base_url + path, data=form)
         payload = _read(reply)
         result = as_text(payload.get("result"))
         if not result:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections import Counter
 from datetime import datetime
 from urllib.parse import quote
@@ -355,7 +356,12 @@ class Ashx5gSimulator(VendorSimulator):
 
     def _new_id(self) -> str:
         # 18 digits like the samples' "111619420000000031": keep them as text everywhere.
-        return f"{datetime.now(CHINA):%m%d%H%M}{self.state.next_id():010d}"
+        minute = int(time.time() // 60)
+        if self._id_minute[0] != minute:
+            self._id_minute = (minute, f"{datetime.now(CHINA):%m%d%H%M}")
+        return f"{self._id_minute[1]}{self.state.next_id():010d}"
+
+    _id_minute: tuple[int, str] = (0, "")
 
     # polling ---------------------------------------------------------------
     def _rpt(self, account: SimAccount, fields: dict) -> SimResponse:
