@@ -1,7 +1,47 @@
 """The marketer's pages (server-rendered; the admin serves administrators)."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from .views.portal import campaigns, composer, dashboard, inbox, lists
 
 app_name = "portal"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", dashboard.dashboard, name="dashboard"),
+    path(
+        "accounts/<int:pk>/balance/",
+        dashboard.refresh_account_balance,
+        name="refresh_balance",
+    ),
+    # Composer
+    path("compose/", composer.compose, name="compose"),
+    path("compose/preview/", composer.preview, name="compose_preview"),
+    path("compose/check/", composer.content_check, name="compose_check"),
+    path("campaigns/<int:pk>/edit/", composer.compose, name="compose_edit"),
+    path("campaigns/<int:pk>/frames/", composer.upload_frame, name="frame_upload"),
+    path(
+        "campaigns/<int:pk>/frames/<int:file_pk>/delete/",
+        composer.delete_frame_file,
+        name="frame_delete",
+    ),
+    path(
+        "campaigns/<int:pk>/frames/<int:file_pk>/",
+        composer.frame_file,
+        name="frame_file",
+    ),
+    path("campaigns/<int:pk>/confirm/", composer.confirm, name="confirm"),
+    path("campaigns/<int:pk>/test-send/", composer.test_send, name="test_send"),
+    # Campaigns
+    path("campaigns/", campaigns.campaign_list, name="campaigns"),
+    path("campaigns/<int:pk>/", campaigns.campaign_detail, name="campaign"),
+    path("campaigns/<int:pk>/stats.json", campaigns.campaign_stats_json, name="campaign_stats"),
+    path("campaigns/<int:pk>/pause/", campaigns.pause, name="pause"),
+    path("campaigns/<int:pk>/resume/", campaigns.resume, name="resume"),
+    path("campaigns/<int:pk>/cancel/", campaigns.cancel, name="cancel"),
+    # Recipient lists
+    path("lists/", lists.list_index, name="lists"),
+    path("lists/<int:pk>/", lists.list_detail, name="list"),
+    # Replies
+    path("inbox/", inbox.inbox, name="inbox"),
+    path("inbox/mark/", inbox.mark, name="inbox_mark"),
+]

@@ -1,0 +1,103 @@
+"""Recipient lists: what is in each, where to import a spreadsheet, which campaigns used it."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from ...models import RecipientList, Suppression
+from .common import optional_url, portal_view
+
+
+class RecipientListForm(forms.ModelForm):
+    class Meta:
+        model = RecipientList
+        fields = ("name", "description")
+        labels = {"name": gettext_lazy("Name"), "description": gettext_lazy("Description")}
+        widgets = {"description": forms.Textarea(attrs={"rows": 2})}
+
+
+def import_url(recipient_list: RecipientList) -> str:
+    """Engineer-owned spreadsheet import for one list (``importing`` app), when installed."""
+    return optional_url("importing:upload", recipient_list.pk)
+
+
+def export_urls(recipient_list: RecipientList) -> dict[str, str]:
+    """Spreadsheet exports of the list by format (``importing`` app), when installed."""
+    urls = {
+        fmt: optional_url("importing:export_recipients", recipient_list.pk, fmt)
+        for fmt in ("xlsx", "csv")
+    }
+    return {fmt: url for fmt, url in urls.items() if url}
+
+
+@portal_view("messaging.view_recipientlist")
+def list_index(request):
+    lists = RecipientList.objects.annotate(
+        n=Count("recipients", distinct=True), campaigns_n=Count("campaigns", distinct=True)
+    ).order_by("-created_at")
+    query = request.GET.get("q", "").strip()
+    if query:
+        lists = lists.filter(Q(name__icontains=query) | Q(description__icontains=query))
+    form = RecipientListForm()
+    if request.method == "POST":
+        if not request.user.has_perm("messaging.add_recipientlist"):
+            messages.error(request, _("You may not create recipient lists."))
+            return redirect("portal:lists")
+        form = RecipientListForm(request.POST)
+        if form.is_valid():
+            recipient_list = form.save(commit=False)
+            recipient_list.created_by = request.user
+            recipient_list.save()
+            messages.success(
+                request,
+                _("List %(name)s created: now import a spreadsheet into it.")
+                % {"name": recipient_list.name},
+            )
+            target = import_url(recipient_list)
+            if target:
+                return redirect(target)
+            return redirect("portal:list", pk=recipient_list.pk)
+    page = Paginator(lists, 25).get_page(request.GET.get("page"))
+    rows = [{"obj": row, "import_url": import_url(row)} for row in page.object_list]
+    return TemplateResponse(
+        request,
+        "portal/lists/index.html",
+        {"page": page, "rows": rows, "form": form, "q": query},
+    )
+
+
+@portal_view("messaging.view_recipientlist")
+def list_detail(request, pk: int):
+    recipient_list = get_object_or_404(RecipientList, pk=pk)
+    recipients = recipient_list.recipients.order_by("pk")
+    page = Paginator(recipients, 50).get_page(request.GET.get("page"))
+    columns = recipient_list.columns or []
+    phones = [r.phone for r in page.object_list]
+    suppressed = set(Suppression.objects.filter(phone__in=phones).values_list("phone", flat=True))
+    rows = [
+        {
+            "phone": r.phone,
+            "values": [(r.variables or {}).get(c, "") for c in columns],
+            "row": r.source_row,
+            "suppressed": r.phone in suppressed,
+        }
+        for r in page.object_list
+    ]
+    context = {
+        "list": recipient_list,
+        "columns": columns,
+        "rows": rows,
+        "page": page,
+        "total": recipients.count(),
+        "campaigns": recipient_list.campaigns.order_by("-created_at")[:20],
+        "import_url": import_url(recipient_list),
+        "export_urls": export_urls(recipient_list),
+    }
+    return TemplateResponse(request, "portal/lists/detail.html", context)
