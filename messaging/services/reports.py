@@ -12,7 +12,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -38,6 +38,10 @@ DEFAULT_OPT_OUT_KEYWORDS = ("T", "TD", "退订", "N", "取消", "STOP")
 _PHONE_MATCH_STATUSES = (Status.SUBMITTING, Status.UNKNOWN)
 
 _DESCRIPTION_MAX = 255
+
+EARLY_REPORT_WINDOW = timedelta(days=3)
+"""How long a report that came before its submit answer is looked for when answers are
+recorded (the answer comes seconds later; a worker stalled for days is swept long before)."""
 
 
 @dataclass(frozen=True)
@@ -164,6 +168,18 @@ def match_waiting_reports(account: VendorAccount, vendor_message_ids: Sequence[s
     ids = list({i for i in vendor_message_ids if i})
     if not ids:
         return 0
+    # Early reports are rare and recent.  Their ids (the unmatched partial index) are usually
+    # far fewer than a 50,000-message batch's: intersect here instead of sending every id.
+    recent = DeliveryReport.objects.filter(
+        vendor_account=account,
+        message__isnull=True,
+        received_at__gte=timezone.now() - EARLY_REPORT_WINDOW,
+    )
+    waiting_ids = set(recent.values_list("vendor_message_id", flat=True)[: len(ids) + 1])
+    if len(waiting_ids) <= len(ids):
+        ids = [i for i in ids if i in waiting_ids]
+        if not ids:
+            return 0
     now = timezone.now()
     matched = 0
     with transaction.atomic():
