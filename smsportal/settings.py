@@ -126,6 +126,8 @@ MEDIA_ROOT = env.path("DJANGO_MEDIA_ROOT", default=BASE_DIR / "var" / "media")
 
 # Public base URL of this portal, used to build the push URLs vendors call.
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
+# Replies that are exactly one of these (any case, full or half width) opt the phone out.
+OPT_OUT_KEYWORDS = env.list("OPT_OUT_KEYWORDS", default=["T", "TD", "退订", "N", "取消", "STOP"])
 
 # --- django-q2: the ORM broker needs no extra server; Redis when Q_REDIS_URL is set.
 Q_CLUSTER = {
