@@ -40,6 +40,7 @@ from ..vendors.base import (
     VendorError,
 )
 from ..vendors.registry import vendor
+from . import start_in_database
 from .bulk import insert_rows
 from .campaigns import record_transitions, refresh_counters
 from .compose import (
@@ -119,11 +120,6 @@ def start_campaign(campaign_id: int, *, exclude_missing: bool = True) -> StartRe
         template_id = ""
         if template.needs_vendor_approval:
             template_id = template.registrations.get(vendor_account=account).vendor_template_id
-        suppressed = (
-            set(Suppression.objects.values_list("phone", flat=True))
-            if template.is_marketing
-            else set()
-        )
         if template_id:
             shape, batch_size = "template", capabilities.max_personalised_per_request or 1
         elif not names:
@@ -134,54 +130,100 @@ def start_campaign(campaign_id: int, *, exclude_missing: bool = True) -> StartRe
             shape, batch_size = "single", SINGLE_SEND_BATCH
         batch_size = min(batch_size, MAX_BATCH)
 
-        writer = _MessageWriter(campaign, account, shape, batch_size)
-        renderer = MessageRenderer(template, account)
-        missing_count = 0
-        # Only the placeholders' values, extracted by the database as text: decoding every
-        # recipient's whole JSON in Python cost more than rendering.
-        values = {f"v{i}": KeyTextTransform(name, "variables") for i, name in enumerate(names)}
-        rows = (
-            Recipient.objects.filter(recipient_list=campaign.recipient_list)
-            .order_by("pk")
-            .annotate(**values)
-            .values_list("phone", *values)
-        )
-        for phone, *variables in rows.iterator(chunk_size=10000):
-            content, parts, missing = renderer.render(variables)
-            template_values = [v or "" for v in variables] if template_id else None
-            if phone in suppressed:
-                writer.skip(phone, content, parts, template_values, _("Suppressed (opted out)"))
-            elif missing:
-                missing_count += 1
-                if not exclude_missing:
-                    raise CampaignError(
-                        _(
-                            "%(n)d recipients lack a value for a placeholder (first: %(phone)s "
-                            "lacks %(names)s)."
-                        )
-                        % {"n": missing_count, "phone": phone, "names": ", ".join(missing)}
+        if renders_in_database():
+            # The database renders and writes every message itself (same rules, no rows
+            # through Python): see start_in_database.
+            plan = start_in_database.Plan(
+                campaign=campaign,
+                account=account,
+                shape=shape,
+                batch_size=batch_size,
+                template_values=bool(template_id),
+                suppress=template.is_marketing,
+                segment_limits=(
+                    *capabilities.sms_segment_chars,
+                    *capabilities.ascii_segment_chars,
+                ),
+            )
+            created = start_in_database.create_messages(plan, exclude_missing=exclude_missing)
+            if created.first_missing and not exclude_missing:
+                phone, missing = created.first_missing
+                raise CampaignError(
+                    _(
+                        "%(n)d recipients lack a value for a placeholder (first: %(phone)s "
+                        "lacks %(names)s)."
                     )
-                reason = _("Missing values: %(names)s") % {"names": ", ".join(missing)}
-                writer.skip(phone, content, parts, template_values, reason)
-            else:
-                writer.send(phone, content, parts, template_values)
-        writer.flush()
-        if not writer.sendable:
+                    % {"n": created.missing, "phone": phone, "names": ", ".join(missing)}
+                )
+            sendable, skipped, batch_ids = created.sendable, created.skipped, created.batch_ids
+        else:
+            sendable, skipped, batch_ids = _write_messages_in_python(
+                campaign, account, template, shape, batch_size, template_id, exclude_missing
+            )
+        if not sendable:
             raise CampaignError(_("No recipient is left to send to."))
         Campaign.objects.filter(pk=campaign.pk).update(
             status=Campaign.State.SENDING,
             status_reason="",
             started_at=timezone.now(),
-            total_count=writer.sendable + writer.skipped,
-            pending_count=writer.sendable,
-            skipped_count=writer.skipped,
+            total_count=sendable + skipped,
+            pending_count=sendable,
+            skipped_count=skipped,
             submitted_count=0,
             delivered_count=0,
             failed_count=0,
             unknown_count=0,
             segment_count=0,
         )
-    return StartResult(writer.sendable, writer.skipped, writer.batch_ids)
+    return StartResult(sendable, skipped, batch_ids)
+
+
+def renders_in_database() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _write_messages_in_python(
+    campaign, account, template, shape, batch_size, template_id, exclude_missing
+) -> tuple[int, int, list[int]]:
+    """Render each recipient's message in Python and stream them into the database a batch at
+    a time (SQLite; PostgreSQL renders in the database)."""
+    names = placeholders(template.body)
+    suppressed = (
+        set(Suppression.objects.values_list("phone", flat=True)) if template.is_marketing else set()
+    )
+    writer = _MessageWriter(campaign, account, shape, batch_size)
+    renderer = MessageRenderer(template, account)
+    missing_count = 0
+    # Only the placeholders' values, extracted by the database as text: decoding every
+    # recipient's whole JSON in Python cost more than rendering.
+    values = {f"v{i}": KeyTextTransform(name, "variables") for i, name in enumerate(names)}
+    rows = (
+        Recipient.objects.filter(recipient_list=campaign.recipient_list)
+        .order_by("pk")
+        .annotate(**values)
+        .values_list("phone", *values)
+    )
+    for phone, *variables in rows.iterator(chunk_size=10000):
+        content, parts, missing = renderer.render(variables)
+        template_values = [v or "" for v in variables] if template_id else None
+        if phone in suppressed:
+            writer.skip(phone, content, parts, template_values, _("Suppressed (opted out)"))
+        elif missing:
+            missing_count += 1
+            if not exclude_missing:
+                raise CampaignError(
+                    _(
+                        "%(n)d recipients lack a value for a placeholder (first: %(phone)s "
+                        "lacks %(names)s)."
+                    )
+                    % {"n": missing_count, "phone": phone, "names": ", ".join(missing)}
+                )
+            reason = _("Missing values: %(names)s") % {"names": ", ".join(missing)}
+            writer.skip(phone, content, parts, template_values, reason)
+        else:
+            writer.send(phone, content, parts, template_values)
+    writer.flush()
+    return writer.sendable, writer.skipped, writer.batch_ids
 
 
 class _MessageWriter:

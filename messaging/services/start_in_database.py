@@ -1,0 +1,222 @@
+"""Creating a campaign's messages inside PostgreSQL: one INSERT … SELECT renders every
+recipient's message, counts its parts, decides sendable or skipped and assigns its batch.
+
+A million-recipient start streamed through Python (``sending._MessageWriter``) spends most of
+its half minute moving rows out of and back into the database.  Here they never leave it.
+The rules are the Python ones, written once more in SQL, and ``tests/sending/
+test_start_in_database.py`` holds the two to the same output row for row:
+
+* placeholders: ``compose.MessageRenderer`` (a value that is missing or blank leaves the
+  ``<name>`` in place and makes the recipient "missing");
+* the text: signature + rendered body + the opt-out suffix for marketing unless present;
+* parts: ``vendors.base.segments`` with the vendor's limits;
+* custom ids, skipped reasons and batch numbering: ``sending._MessageWriter``.
+
+Values are read with ``->>`` (text), exactly as the Python path reads them on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import connection
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from ..models import Campaign, Message, Recipient, SendBatch, Suppression, VendorAccount
+from ..statuses import Status
+from .compose import PLACEHOLDER, signature_for
+
+# Python's str.strip() blank test as a regular expression: every character Python counts as
+# whitespace, spelled out (PostgreSQL's [[:space:]] depends on the database's locale).
+BLANK = "^[" + "".join(f"\\u{ord(c):04x}" for c in map(chr, range(0x3001)) if c.isspace()) + "]*$"
+
+
+@dataclass(frozen=True)
+class Plan:
+    campaign: Campaign
+    account: VendorAccount
+    shape: str
+    batch_size: int
+    template_values: bool
+    suppress: bool
+    segment_limits: tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class Created:
+    sendable: int
+    skipped: int
+    missing: int
+    """Recipients (not suppressed) lacking a value."""
+    batch_ids: list[int]
+    first_missing: tuple[str, list[str]] | None
+
+
+def _selection(plan: Plan, params: dict) -> str:
+    """The recipients with their values, flags, rendered text and parts (a SELECT)."""
+    template = plan.campaign.template
+    names = list(dict.fromkeys(PLACEHOLDER.findall(template.body)))
+    pieces = PLACEHOLDER.split(template.body)
+    params.update(list_id=plan.campaign.recipient_list_id, blank=BLANK)
+    values, missing = [], []
+    for i, name in enumerate(names):
+        params[f"name{i}"] = name
+        params[f"hole{i}"] = f"<{name}>"
+        values.append(f"r.variables ->> %(name{i})s AS v{i}")
+        missing.append(f"CASE WHEN v{i} IS NULL OR v{i} ~ %(blank)s THEN %(name{i})s END")
+    slot = {name: i for i, name in enumerate(names)}
+    body = []
+    for index, piece in enumerate(pieces):
+        if index % 2 == 0:
+            params[f"lit{index}"] = piece
+            body.append(f"%(lit{index})s")
+        else:
+            i = slot[piece]
+            body.append(
+                f"(CASE WHEN v{i} IS NULL OR v{i} ~ %(blank)s THEN %(hole{i})s ELSE v{i} END)"
+            )
+    rendered = " || ".join(body) or "''"
+    suffix = plan.account.opt_out_suffix if template.is_marketing else ""
+    params.update(signature=signature_for(template, plan.account), suffix=suffix)
+    with_suffix = (
+        "(CASE WHEN strpos(b.body, %(suffix)s) > 0 THEN b.body ELSE b.body || %(suffix)s END)"
+        if suffix
+        else "b.body"
+    )
+    single, multi, gsm_single, gsm_multi = plan.segment_limits
+    params.update(single=single, multi=multi, gsm_single=gsm_single, gsm_multi=gsm_multi)
+    suppressed = (
+        f"EXISTS (SELECT 1 FROM {Suppression._meta.db_table} s WHERE s.phone = r.phone)"  # noqa: S608
+        if plan.suppress
+        else "false"
+    )
+    recipients = Recipient._meta.db_table
+    return f"""
+        SELECT r.id, r.phone, r.suppressed, r.missing, r.vals, c.content,
+               CASE
+                 WHEN char_length(c.content) = 0 THEN 0
+                 WHEN c.content ~ '^[\\x01-\\x7f]*$' THEN
+                   CASE WHEN char_length(c.content) <= %(gsm_single)s THEN 1
+                        ELSE ceil(char_length(c.content)::numeric / %(gsm_multi)s)::int END
+                 ELSE
+                   CASE WHEN char_length(c.content) <= %(single)s THEN 1
+                        ELSE ceil(char_length(c.content)::numeric / %(multi)s)::int END
+               END AS parts
+        FROM (
+            SELECT v.id, v.phone, v.suppressed,
+                   array_remove(ARRAY[{", ".join(missing) or "NULL"}]::text[], NULL) AS missing,
+                   ARRAY[{", ".join(f"coalesce(v{i}, '')" for i in range(len(names)))}]::text[]
+                       AS vals,
+                   {rendered} AS body
+            FROM (
+                SELECT r.id, r.phone, {suppressed} AS suppressed
+                       {"".join(", " + value for value in values)}
+                FROM {recipients} r
+                WHERE r.recipient_list_id = %(list_id)s
+            ) v
+        ) r
+        CROSS JOIN LATERAL (SELECT r.body) b(body)
+        CROSS JOIN LATERAL (SELECT %(signature)s || {with_suffix}) c(content)
+    """  # noqa: S608 - identifiers only; every value is a parameter
+
+
+def create_messages(plan: Plan, *, exclude_missing: bool) -> Created:
+    """Write the campaign's messages and batches (in the caller's transaction)."""
+    params: dict = {}
+    selection = _selection(plan, params)
+    first_missing, missing_count = None, 0
+    if not exclude_missing:
+        # Stopping on a missing value needs to know before anything is written.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                SELECT count(*), (array_agg(ARRAY[phone, array_to_string(missing, ', ')]
+                                  ORDER BY id))[1:1]
+                FROM ({selection}) s WHERE NOT suppressed AND cardinality(missing) > 0
+                """,  # noqa: S608
+                params,
+            )
+            missing_count, first = cursor.fetchone()
+        if missing_count:
+            first_missing = (first[0][0], first[0][1].split(", "))
+            return Created(0, 0, missing_count, [], first_missing)
+
+    # One pass: batch ids are reserved up front for the most batches the list could need
+    # (unused ones are simply never created), so the INSERT can point at them; the batch rows
+    # follow in the same transaction once the counts are known.
+    recipients = Recipient.objects.filter(recipient_list_id=plan.campaign.recipient_list_id)
+    most_batches = max(1, -(-recipients.count() // plan.batch_size))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [SendBatch._meta.db_table, most_batches],
+        )
+        reserved = [row[0] for row in cursor.fetchall()]
+    params.update(
+        campaign_id=plan.campaign.pk,
+        account_id=plan.account.pk,
+        batch_ids=reserved,
+        batch_size=plan.batch_size,
+        queued=Status.QUEUED,
+        skipped=Status.SKIPPED,
+        suppressed_reason=_("Suppressed (opted out)"),
+        created_at=timezone.now(),
+    )
+    # "Missing values: %(names)s" in the user's language, around the names.
+    missing_format = _("Missing values: %(names)s")
+    params["missing_before"], _names, params["missing_after"] = missing_format.partition(
+        "%(names)s"
+    )
+    values_json = "to_jsonb(s.vals)" if plan.template_values else "'[]'::jsonb"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH written AS (
+                INSERT INTO {Message._meta.db_table} (
+                    campaign_id, send_batch_id, vendor_account_id, phone, content, segments,
+                    variables, custom_id, status, error, vendor_message_id, batch_id,
+                    vendor_status_code, vendor_status_description, attempts, created_at
+                )
+                SELECT %(campaign_id)s,
+                       CASE WHEN s.sendable THEN
+                           (%(batch_ids)s::bigint[])[(s.sendable_number - 1) / %(batch_size)s + 1]
+                       END,
+                       %(account_id)s, s.phone, s.content, s.parts, {values_json},
+                       %(campaign_id)s::text || CASE WHEN s.number < 1000000000
+                            THEN lpad(s.number::text, 9, '0') ELSE s.number::text END,
+                       CASE WHEN s.sendable THEN %(queued)s ELSE %(skipped)s END,
+                       CASE WHEN s.sendable THEN ''
+                            WHEN s.suppressed THEN %(suppressed_reason)s
+                            ELSE %(missing_before)s || array_to_string(s.missing, ', ')
+                                 || %(missing_after)s END,
+                       '', '', '', '', 0, %(created_at)s
+                FROM (
+                    SELECT t.*,
+                           row_number() OVER (ORDER BY t.id) AS number,
+                           row_number() OVER (PARTITION BY t.sendable ORDER BY t.id)
+                               AS sendable_number
+                    FROM (
+                        SELECT x.*, NOT x.suppressed AND cardinality(x.missing) = 0 AS sendable
+                        FROM ({selection}) x
+                    ) t
+                ) s
+                RETURNING status
+            )
+            SELECT count(*) FILTER (WHERE status = %(queued)s), count(*) FROM written
+            """,  # noqa: S608
+            params,
+        )
+        sendable, written = cursor.fetchone()
+    batch_count = -(-sendable // plan.batch_size)
+    SendBatch.objects.bulk_create(
+        SendBatch(
+            pk=reserved[n - 1],
+            campaign=plan.campaign,
+            number=n,
+            size=min(plan.batch_size, sendable - (n - 1) * plan.batch_size),
+            request_shape=plan.shape,
+        )
+        for n in range(1, batch_count + 1)
+    )
+    return Created(sendable, written - sendable, missing_count, reserved[:batch_count], None)
