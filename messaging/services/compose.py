@@ -130,7 +130,6 @@ MISSING_LISTED = 200
 @dataclass
 class Preview:
     recipients: int = 0
-    duplicates: int = 0
     suppressed: int = 0
     missing: list[tuple[str, list[str]]] = field(default_factory=list)
     """(phone, missing variable names) for the first recipients lacking a value."""

@@ -35,11 +35,11 @@ from ...models import (
 )
 from ...services import sending
 from ...services.compose import (
+    MessageRenderer,
     compliance_errors,
     full_text,
     placeholders,
     preview_campaign,
-    render,
     segment_count,
     signature_for,
 )
@@ -172,7 +172,6 @@ class LivePreview:
     sendable: int = 0
     missing: int = 0
     suppressed: int = 0
-    duplicates: int = 0
     segments: int = 0
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -245,17 +244,13 @@ def live_preview(template: Template, account: VendorAccount, recipient_list: Rec
         if template.is_marketing
         else set()
     )
-    seen: set[str] = set()
+    # Phones are unique within a list, so every row is one message.
+    renderer = MessageRenderer(template, account)
     rows = Recipient.objects.filter(recipient_list=recipient_list).order_by("pk")
     for phone, variables in rows.values_list("phone", "variables")[:LIVE_PREVIEW_ROWS]:
         preview.counted += 1
-        if phone in seen:
-            preview.duplicates += 1
-            continue
-        seen.add(phone)
-        rendered, missing = render(template.body, variables or {})
-        text = full_text(template, account, rendered)
-        parts = segment_count(text, account)
+        variables = variables or {}
+        text, parts, missing = renderer.render([variables.get(n) for n in renderer.names])
         if len(preview.samples) < SAMPLES:
             preview.samples.append(
                 _sample(preview, phone, text, parts, missing, phone in suppressed)
