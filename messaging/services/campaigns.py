@@ -10,44 +10,8 @@ from django.db.models import Count, F, Sum
 from ..models import Campaign, Message
 from ..statuses import Status
 
-# Accepted by the vendor: submitted, or any status a delivery report can bring.
-ACCEPTED_STATUSES = (
-    Status.SUBMITTED,
-    Status.DELIVERED,
-    Status.UNDELIVERED,
-    Status.EXPIRED,
-    Status.REJECTED,
-)
-FAILED_STATUSES = (Status.FAILED, Status.UNDELIVERED, Status.EXPIRED, Status.REJECTED)
-BILLED_STATUSES = (*ACCEPTED_STATUSES, Status.UNKNOWN)
-
-
-def refresh_counters(campaign_ids: Iterable[int | None]) -> None:
-    """Recount each campaign's messages by status (one grouped query on the campaign + status
-    index per campaign) and store the counters."""
-    for campaign_id in {c for c in campaign_ids if c is not None}:
-        rows = (
-            Message.objects.filter(campaign_id=campaign_id)
-            .order_by()
-            .values("status")
-            .annotate(n=Count("id"), parts=Sum("segments"))
-        )
-        count = {row["status"]: row["n"] for row in rows}
-        parts = {row["status"]: row["parts"] or 0 for row in rows}
-        Campaign.objects.filter(pk=campaign_id).update(
-            total_count=sum(count.values()),
-            pending_count=count.get(Status.QUEUED, 0) + count.get(Status.SUBMITTING, 0),
-            skipped_count=count.get(Status.SKIPPED, 0),
-            submitted_count=sum(count.get(s, 0) for s in ACCEPTED_STATUSES),
-            delivered_count=count.get(Status.DELIVERED, 0),
-            failed_count=sum(count.get(s, 0) for s in FAILED_STATUSES),
-            unknown_count=count.get(Status.UNKNOWN, 0),
-            segment_count=sum(parts.get(s, 0) for s in BILLED_STATUSES),
-        )
-
-
-# Which counters a message in each status counts towards.  ``total_count`` is set when the
-# messages are created and never changes with a status.
+# Which counters a message in each status counts towards: the one statement of the rule,
+# used by the recount and by the incremental updates.  ``total_count`` counts every message.
 _COUNTERS_BY_STATUS: dict[str, tuple[str, ...]] = {
     Status.QUEUED: ("pending_count",),
     Status.SUBMITTING: ("pending_count",),
@@ -60,6 +24,47 @@ _COUNTERS_BY_STATUS: dict[str, tuple[str, ...]] = {
     Status.EXPIRED: ("submitted_count", "failed_count"),
     Status.REJECTED: ("submitted_count", "failed_count"),
 }
+
+# Parts are billed once the vendor may have the message: accepted, reported, or unknown.
+BILLED_STATUSES = frozenset(
+    {
+        Status.SUBMITTED,
+        Status.DELIVERED,
+        Status.UNDELIVERED,
+        Status.EXPIRED,
+        Status.REJECTED,
+        Status.UNKNOWN,
+    }
+)
+COUNTER_FIELDS = (
+    "pending_count",
+    "skipped_count",
+    "submitted_count",
+    "delivered_count",
+    "failed_count",
+    "unknown_count",
+)
+
+
+def refresh_counters(campaign_ids: Iterable[int | None]) -> None:
+    """Recount each campaign's messages by status (one grouped query per campaign) and store
+    the counters: the repair for the incremental ones."""
+    for campaign_id in {c for c in campaign_ids if c is not None}:
+        rows = (
+            Message.objects.filter(campaign_id=campaign_id)
+            .order_by()
+            .values("status")
+            .annotate(n=Count("id"), parts=Sum("segments"))
+        )
+        counters = dict.fromkeys(COUNTER_FIELDS, 0)
+        counters.update(total_count=0, segment_count=0)
+        for row in rows:
+            counters["total_count"] += row["n"]
+            for field in _COUNTERS_BY_STATUS[row["status"]]:
+                counters[field] += row["n"]
+            if row["status"] in BILLED_STATUSES:
+                counters["segment_count"] += row["parts"] or 0
+        Campaign.objects.filter(pk=campaign_id).update(**counters)
 
 
 def record_transitions(transitions: Iterable[tuple[int | None, str, str, int]]) -> None:
