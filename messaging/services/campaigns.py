@@ -74,20 +74,25 @@ def record_transitions(transitions: Iterable[tuple[int | None, str, str, int]]) 
     Cheap at any campaign size (one UPDATE per campaign touched), and exact as long as every
     status change goes through a service that reports it here; ``refresh_counters`` recounts
     from scratch and repairs them if ever needed."""
-    deltas: dict[int, Counter] = defaultdict(Counter)
+    # Counted by kind of move first: a push of 500 reports is a handful of kinds.
+    moves: Counter = Counter()
+    parts: Counter = Counter()
     for campaign_id, old, new, segments in transitions:
-        if campaign_id is None or old == new:
-            continue
+        if campaign_id is not None and old != new:
+            moves[campaign_id, old, new] += 1
+            parts[campaign_id, old, new] += segments
+    deltas: dict[int, Counter] = defaultdict(Counter)
+    for (campaign_id, old, new), count in moves.items():
         delta = deltas[campaign_id]
         for field in _COUNTERS_BY_STATUS[old]:
-            delta[field] -= 1
+            delta[field] -= count
         for field in _COUNTERS_BY_STATUS[new]:
-            delta[field] += 1
+            delta[field] += count
         billed_before, billed_after = old in BILLED_STATUSES, new in BILLED_STATUSES
         if billed_after and not billed_before:
-            delta["segment_count"] += segments
+            delta["segment_count"] += parts[campaign_id, old, new]
         elif billed_before and not billed_after:
-            delta["segment_count"] -= segments
+            delta["segment_count"] -= parts[campaign_id, old, new]
     for campaign_id, delta in deltas.items():
         changes = {field: F(field) + n for field, n in delta.items() if n}
         if changes:

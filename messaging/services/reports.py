@@ -1,14 +1,17 @@
 """Delivery reports, replies (MO) and template reviews: stored raw, matched, applied forward.
 
 Everything works in bulk: a push of 500 reports is a handful of queries, not 500.  On
-PostgreSQL the hot path (``apply_status_events``) is four statements — lock the matched
-messages, insert the reports, update the messages that move, move the campaign counters — with
-arrays bound as single parameters; other databases (SQLite in development and tests) take the
-same decisions through the ORM.
+PostgreSQL the common case (reports taking submitted messages to a final status) is three
+statements: one UPDATE that matches by the vendor's id and moves the messages, one COPY of the
+reports, one UPDATE of the campaign counters; arrays are bound as single parameters.  Whatever
+that UPDATE leaves (early reports, duplicates, matching by our id or by phone), and every report
+on other databases (SQLite in development and tests), takes the general path: lock the
+messages, decide in Python, write back in bulk.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -86,7 +89,7 @@ def localized_description(stored: str, language: str | None = None) -> str:
 # --------------------------------------------------------------------------- reports
 
 
-@dataclass
+@dataclass(slots=True)
 class _Report:
     vendor_message_id: str
     custom_id: str
@@ -131,6 +134,9 @@ def apply_status_events(
     ``match_waiting_reports`` when the answer is recorded.  Parts of a long message carry one
     vendor id: the first final report wins, later parts and duplicates change nothing, so the
     message — and the campaign counters — count once.
+
+    Runs in the caller's transaction when there is one (a push commits its raw record and its
+    reports together), else in its own.
     """
     if not events:
         return ApplyResult(0, 0, 0)
@@ -148,18 +154,25 @@ def apply_status_events(
         )
         for event in events
     ]
-    with transaction.atomic():
-        targets = _match(account, reports)
+    with transaction.atomic(savepoint=False):
+        if connection.vendor == "postgresql":
+            transitions = _deliver_submitted_postgresql(account.pk, reports, now)
+            rest = [r for r in reports if r.message_id is None]
+            targets = _match(account, rest) if rest else []
+        else:
+            transitions = []
+            targets = _match(account, reports)
         advanced = _advance(targets, now)
         _insert_reports(account, source, reports, now)
         _save_messages(advanced)
-        record_transitions(
+        transitions += [
             (t.campaign_id, t.old_status, t.status, t.segments)
             for t in advanced
             if t.old_status != t.status
-        )
+        ]
+        record_transitions(transitions)
     matched = sum(1 for r in reports if r.message_id is not None)
-    return ApplyResult(len(reports), matched, sum(1 for t in advanced if t.old_status != t.status))
+    return ApplyResult(len(reports), matched, len(transitions))
 
 
 def match_waiting_reports(account: VendorAccount, vendor_message_ids: Sequence[str]) -> int:
@@ -225,11 +238,14 @@ def match_waiting_reports(account: VendorAccount, vendor_message_ids: Sequence[s
     return matched
 
 
-def _match(account, reports: list[_Report], *, by_phone: bool = True) -> list[_Target]:
+def _match(
+    account, reports: list[_Report], *, by_vendor_id: bool = True, by_phone: bool = True
+) -> list[_Target]:
     """Lock the messages the reports name and set each report's ``message_id``.  Returns the
-    locked messages in report order of first appearance."""
+    locked messages in report order of first appearance.  ``by_vendor_id=False`` when the
+    vendor ids were looked up already (and found nothing)."""
     vendor_ids = {r.vendor_message_id for r in reports if r.vendor_message_id}
-    by_vendor_id = _lock_by_vendor_id(account.pk, vendor_ids) if vendor_ids else {}
+    by_vendor_id = _lock_by_vendor_id(account.pk, vendor_ids) if vendor_ids and by_vendor_id else {}
     by_custom_id: dict[str, _Target] = {}
     custom_ids = {
         r.custom_id for r in reports if r.custom_id and r.vendor_message_id not in by_vendor_id
@@ -275,6 +291,69 @@ def _match(account, reports: list[_Report], *, by_phone: bool = True) -> list[_T
         target.reports.append(report)
         targets.setdefault(target.pk, target)
     return list(targets.values())
+
+
+def _deliver_submitted_postgresql(account_pk: int, reports: list[_Report], now) -> list:
+    """The common case on PostgreSQL in one statement: reports that take a ``submitted``
+    message (found by the vendor's id) to a final status.  Sets those reports'
+    ``message_id`` and returns the counter transitions ``(campaign_id, old, new, segments)``.
+
+    The UPDATE is its own lock: it moves only rows whose status is ``submitted`` when it
+    holds them (PostgreSQL re-checks the condition on a row another transaction changed
+    meanwhile), so ``submitted`` is exactly the status each returned row moved from.
+    Everything else (an early report, a duplicate, another way of matching) is left to the
+    general path.  Vendor ids go in sorted, so concurrent pushes lock rows in the same order.
+
+    Applying a message's reports in arrival order, forward only, leaves it at the first of
+    its highest-ranked reports; that report is chosen here, one row per vendor id."""
+    best: dict[str, _Report] = {}
+    for report in reports:
+        vendor_id = report.vendor_message_id
+        if not vendor_id or RANK[report.status] <= _SUBMITTED_RANK:
+            continue
+        chosen = best.get(vendor_id)
+        if chosen is None or RANK[report.status] > RANK[chosen.status]:
+            best[vendor_id] = report
+    if not best:
+        return []
+    vendor_ids = sorted(best)
+    chosen = [best[vendor_id] for vendor_id in vendor_ids]
+    final_at = [(r.done_at or now) if r.status in FINAL_STATUSES else None for r in chosen]
+    table = Message._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS m SET status = r.status, vendor_status_code = r.code, "  # noqa: S608
+            "vendor_status_description = r.description, "
+            "final_at = COALESCE(r.final_at, m.final_at) "
+            "FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::timestamptz[]) "
+            "AS r(vendor_id, status, code, description, final_at) "
+            "WHERE m.vendor_account_id = %s AND m.vendor_message_id <> '' "
+            "AND m.vendor_message_id = ANY(%s::text[]) AND m.vendor_message_id = r.vendor_id "
+            "AND m.status = %s "
+            "RETURNING m.id, m.vendor_message_id, m.campaign_id, m.segments, m.status",
+            [
+                _pg_array(vendor_ids),
+                _pg_array([r.status for r in chosen]),
+                _pg_array([r.vendor_code for r in chosen]),
+                _pg_array([r.description for r in chosen]),
+                _pg_array(final_at),
+                account_pk,
+                _pg_array(vendor_ids),
+                Status.SUBMITTED,
+            ],
+        )
+        rows = cursor.fetchall()
+    message_by_vendor_id = {}
+    transitions = []
+    for pk, vendor_id, campaign_id, segments, status in rows:
+        message_by_vendor_id[vendor_id] = pk
+        transitions.append((campaign_id, Status.SUBMITTED, status, segments))
+    for report in reports:
+        report.message_id = message_by_vendor_id.get(report.vendor_message_id)
+    return transitions
+
+
+_SUBMITTED_RANK = RANK[Status.SUBMITTED]
 
 
 _TARGET_COLUMNS = (
@@ -361,38 +440,39 @@ def _advance(targets: list[_Target], now) -> list[_Target]:
 
 
 def _insert_reports(account, source: str, reports: list[_Report], now) -> None:
-    matched_at = [now if r.message_id is not None else None for r in reports]
     if connection.vendor == "postgresql":
-        # COPY: psycopg formats the rows in C and PostgreSQL reads them without parsing SQL.
+        # COPY in its text format, built here in one piece: PostgreSQL reads the rows without
+        # parsing SQL, and the constant columns are formatted once, not once per report.
         table = DeliveryReport._meta.db_table
         columns = (
-            "vendor_account_id, source, vendor_message_id, custom_id, phone, status, "
-            "vendor_code, description, done_at, received_at, raw, message_id, matched_at"
+            "vendor_account_id, source, received_at, vendor_message_id, custom_id, phone, "
+            "status, vendor_code, description, done_at, raw, message_id, matched_at"
         )
-        rows = (
-            (
-                account.pk,
-                source,
-                r.vendor_message_id,
-                r.custom_id,
-                r.phone,
+        head = f"{account.pk}\t{_copy_text(source)}\t{now.isoformat()}\t"
+        matched_tail = f"\t{now.isoformat()}\n"
+        times: dict[datetime | None, str] = {None: "\\N"}
+        lines = []
+        for r in reports:
+            done_at = times.get(r.done_at)
+            if done_at is None:
+                done_at = times[r.done_at] = r.done_at.isoformat()
+            fields = (
+                _copy_text(r.vendor_message_id),
+                _copy_text(r.custom_id),
+                _copy_text(r.phone),
                 r.status,
-                r.vendor_code,
-                r.description,
-                r.done_at,
-                now,
-                r.raw,
-                r.message_id,
-                at,
+                _copy_text(r.vendor_code),
+                _copy_text(r.description),
+                done_at,
+                _copy_text(r.raw),
             )
-            for r, at in zip(reports, matched_at, strict=True)
-        )
-        data = "".join("\t".join(map(_copy_value, row)) + "\n" for row in rows)
+            tail = "\t\\N\t\\N\n" if r.message_id is None else f"\t{r.message_id}{matched_tail}"
+            lines.append(head + "\t".join(fields) + tail)
         with (
             connection.cursor() as cursor,
             cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
         ):
-            copy.write(data)
+            copy.write("".join(lines))
         return
     DeliveryReport.objects.bulk_create(
         (
@@ -408,29 +488,21 @@ def _insert_reports(account, source: str, reports: list[_Report], now) -> None:
                 done_at=r.done_at,
                 raw=r.raw,
                 message_id=r.message_id,
-                matched_at=at,
+                matched_at=None if r.message_id is None else now,
             )
-            for r, at in zip(reports, matched_at, strict=True)
+            for r in reports
         ),
         batch_size=500,
     )
 
 
-def _copy_value(value) -> str:
-    """One field of COPY's text format (the rows are written in one piece, not row by row)."""
-    if value is None:
-        return "\\N"
-    if isinstance(value, datetime):
-        return value.isoformat()
-    text = str(value)
-    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
-        text = (
-            text.replace("\\", "\\\\")
-            .replace("\t", "\\t")
-            .replace("\n", "\\n")
-            .replace("\r", "\\r")
-        )
-    return text
+_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(text: str) -> str:
+    """A text field in COPY's text format (backslash, tab and line breaks escaped)."""
+    return text.translate(_COPY_ESCAPES) if _COPY_SPECIAL.search(text) else text
 
 
 def _pg_array(values: Iterable) -> str:
