@@ -772,6 +772,23 @@ def test_push_with_one_bad_item_keeps_the_good_ones():
     assert len(outcome.errors) == 2
 
 
+def test_pushed_items_keep_their_text_as_sent():
+    body = (
+        ' [ {"uid":"2", "seq":"501", "sc":"DELIVRD", "sc_chn":"\\u6210\\u529f", "pn":"1"} ,\n'
+        '{"uid":"2","seq":"502","sc":"UNDELIV","sc_chn":"失败"}]\n'
+    )
+    outcome = parse_push(push(body.encode()), AccountConfig("", "", ""))
+    assert outcome.errors == []
+    assert [r.raw for r in outcome.reports] == [
+        '{"uid":"2", "seq":"501", "sc":"DELIVRD", "sc_chn":"\\u6210\\u529f", "pn":"1"}',
+        '{"uid":"2","seq":"502","sc":"UNDELIV","sc_chn":"失败"}',
+    ]
+    assert outcome.reports[0].description_zh == "成功"
+    # Trailing data is not a well-formed array: every readable item is still kept.
+    outcome = parse_push(push(body.encode() + b"]"), AccountConfig("", "", ""))
+    assert [r.vendor_message_id for r in outcome.reports] == ["501", "502"]
+
+
 def test_push_with_an_unreadable_item_keeps_the_readable_ones():
     report = fixture("report_push.json").decode()
     broken = report.replace('"seq":"50821410000350645"', '"seq":50821410000350645"')

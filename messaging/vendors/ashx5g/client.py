@@ -132,10 +132,46 @@ def split_json_objects(text: str) -> list[str]:
 _ITEM_BOUNDARY = re.compile(r"(?<=\})\s*,\s*(?=\{)")
 
 
+_DECODER = json.JSONDecoder()
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _verbatim_array_items(text: str) -> list[tuple[object, str]]:
+    """(item, its text as sent) for each element of a well-formed JSON array.  Each element is
+    decoded where it stands, so its raw text is the slice it was read from: exact, and far
+    cheaper than re-encoding every item of a 500-report push.  ValueError if not well formed."""
+    position = _WHITESPACE.match(text).end()
+    if not text.startswith("[", position):
+        raise ValueError("not a JSON array")
+    position = _WHITESPACE.match(text, position + 1).end()
+    items: list[tuple[object, str]] = []
+    if text.startswith("]", position):
+        position += 1
+    else:
+        while True:
+            value, end = _DECODER.raw_decode(text, position)
+            items.append((value, text[position:end]))
+            position = _WHITESPACE.match(text, end).end()
+            if text.startswith(",", position):
+                position = _WHITESPACE.match(text, position + 1).end()
+            elif text.startswith("]", position):
+                position += 1
+                break
+            else:
+                raise ValueError(f"expected , or ] at {position}")
+    if _WHITESPACE.match(text, position).end() != len(text):
+        raise ValueError(f"extra data after the array at {position}")
+    return items
+
+
 def json_array_items(text: str) -> tuple[list[tuple[object, str]], list[str]]:
     """(item, raw text) for each element of a JSON array, plus the items that could not be
     read.  When the array as a whole is unreadable, each object is read on its own so that one
     broken item cannot lose the others.  Raises ValueError when nothing at all is readable."""
+    try:
+        return _verbatim_array_items(text), []
+    except ValueError:
+        pass
     try:
         values = loads_lenient(text)
     except ValueError:
@@ -200,6 +236,8 @@ def _kv_pairs(line: str) -> Iterator[tuple[str, str]]:
 
 
 def as_text(value: object) -> str:
+    if type(value) is str:  # nearly always: the fast way for a push of 500 reports
+        return value.strip()
     return "" if value is None else str(value).strip()
 
 
