@@ -15,7 +15,12 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from ..models import PushRecord, VendorAccount
-from ..services.reports import apply_status_events, apply_template_reviews, record_replies
+from ..services.reports import (
+    apply_status_events,
+    apply_template_reviews,
+    keep_push,
+    record_replies,
+)
 from ..vendors.base import PushRejected, PushRequest
 from ..vendors.registry import vendor
 
@@ -70,7 +75,7 @@ def receive(request: HttpRequest, account_pk: int, token: str) -> HttpResponse:
         # The raw push and everything it carried commit together: the vendor hears "received"
         # only once all of it is stored.
         with transaction.atomic():
-            record.save()
+            keep_push(record)
             apply_status_events(account, outcome.reports, source="push")
             record_replies(account, outcome.replies)
             apply_template_reviews(account, outcome.reviews)

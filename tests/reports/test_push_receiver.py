@@ -63,6 +63,10 @@ def test_document_push_sample_is_answered_ok_and_applied(client, actiongw_accoun
     assert record.outcome in (PushRecord.Outcome.ACCEPTED, PushRecord.Outcome.PARTIAL)
     assert DeliveryReport.objects.count() + InboundMessage.objects.count() == record.item_count
     assert record.item_count > 0
+    # Kept byte for byte, with where and when it came.
+    assert bytes(record.body) == body
+    assert (record.method, record.path) == ("POST", actiongw_account.push_path)
+    assert record.vendor_account == actiongw_account and record.received_at is not None
 
 
 def test_report_moves_a_message_forward_only(client, actiongw_account):
