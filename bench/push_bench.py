@@ -11,7 +11,8 @@ What it does:
    ids (one ``INSERT ... SELECT generate_series``), then ``VACUUM ANALYZE``.
 3. Starts the portal in ``--server-processes`` separate processes (default 2): the project's
    WSGI application under Django's own threaded WSGI server (``django.core.servers.basehttp``,
-   what ``runserver`` uses, without autoreload), all listening on one port with SO_REUSEPORT
+   what ``runserver`` uses, without autoreload, with TCP_NODELAY as production servers set
+   it), all listening on one port with SO_REUSEPORT
    so the kernel spreads the connections over them, as a pre-forking server's workers would.
    Production settings (``DJANGO_DEBUG=false``; the client sends ``X-Forwarded-Proto: https``
    as a TLS-terminating proxy would); the full middleware stack runs for every push.
