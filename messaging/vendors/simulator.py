@@ -516,6 +516,9 @@ class SimulatorServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: SimulatorServer
     protocol_version = "HTTP/1.1"
+    # The headers and the body of an answer are written separately; with Nagle's algorithm on
+    # a kept-alive connection the body waits for the client's delayed ACK (40 ms on Linux).
+    disable_nagle_algorithm = True
 
     def log_message(self, format, *args):
         log.debug("sim %s", format % args)
