@@ -387,6 +387,10 @@ def _registry() -> dict[str, type[VendorSimulator]]:
 class SimulatorServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog is 5: under a sending campaign's bursts of connections
+    # the kernel would drop some handshakes and reset them after the request was written,
+    # which the sender can only record as an answer lost.
+    request_queue_size = 128
 
     def __init__(
         self,
