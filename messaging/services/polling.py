@@ -37,7 +37,7 @@ from django.utils.translation import gettext as _
 from ..models import VendorAccount
 from ..vendors.base import RateLimited, VendorError
 from ..vendors.registry import vendor
-from .reports import apply_status_events, record_replies
+from .reports import apply_status_events, record_replies, retry_on_deadlock
 
 log = logging.getLogger(__name__)
 
@@ -158,9 +158,11 @@ def poll_once(account: VendorAccount, kind: Kind, *, gap_s: float | None = None)
     items = list(result.items)
     try:
         if kind is REPORTS:
-            stored = apply_status_events(account, items, source="poll").stored
+            stored = retry_on_deadlock(
+                lambda: apply_status_events(account, items, source="poll").stored
+            )
         else:
-            stored = record_replies(account, items)
+            stored = retry_on_deadlock(lambda: record_replies(account, items))
     except Exception:
         # The vendor has handed these over and will not give them again: keep them in the log.
         log.exception("%s %s: could not apply a poll; raw answer: %s", account, kind, result.raw)

@@ -11,15 +11,18 @@ messages, decide in Python, write back in bulk.
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 import psycopg
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone, translation
 
 from ..models import (
@@ -34,6 +37,9 @@ from ..models import (
 from ..statuses import FINAL_STATUSES, RANK, Status, can_advance
 from ..vendors.base import InboundReply, StatusEvent, TemplateReview
 from .campaigns import record_transitions
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 DEFAULT_OPT_OUT_KEYWORDS = ("T", "TD", "退订", "N", "取消", "STOP")
 
@@ -87,6 +93,27 @@ def keep_push(record: PushRecord) -> None:
             values,
         )
         record.pk = binding.fetchone()[0]
+
+
+DEADLOCK_ATTEMPTS = 3
+
+
+def retry_on_deadlock(operation: Callable[[], T]) -> T:
+    """Run ``operation`` (a whole transaction) again when PostgreSQL broke a deadlock by
+    aborting it.  Writers lock messages in one order, but a report can race the very submit
+    answer that gives its message the vendor's id; then one transaction is rolled back whole,
+    and running it again is both safe and the only way not to lose what it carried."""
+    for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+        try:
+            return operation()
+        except OperationalError as exc:
+            if attempt == DEADLOCK_ATTEMPTS or getattr(exc.__cause__, "sqlstate", "") != "40P01":
+                raise
+            log.warning(
+                "deadlock broken by the database; attempt %s of %s", attempt + 1, DEADLOCK_ATTEMPTS
+            )
+            time.sleep(0.02 * attempt)
+    raise AssertionError("unreachable")
 
 
 # --------------------------------------------------------------------------- descriptions
@@ -279,14 +306,11 @@ def match_waiting_reports(account: VendorAccount, vendor_message_ids: Sequence[s
     return matched
 
 
-def _match(
-    account, reports: list[_Report], *, by_vendor_id: bool = True, by_phone: bool = True
-) -> list[_Target]:
-    """Lock the messages the reports name and set each report's ``message_id``.  Returns the
-    locked messages in report order of first appearance.  ``by_vendor_id=False`` when the
-    vendor ids were looked up already (and found nothing)."""
+def _match(account, reports: list[_Report], *, by_phone: bool = True) -> list[_Target]:
+    """Find the messages the reports name (locked unless final) and set each report's
+    ``message_id``.  Returns the messages in report order of first appearance."""
     vendor_ids = {r.vendor_message_id for r in reports if r.vendor_message_id}
-    by_vendor_id = _lock_by_vendor_id(account.pk, vendor_ids) if vendor_ids and by_vendor_id else {}
+    by_vendor_id = _find_by_vendor_id(account.pk, vendor_ids) if vendor_ids else {}
     by_custom_id: dict[str, _Target] = {}
     custom_ids = {
         r.custom_id for r in reports if r.custom_id and r.vendor_message_id not in by_vendor_id
@@ -434,7 +458,13 @@ def _lock(queryset) -> list[_Target]:
     return [_target(row) for row in rows]
 
 
-def _lock_by_vendor_id(account_pk: int, vendor_ids: set[str]) -> dict[str, _Target]:
+def _find_by_vendor_id(account_pk: int, vendor_ids: set[str]) -> dict[str, _Target]:
+    """The messages the vendor's ids name, locked where a report could still change them.
+
+    A final message (it has its vendor id, or it would not be found by it) can never change
+    again: statuses only move forward.  It is read without a lock, so a re-sent push (the
+    usual concurrent duplicate) neither waits for other pushes nor holds a row they wait for.
+    The others are locked in id order, as every writer of messages locks them."""
     if connection.vendor == "postgresql":
         # One statement on the partial index (vendor_account, vendor_message_id) WHERE
         # vendor_message_id <> '': the explicit condition lets the planner use it.
@@ -446,7 +476,7 @@ def _lock_by_vendor_id(account_pk: int, vendor_ids: set[str]) -> dict[str, _Targ
             cursor.execute(
                 f"SELECT {columns} FROM {table} "  # noqa: S608 - identifiers are ours
                 "WHERE vendor_account_id = %s AND vendor_message_id <> '' "
-                "AND vendor_message_id = ANY(%s::text[]) ORDER BY id FOR UPDATE",
+                "AND vendor_message_id = ANY(%s::text[])",
                 [account_pk, _pg_array(vendor_ids)],
             )
             targets = [_target(row) for row in cursor.fetchall()]
@@ -454,12 +484,24 @@ def _lock_by_vendor_id(account_pk: int, vendor_ids: set[str]) -> dict[str, _Targ
         targets = []
         ids = list(vendor_ids)
         for start in range(0, len(ids), 500):
-            targets += _lock(
+            rows = (
                 Message.objects.filter(
                     vendor_account_id=account_pk, vendor_message_id__in=ids[start : start + 500]
-                ).exclude(vendor_message_id="")
+                )
+                .exclude(vendor_message_id="")
+                .values_list(*_TARGET_COLUMNS)
             )
-    return {t.vendor_message_id: t for t in targets}
+            targets += [_target(row) for row in rows]
+    open_ids = sorted(t.pk for t in targets if t.status not in FINAL_STATUSES)
+    locked: dict[int, _Target] = {}
+    for start in range(0, len(open_ids), 500):
+        chunk = open_ids[start : start + 500]
+        locked.update((t.pk, t) for t in _lock(Message.objects.filter(pk__in=chunk)))
+    return {
+        t.vendor_message_id: locked.get(t.pk, t)
+        for t in targets
+        if t.status in FINAL_STATUSES or t.pk in locked
+    }
 
 
 def _advance(targets: list[_Target], now) -> list[_Target]:

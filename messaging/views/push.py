@@ -20,6 +20,7 @@ from ..services.reports import (
     apply_template_reviews,
     keep_push,
     record_replies,
+    retry_on_deadlock,
 )
 from ..vendors.base import PushRejected, PushRequest
 from ..vendors.registry import vendor
@@ -71,7 +72,8 @@ def receive(request: HttpRequest, account_pk: int, token: str) -> HttpResponse:
     record.item_count = items
     record.outcome = PushRecord.Outcome.PARTIAL if outcome.errors else PushRecord.Outcome.ACCEPTED
     record.error = "\n".join(outcome.errors)
-    try:
+
+    def store_and_apply() -> None:
         # The raw push and everything it carried commit together: the vendor hears "received"
         # only once all of it is stored.
         with transaction.atomic():
@@ -79,6 +81,9 @@ def receive(request: HttpRequest, account_pk: int, token: str) -> HttpResponse:
             apply_status_events(account, outcome.reports, source="push")
             record_replies(account, outcome.replies)
             apply_template_reviews(account, outcome.reviews)
+
+    try:
+        retry_on_deadlock(store_and_apply)
     except Exception as exc:  # e.g. the database went away: keep the push, let the vendor retry
         log.exception("push for account %s could not be applied", account.pk)
         record.pk = None

@@ -279,3 +279,40 @@ def test_a_push_of_500_is_a_few_queries(vendor_account, make_campaign):
     )
     campaign.refresh_from_db()
     assert campaign.delivered_count == 500
+
+
+def test_a_transaction_aborted_by_a_deadlock_runs_again(monkeypatch):
+    import psycopg
+    from django.db import OperationalError
+
+    from messaging.services import reports
+
+    monkeypatch.setattr(reports.time, "sleep", lambda seconds: None)
+    calls = []
+
+    def deadlocks_once():
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("deadlock detected") from psycopg.errors.DeadlockDetected()
+        return "applied"
+
+    assert reports.retry_on_deadlock(deadlocks_once) == "applied"
+    assert len(calls) == 2
+
+    def always_deadlocks():
+        calls.append(1)
+        raise OperationalError("deadlock detected") from psycopg.errors.DeadlockDetected()
+
+    calls.clear()
+    with pytest.raises(OperationalError):
+        reports.retry_on_deadlock(always_deadlocks)
+    assert len(calls) == reports.DEADLOCK_ATTEMPTS
+
+    def other_error():
+        calls.append(1)
+        raise OperationalError("server closed the connection")
+
+    calls.clear()
+    with pytest.raises(OperationalError):
+        reports.retry_on_deadlock(other_error)
+    assert len(calls) == 1  # only a deadlock is worth another run
