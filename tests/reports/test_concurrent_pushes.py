@@ -32,22 +32,8 @@ def report(i: int, rng: random.Random) -> StatusEvent:
     return StatusEvent(f"c{i}", Status.UNDELIVERED, "UNDELIV", "失败", raw=f"c{i}")
 
 
-def test_overlapping_pushes_at_once_count_each_message_once(vendor_account, make_campaign):
-    campaign = make_campaign(vendor_account, [])
-    Message.objects.bulk_create(
-        Message(
-            campaign=campaign,
-            vendor_account=vendor_account,
-            phone=f"139{i:08d}",
-            content="x",
-            segments=1 + i % 3,
-            custom_id=f"cc{i}",
-            vendor_message_id=f"c{i}",
-            status=Status.SUBMITTED,
-        )
-        for i in range(MESSAGES)
-    )
-    refresh_counters([campaign.pk])
+def test_overlapping_pushes_at_once_count_each_message_once(vendor_account, submitted_campaign):
+    campaign = submitted_campaign(vendor_account, MESSAGES, "c")
     # Every message is named by three pushers, each in its own order, in pushes of 50.
     pushes_by_pusher = []
     for pusher in range(PUSHERS):
