@@ -5,8 +5,8 @@ PostgreSQL the common case (reports taking submitted messages to a final status)
 statements: one UPDATE that matches by the vendor's id and moves the messages, one COPY of the
 reports, one UPDATE of the campaign counters; arrays are bound as single parameters.  Whatever
 that UPDATE leaves (early reports, duplicates, matching by our id or by phone), and every report
-on other databases (SQLite in development and tests), takes the general path: lock the
-messages, decide in Python, write back in bulk.
+on other databases (SQLite in development and tests), takes the general path: find the
+messages (locking those a report can still change), decide in Python, write back in bulk.
 """
 
 from __future__ import annotations
