@@ -47,6 +47,7 @@ DEFAULT_OPT_OUT_KEYWORDS = ("T", "TD", "退订", "N", "取消", "STOP")
 # to a message that has no vendor id: one whose submit answer is still coming (``submitting``)
 # or was lost (``unknown``).  The vendor has it after all, and the report tells us its id.
 _PHONE_MATCH_STATUSES = (Status.SUBMITTING, Status.UNKNOWN)
+_SUBMITTED_RANK = RANK[Status.SUBMITTED]
 
 _DESCRIPTION_MAX = 255
 
@@ -416,9 +417,6 @@ def _deliver_submitted_postgresql(account_pk: int, reports: list[_Report], now) 
     for report in reports:
         report.message_id = message_by_vendor_id.get(report.vendor_message_id)
     return transitions
-
-
-_SUBMITTED_RANK = RANK[Status.SUBMITTED]
 
 
 _TARGET_COLUMNS = (
