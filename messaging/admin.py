@@ -417,6 +417,26 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class DeliveryReportInline(admin.TabularInline):
+    """Every report the vendor gave for the message, as it came (duplicates and late parts
+    included), so that support can see why the message is where it is."""
+
+    model = DeliveryReport
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = ("received_at", "source", "status", "vendor_code", "description_display", "raw")
+    readonly_fields = fields
+    ordering = ("pk",)
+
+    @admin.display(description=_("description"))
+    def description_display(self, report: DeliveryReport) -> str:
+        return localized_description(report.description)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Message)
 class MessageAdmin(ReadOnlyAdmin):
     list_display = (
@@ -436,6 +456,7 @@ class MessageAdmin(ReadOnlyAdmin):
     actions = [export_messages_csv, export_messages_xlsx]
     exclude = ("vendor_status_description",)
     readonly_fields = ("vendor_description_zh", "vendor_description_en")
+    inlines = [DeliveryReportInline]
 
     @admin.display(description=_("vendor description"))
     def vendor_description(self, message: Message) -> str:

@@ -54,6 +54,13 @@ def test_message_admin_shows_status_code_and_description_in_the_ui_language(admi
         assert "Undelivered" in text and "UNDELIV" in text and "Not delivered" in text
         detail = admin_client.get(f"/admin/messaging/message/{reported.pk}/change/")
         assert "失败" in detail.content.decode() and "Not delivered" in detail.content.decode()
+        # Its reports are listed with it; the unmatched one is not.
+        detail = admin_client.get(
+            f"/admin/messaging/message/{reported.pk}/change/", HTTP_ACCEPT_LANGUAGE="en"
+        )
+        inline = detail.content.decode().split('id="reports-group"')[1]
+        assert "UNDELIV" in inline and "Pushed by vendor" in inline
+        assert "DELIVRD" not in inline
     page = admin_client.get("/admin/messaging/message/", HTTP_ACCEPT_LANGUAGE="zh-hans")
     assert "失败" in page.content.decode()
 
