@@ -383,6 +383,7 @@ def _deliver_submitted_postgresql(account_pk: int, reports: list[_Report], now) 
     if not best:
         return []
     vendor_ids = sorted(best)
+    vendor_id_array = _pg_array(vendor_ids)  # bound twice below: built once
     chosen = [best[vendor_id] for vendor_id in vendor_ids]
     final_at = [(r.done_at or now) if r.status in FINAL_STATUSES else None for r in chosen]
     table = Message._meta.db_table
@@ -398,13 +399,13 @@ def _deliver_submitted_postgresql(account_pk: int, reports: list[_Report], now) 
             "AND m.status = %s "
             "RETURNING m.id, m.vendor_message_id, m.campaign_id, m.segments, m.status",
             [
-                _pg_array(vendor_ids),
+                vendor_id_array,
                 _pg_array([r.status for r in chosen]),
                 _pg_array([r.vendor_code for r in chosen]),
                 _pg_array([r.description for r in chosen]),
                 _pg_array(final_at),
                 account_pk,
-                _pg_array(vendor_ids),
+                vendor_id_array,
                 Status.SUBMITTED,
             ],
         )
