@@ -127,7 +127,13 @@ class SubmitResult:
     error_code: str = ""
     error_description: str = ""
     error_kind: str = ""
-    """For refused recipients: one of the ``VendorError.kind`` values (e.g. "invalid_number")."""
+    """For recipients not accepted: one of the ``VendorError.kind`` values, which says what the
+    answer means for this recipient (see ``messaging.services.outcomes``): refused for good
+    ("invalid_number", "content_rejected", "invalid_request", "refused"), maybe taken
+    ("ambiguous", "unexpected_reply", and "vendor_error": a code that says nothing either
+    way), nothing taken, try later ("transient",
+    "rate_limited"), the account must be fixed ("auth", "balance", "account"), or not sent
+    because another request shape must carry it ("needs_single")."""
     raw: str = ""
 
 
@@ -311,6 +317,35 @@ class ContentRejected(VendorError):
     retry_safe = True
 
 
+class Refused(VendorError):
+    """The vendor said plainly that it did not take the message, for a reason its document
+    does not explain (an unlisted failure code where the document says "other values mean
+    the submission failed").  Final: nothing to reconcile, nothing to retry."""
+
+    kind = "refused"
+    retry_safe = True
+
+
+class AccountProblem(VendorError):
+    """The vendor refused because of how the account is set up (a sender number or signature
+    it does not recognise, an access method it is not opened for): nothing was accepted, and
+    nothing will be until an administrator fixes the account.  The pipeline pauses the
+    campaign with the vendor's words; the marketer resumes it once the account is fixed."""
+
+    kind = "account"
+    retry_safe = True
+
+
+class NeedsSingleSend(VendorError):
+    """This recipient's content cannot travel in the request shape asked for (a separator of
+    the vendor's list format inside it, a line break in a line-per-recipient list) but a
+    single send carries it.  Adapters return it per recipient *without sending* that
+    recipient; the pipeline sends it again on its own."""
+
+    kind = "needs_single"
+    retry_safe = True
+
+
 class InvalidRequest(VendorError):
     """The vendor refused the request as malformed (missing field, bad parameter): nothing was
     accepted, and sending it again unchanged would fail again."""
@@ -356,6 +391,9 @@ ERROR_KINDS: dict[str, type[VendorError]] = {
         VendorError,
         VendorAuthError,
         InsufficientBalance,
+        Refused,
+        AccountProblem,
+        NeedsSingleSend,
         RateLimited,
         InvalidNumber,
         ContentRejected,
