@@ -37,6 +37,10 @@ class Capabilities:
     poll_reports: bool = True
     poll_mo: bool = True
     min_poll_interval_s: float = 5.0
+    poll_interval_shared: bool = False
+    """The minimum poll interval spaces *every* manual call of one account (reports, replies,
+    balance) taken together, one call at a time (ashx5g: "应采用单线程, 操作间隔 5 秒以上"),
+    rather than each kind of call on its own."""
     max_reports_per_poll: int = 500
     pushes: frozenset[str] = frozenset()
     """Subset of {"report", "mo", "template_review"} the vendor can push to us."""
