@@ -118,6 +118,16 @@ class SimulatorState:
             self.report_delay_s = 0.3
             self.outcome_weights = dict(DEFAULT_OUTCOMES)
             self.phone_outcomes: dict[str, str] = {}
+            # phone -> why the gateway refuses that number when it is submitted:
+            # "invalid_number", "no_balance", "bad_sender" (sender number / extension not
+            # registered), "bad_signature" (signature not registered), "content_rejected", or a
+            # vendor's own per-number code as text.  Each simulator answers it with its vendor's
+            # per-number code where the vendor's format has per-number answers, otherwise as
+            # that vendor would (its module says how).
+            self.phone_refusals: dict[str, str] = {}
+            # Reports leave the vendor's message id and ours empty (the phone and the status
+            # stay), where the vendor's report format allows it: for phone-only matching.
+            self.reports_without_ids = False
             self.enforce_poll_interval = True
             self.vendor_state: dict[str, dict] = defaultdict(dict)
             self._ids = itertools.count(1)
@@ -147,6 +157,11 @@ class SimulatorState:
             if point < 0:
                 return outcome
         return outcome
+
+    def refusal(self, phone: str) -> str:
+        """Why the gateway refuses ``phone`` at submit time (``phone_refusals``); empty when
+        it takes it."""
+        return self.phone_refusals.get(phone, "")
 
     def accept(
         self,
@@ -505,6 +520,8 @@ class SimulatorServer(ThreadingHTTPServer):
                 "report_delay_s",
                 "outcome_weights",
                 "phone_outcomes",
+                "phone_refusals",
+                "reports_without_ids",
                 "enforce_poll_interval",
             ):
                 if name in payload:
