@@ -4,6 +4,7 @@ real HTTP, and every typed error from the gateway's own answers."""
 import datetime as dt
 import hashlib
 import json
+import re
 import socket
 import threading
 import time
@@ -17,6 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
+from messaging.services.outcomes import Disposition, decide
 from messaging.statuses import REPORT_STATUSES
 from messaging.vendors.actiongw import VENDOR
 from messaging.vendors.actiongw.client import ActionGwClient
@@ -24,6 +26,7 @@ from messaging.vendors.actiongw.codes import (
     RESULT_CODES,
     STAT_CODES,
     STATUS_CODES,
+    UPSTREAM_CODE,
     error_for,
     report_code,
 )
@@ -32,8 +35,8 @@ from messaging.vendors.actiongw.simulator import ActionGwSimulator
 from messaging.vendors.base import (
     ERROR_KINDS,
     AccountConfig,
+    AccountProblem,
     AmbiguousOutcome,
-    ContentRejected,
     InboundReply,
     InsufficientBalance,
     InvalidRequest,
@@ -296,6 +299,43 @@ def test_code_tables_map_to_known_meanings():
     )
 
 
+def table_rows(name: str) -> dict[str, str]:
+    """code -> words of one of the document's two-column tables (sections 7, 8, 9): each cell
+    is a tab-indented line, with Word's bookmarks in front; the first row is the header."""
+    cells = [
+        re.sub(r"\[bookmark: [^\]]*\]", "", line).strip()
+        for line in sample(name).decode().splitlines()
+        if line.startswith("\t")
+    ]
+    return dict(zip(cells[2::2], cells[3::2], strict=True))
+
+
+@pytest.mark.parametrize(
+    ("name", "table"),
+    [("status_codes_table.txt", STATUS_CODES), ("result_codes_table.txt", RESULT_CODES)],
+)
+def test_error_tables_are_the_documents(name, table):
+    assert table_rows(name) == {code: row.zh for code, row in table.items()}
+
+
+def test_stat_table_is_the_documents():
+    rows = table_rows("stat_codes_table.txt")
+    assert rows.pop("MO:NNNN") == UPSTREAM_CODE.zh
+    assert rows == {code: row.zh for code, row in STAT_CODES.items()}
+    assert STAT_CODES["EXPIRED"].meaning == "expired"
+
+
+def test_common_errors_section_is_what_the_result_codes_mean():
+    """Section 10: 10 (接入码) and 17 (签名) are fixed in the account's settings, 15 by a top-up."""
+    text = sample("common_errors.txt").decode()
+    assert re.findall(r"错误码(\d+)", text) == ["10", "17", "15"]
+    assert [RESULT_CODES[code].meaning for code in ("10", "17", "15")] == [
+        "account",
+        "account",
+        "balance",
+    ]
+
+
 @pytest.mark.parametrize("code", [c for c in STATUS_CODES if c != "0"])
 def test_every_status_code_raises_its_typed_error(code):
     client = replay_client(json.dumps({"status": code}).encode())
@@ -310,7 +350,20 @@ def test_report_codes_outside_the_table():
     stat, code = report_code("MO:0999")
     assert (stat, code.meaning) == ("MO:0999", "undelivered") and "上级网关" in code.zh
     assert report_code("UNDELIV")[1].meaning == "undelivered"
-    assert isinstance(error_for("99", "raw"), UnexpectedReply)
+
+
+def test_unlisted_codes_say_nothing_either_way():
+    """Sections 7 and 8 do not say what other values mean: "vendor_error", maybe taken."""
+    for table in (STATUS_CODES, RESULT_CODES):
+        error = error_for("99", "raw", table)
+        assert (type(error), error.kind, error.code) == (VendorError, "vendor_error", "99")
+    with pytest.raises(VendorError) as caught:
+        replay_client(b'{"status":"99"}').balance()
+    assert caught.value.kind == "vendor_error" and caught.value.raw == '{"status":"99"}'
+    body = b'{"status":"0","list":[{"mid":"","mobile":"13800000001","result":99}]}'
+    [result] = replay_client(body).send_same(messages("13800000001"), "x")
+    assert (result.accepted, result.error_code, result.error_kind) == (False, "99", "vendor_error")
+    assert decide(result).disposition == Disposition.UNKNOWN
 
 
 # --------------------------------------------------------------------------- odd replies
@@ -322,7 +375,6 @@ def test_report_codes_outside_the_table():
         (b"<html><body>Bad Gateway config</body></html>", "balance"),
         (b"OK", "balance"),
         (b'["status", 0]', "balance"),
-        (b'{"status":"99"}', "balance"),
         (b'{"status":0,"balance":"lots"}', "balance"),
         (b'{"status":"0","balance":0}', "send"),
         (b'{"status":"0","balance":0,"list":["4C2C"]}', "send"),
@@ -375,10 +427,45 @@ def test_poll_item_that_cannot_be_read_is_skipped_not_fatal():
     assert [(r.vendor_message_id, r.done_at) for r in result.items] == [("1", None)]
 
 
-def test_p2p_content_with_a_line_break_is_refused_before_sending():
+def test_p2p_number_missing_from_the_reply_is_ambiguous():
+    batch = [OutgoingMessage(f"c{i}", f"1380000000{i}", "x") for i in range(1, 6)]
+    results = replay_client(sample("p2p_response.json")).send_personalised(batch)
+    assert [(r.accepted, r.error_kind) for r in results] == [(True, "")] * 4 + [
+        (False, "ambiguous")
+    ]
+    assert decide(results[4]).disposition == Disposition.UNKNOWN
+
+
+def test_p2p_content_with_a_line_break_needs_a_single_send():
+    """Only the recipients whose content has a line break stay out of the p2p list."""
+    client = replay_client(sample("p2p_response.json"))
+    batch = [
+        OutgoingMessage("a", "13800000001", "x"),
+        OutgoingMessage("b", "13900000001", "one\ntwo"),
+        OutgoingMessage("c", "13800000002", "x"),
+        OutgoingMessage("d", "13900000002", "one\r\ntwo"),
+        OutgoingMessage("e", "13800000003", "x"),
+        OutgoingMessage("f", "13800000004", "x"),
+    ]
+    results = client.send_personalised(batch)
+    assert [(r.custom_id, r.accepted, r.error_kind) for r in results] == [
+        ("a", True, ""),
+        ("b", False, "needs_single"),
+        ("c", True, ""),
+        ("d", False, "needs_single"),
+        ("e", True, ""),
+        ("f", True, ""),
+    ]
+    assert results[1].vendor_message_id == "" and "line break" in results[1].error_description
+    assert decide(results[1]).disposition == Disposition.RESEND_SINGLE
+    [sent] = client.http.sent
+    assert sent["mobileContentList"] == "".join(f"1380000000{i}#x\r" for i in range(1, 5))
+
+
+def test_p2p_with_only_line_breaks_sends_nothing():
     client = replay_client(b"")
-    with pytest.raises(InvalidRequest):
-        client.send_personalised([OutgoingMessage("a", "13800000001", "one\ntwo")])
+    results = client.send_personalised([OutgoingMessage("a", "13800000001", "one\ntwo")])
+    assert [(r.custom_id, r.error_kind) for r in results] == [("a", "needs_single")]
     assert client.http.sent == []
 
 
@@ -525,6 +612,38 @@ def test_bad_number_is_reported_ma0021(gateway):
     )
 
 
+def test_reports_without_ids_by_polling(gateway):
+    """The engine's reports_without_ids: ``mid`` empty, the phone and the status kept."""
+    gateway.configure(reports_without_ids=True, phone_outcomes={"13800000002": "expired"})
+    gateway.state.enforce_poll_interval = False
+    client = gateway.client()
+    client.send_same(messages("13800000001", "13800000002"), "hi")
+    gateway.state.tick()
+    polled = client.poll_reports()
+    assert sorted((e.vendor_message_id, e.custom_id, e.phone, e.status) for e in polled.items) == [
+        ("", "", "13800000001", "delivered"),
+        ("", "", "13800000002", "expired"),
+    ]
+    assert all(json.loads(e.raw)["mid"] == "" for e in polled.items)
+
+
+def test_report_item_without_mid_is_kept():
+    body = json.dumps(
+        {
+            "status": "0",
+            "list": [
+                {"flag": 1, "mid": "", "mobile": "13800000001", "stat": "DELIVRD"},
+                {"flag": 1, "mobile": "13800000002", "stat": "EXPIRED"},
+            ],
+        }
+    ).encode()
+    events = replay_client(body).poll_reports().items
+    assert [(e.vendor_message_id, e.phone, e.status) for e in events] == [
+        ("", "13800000001", "delivered"),
+        ("", "13800000002", "expired"),
+    ]
+
+
 def test_mo_by_polling(gateway):
     gateway.inject_reply(
         vendor="actiongw",
@@ -626,6 +745,35 @@ def test_pushes_reach_the_receiver_and_are_acknowledged(sim):
         receiver.server_close()
 
 
+def test_report_pushes_without_ids(sim):
+    receiver = PushReceiver()
+    try:
+        sim.add_account(
+            vendor="actiongw",
+            account_id=ACCOUNT,
+            secret=SECRET,
+            extension=EXTNO,
+            push_url=receiver.url,
+        )
+        sim.configure(reports_without_ids=True)
+        config = AccountConfig(sim.url("actiongw"), ACCOUNT, SECRET, extension=EXTNO)
+        ActionGwClient(config).send_same(messages("13800000001"), "hi")
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not receiver.outcomes:
+            sim.server.push_once()
+            time.sleep(0.02)
+        [report] = [r for o in receiver.outcomes for r in o.reports]
+        assert (report.vendor_message_id, report.phone, report.status) == (
+            "",
+            "13800000001",
+            "delivered",
+        )
+        assert all(not o.errors for o in receiver.outcomes)
+    finally:
+        receiver.shutdown()
+        receiver.server_close()
+
+
 @pytest.mark.parametrize(
     ("fields", "status"),
     [
@@ -689,6 +837,35 @@ def test_insufficient_balance(gateway):
     assert caught.value.code == "15" and caught.value.description_zh == "余额不足"
 
 
+@pytest.mark.parametrize("shape", ["send", "p2p"])
+def test_balance_runs_out_inside_one_request(gateway, shape):
+    """Five parts left and two-part messages: the first two numbers are taken, the rest get
+    RESULT 15 — accepted for the first ones, "balance" (pause the campaign) for the others."""
+    gateway.add_account(
+        vendor="actiongw", account_id=ACCOUNT, secret=SECRET, extension=EXTNO, balance=5
+    )
+    phones = [f"1380000000{i}" for i in range(1, 6)]
+    content = "长" * 100  # 2 parts of 67
+    batch = messages(*phones, content=content)
+    client = gateway.client()
+    if shape == "send":
+        results = client.send_same(batch, content)
+    else:
+        results = client.send_personalised(batch)
+    assert [(r.custom_id, r.accepted, r.error_code, r.error_kind) for r in results] == [
+        ("c0", True, "", ""),
+        ("c1", True, "", ""),
+        ("c2", False, "15", "balance"),
+        ("c3", False, "15", "balance"),
+        ("c4", False, "15", "balance"),
+    ]
+    assert [decide(r).disposition for r in results] == [Disposition.SUBMITTED] * 2 + [
+        Disposition.PAUSE
+    ] * 3
+    assert [m[0] for m in accepted(gateway)] == phones[:2]
+    assert gateway.state.account("actiongw", ACCOUNT).balance == 1
+
+
 def test_no_balance_answer(gateway):
     gateway.misbehave("actiongw", "no_balance")
     with pytest.raises(InsufficientBalance):
@@ -704,6 +881,7 @@ def test_rate_limit_answer(gateway):
 
 
 def test_content_without_the_registered_signature(gateway):
+    """RESULT 17 on every number: the account's signature must be fixed (section 10)."""
     gateway.add_account(
         vendor="actiongw",
         account_id=ACCOUNT,
@@ -712,16 +890,135 @@ def test_content_without_the_registered_signature(gateway):
         options={"signature": "【测试】"},
     )
     client = gateway.client()
-    with pytest.raises(ContentRejected) as caught:
-        client.send_same(messages("13800000001"), "您好")
-    assert caught.value.code == "17"
+    with pytest.raises(AccountProblem) as caught:
+        client.send_same(messages("13800000001", "13800000002"), "您好")
+    assert (caught.value.kind, caught.value.code) == ("account", "17")
+    assert caught.value.description_zh == "账号签名无效"
+    assert decide(caught.value).disposition == Disposition.PAUSE
     assert client.send_same(messages("13800000001"), "【测试】您好")[0].accepted
 
 
+def test_signature_missing_from_some_p2p_contents(gateway):
+    gateway.add_account(
+        vendor="actiongw",
+        account_id=ACCOUNT,
+        secret=SECRET,
+        extension=EXTNO,
+        options={"signature": "【测试】"},
+    )
+    batch = [
+        OutgoingMessage("a", "13800000001", "【测试】您好"),
+        OutgoingMessage("b", "13800000002", "您好"),
+    ]
+    results = gateway.client().send_personalised(batch)
+    assert [(r.accepted, r.error_code, r.error_kind) for r in results] == [
+        (True, "", ""),
+        (False, "17", "account"),
+    ]
+
+
 def test_wrong_extno(gateway):
-    with pytest.raises(InvalidRequest) as caught:
+    """RESULT 10 on every number: the account's sender number must be fixed."""
+    with pytest.raises(AccountProblem) as caught:
         gateway.client(extension="106999").send_same(messages("13800000001"), "hi")
-    assert caught.value.code == "10"
+    assert (caught.value.kind, caught.value.code) == ("account", "10")
+    assert decide(caught.value).disposition == Disposition.PAUSE
+    assert gateway.accepted(vendor="actiongw") == []
+
+
+@pytest.mark.parametrize(
+    ("reason", "code", "kind"),
+    [
+        ("bad_sender", "10", "account"),
+        ("bad_signature", "17", "account"),
+        ("no_balance", "15", "balance"),
+        ("99", "99", "vendor_error"),  # a code outside the RESULT table
+    ],
+)
+@pytest.mark.parametrize("shape", ["send", "p2p"])
+def test_numbers_refused_with_their_result_code(gateway, shape, reason, code, kind):
+    """The engine's phone_refusals, set through the control API, answered per number."""
+    gateway.configure(phone_refusals={"13800000002": reason})
+    batch = messages("13800000001", "13800000002", "13800000003", content="hi")
+    client = gateway.client()
+    results = client.send_same(batch, "hi") if shape == "send" else client.send_personalised(batch)
+    assert [(r.accepted, r.error_code, r.error_kind) for r in results] == [
+        (True, "", ""),
+        (False, code, kind),
+        (True, "", ""),
+    ]
+    assert [m[0] for m in accepted(gateway)] == ["13800000001", "13800000003"]
+    # Every number refused alike: the whole request is refused with the typed error.
+    if kind != "vendor_error":
+        with pytest.raises(ERROR_KINDS[kind]) as caught:
+            client.send_same(messages("13800000002"), "hi")
+        assert caught.value.code == code
+
+
+@pytest.mark.parametrize(
+    ("reason", "stat", "status"),
+    [("invalid_number", "MA:0021", "rejected"), ("content_rejected", "MA:0002", "rejected")],
+)
+def test_refusals_without_a_result_code_come_as_reports(gateway, reason, stat, status):
+    """The RESULT table has no code for a bad number or bad content: accepted, then reported."""
+    gateway.configure(phone_refusals={"13800000002": reason})
+    gateway.state.enforce_poll_interval = False
+    client = gateway.client()
+    results = client.send_same(messages("13800000001", "13800000002"), "hi")
+    assert all(r.accepted for r in results)
+    gateway.state.tick()
+    events = {e.phone: (e.status, e.vendor_code) for e in client.poll_reports().items}
+    assert events["13800000002"] == (status, stat)
+
+
+def test_p2p_with_line_breaks_over_http(gateway):
+    """A p2p of 200 where one content has a line break: 199 go, that one waits for a send."""
+    batch = [OutgoingMessage(f"c{i}", f"138{i:08d}", f"第{i}条") for i in range(200)]
+    batch[57] = OutgoingMessage("c57", batch[57].phone, "第一行\n第二行")
+    client = gateway.client()
+    results = client.send_personalised(batch)
+    assert [r.custom_id for r in results] == [m.custom_id for m in batch]
+    assert [r.error_kind for r in results if not r.accepted] == ["needs_single"]
+    assert not results[57].accepted
+    assert len(accepted(gateway)) == 199
+    # The pipeline's send on its own carries the content, line break included.
+    single = client.send_single(batch[57])
+    assert single.accepted
+    assert accepted(gateway)[-1] == (batch[57].phone, "第一行\n第二行", single.vendor_message_id)
+
+
+def test_simulator_refuses_a_line_break_inside_a_p2p_line(gateway):
+    """A line break starts a new Mobile#Content line; one without "#" is a malformed packet."""
+    params = {
+        "action": "p2p",
+        "account": ACCOUNT,
+        "password": SECRET,
+        "extno": EXTNO,
+        "rt": "json",
+        "mobileContentList": "13800000001#第一行\n第二行\r13800000002#好\r",
+    }
+    reply = requests.post(gateway.url("actiongw") + "/sms", data=params, timeout=5)
+    assert reply.json()["status"] == "1"
+    assert gateway.accepted(vendor="actiongw") == []
+
+
+def test_p2p_list_of_the_documents_table_is_taken(gateway):
+    """The table's example separates lines with LF (换行), the URL example with CR."""
+    table = sample("p2p_list_table_example.txt").decode()
+    lines = "\n".join(line for line in table.splitlines() if "#" in line and line[0].isdigit())
+    params = {
+        "action": "p2p",
+        "account": ACCOUNT,
+        "password": SECRET,
+        "extno": EXTNO,
+        "rt": "json",
+        "mobileContentList": lines,
+    }
+    reply = requests.post(gateway.url("actiongw") + "/sms", data=params, timeout=5).json()
+    assert [item["result"] for item in reply["list"]] == [0, 0, 0, 0]
+    assert [(m[0], m[1]) for m in accepted(gateway)] == [
+        (f"1380000000{i}", f"下发内容{i}") for i in range(1, 5)
+    ]
 
 
 def test_too_many_numbers(gateway):

@@ -22,14 +22,14 @@ from decimal import Decimal, InvalidOperation
 from ..base import (
     Balance,
     Capabilities,
-    InvalidRequest,
+    NeedsSingleSend,
     OutgoingMessage,
     PollResult,
     SubmitResult,
     UnexpectedReply,
     VendorClient,
 )
-from .codes import RESULT_CODES, error_for
+from .codes import RESULT_CODES, UNLISTED_KIND, error_for
 from .push import parse_items
 
 log = logging.getLogger(__name__)
@@ -49,13 +49,27 @@ def md5_hex(text: str) -> str:
 
 def p2p_list(messages: Sequence[OutgoingMessage]) -> str:
     """``Mobile#Content`` lines.  The table says "换行分割" but the document's only concrete
-    request ends every line with %0d (CR), trailing one included: we send exactly that."""
-    for message in messages:
-        if "\r" in message.content or "\n" in message.content:
-            # A line break would start a new Mobile#Content line, so such content cannot go
-            # in a p2p request (a same-content send carries it in its own field).
-            raise InvalidRequest(f"actiongw p2p content for {message.phone} has a line break")
+    request ends every line with %0d (CR), trailing one included: we send exactly that.  The
+    contents must have no line break (see ``p2p_misfit``)."""
     return "".join(f"{message.phone}#{message.content}\r" for message in messages)
+
+
+def p2p_misfit(message: OutgoingMessage) -> SubmitResult | None:
+    """A line break in a content would start a new ``Mobile#Content`` line: such a recipient
+    cannot ride in a p2p request, and is not sent there.  A ``send`` carries its content in a
+    field of its own, line breaks included, so the pipeline sends it on its own."""
+    if "\r" not in message.content and "\n" not in message.content:
+        return None
+    return SubmitResult(
+        message.custom_id,
+        message.phone,
+        accepted=False,
+        error_kind=NeedsSingleSend.kind,
+        error_description=(
+            "A line break in the content would split actiongw's one-line-per-number list: "
+            "sent on its own instead."
+        ),
+    )
 
 
 def strip_line_breaks(text: str) -> str:
@@ -134,14 +148,23 @@ class ActionGwClient(VendorClient):
         return self._submit_results(messages, self._list(payload, raw), raw)
 
     def send_personalised(self, messages: Sequence[OutgoingMessage]) -> list[SubmitResult]:
-        mobile_content_list = p2p_list(messages)
-        extno = self.config.extension
-        payload, raw = self._call(
-            "p2p",
-            {"mobileContentList": mobile_content_list, "extno": extno},
-            signed=extno + strip_line_breaks(mobile_content_list),
-        )
-        return self._submit_results(messages, self._list(payload, raw), raw)
+        # Recipients whose content a p2p list cannot carry stay out of the request; the others
+        # go, and the answers are put back in the order given.
+        misfits = {index: p2p_misfit(message) for index, message in enumerate(messages)}
+        misfits = {index: result for index, result in misfits.items() if result}
+        sendable = [m for index, m in enumerate(messages) if index not in misfits]
+        sent: list[SubmitResult] = []
+        if sendable:
+            mobile_content_list = p2p_list(sendable)
+            extno = self.config.extension
+            payload, raw = self._call(
+                "p2p",
+                {"mobileContentList": mobile_content_list, "extno": extno},
+                signed=extno + strip_line_breaks(mobile_content_list),
+            )
+            sent = self._submit_results(sendable, self._list(payload, raw), raw)
+        answers = iter(sent)
+        return [misfits.get(index) or next(answers) for index in range(len(messages))]
 
     @staticmethod
     def _submit_results(
@@ -186,12 +209,13 @@ class ActionGwClient(VendorClient):
                     result,
                     error_code=code,
                     error_description=row.zh if row else "",
-                    error_kind=row.meaning if row else "unexpected_reply",
+                    error_kind=row.meaning if row else UNLISTED_KIND,
                 )
             results.append(result)
-        # RESULT 10 (extno), 15 (balance) and 17 (signature) are conditions of the account or
-        # the content that the gateway reports per number.  When every number carries the same
-        # one, it concerns the request: raise it, so the pipeline acts on the account.
+        # RESULT 10 (extno), 15 (balance) and 17 (signature) are conditions of the account that
+        # the gateway reports per number: per number they are kinds "account" / "balance" (15
+        # can come for the last numbers only, once the balance ran out inside the request).
+        # When every number carries the same one, it concerns the request: raise it.
         codes = {result.error_code for result in results}
         if len(codes) == 1 and (code := codes.pop()) in RESULT_CODES:
             raise error_for(code, raw, RESULT_CODES)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from messaging.statuses import Status
 
-from ..base import ERROR_KINDS, Code, UnexpectedReply, VendorError
+from ..base import ERROR_KINDS, Code, VendorError
 
 OK = "ok"
 
@@ -26,10 +26,10 @@ STATUS_CODES: dict[str, Code] = {
     # "Other error" says nothing about whether anything was taken: the generic kind, which
     # the pipeline never re-sends blindly.
     "5": Code("vendor_error", "其它错误", "Other error"),
-    # The account is configured for another access method (e.g. CMPP): only the gateway's
-    # administrator can fix it, like a credential problem.
+    # The account is configured for another access method (e.g. CMPP): nothing is taken until
+    # the gateway's administrator changes how the account is set up.
     "6": Code(
-        "auth",
+        "account",
         "接入点错误（如账户本身开的是CMPP接入）",
         "Wrong access point (e.g. the account is set up for CMPP access)",
     ),
@@ -51,11 +51,15 @@ STATUS_CODES: dict[str, Code] = {
 
 RESULT_CODES: dict[str, Code] = {
     "0": Code(OK, "提交成功", "Submitted"),
-    "10": Code("invalid_request", "原发号码错误，即extno错误", "Wrong sender number (extno)"),
+    # Section 10 (常见错误), 错误码10: the extno is not the account's access number; only the
+    # account's settings (or the gateway's administrator) can fix it.
+    "10": Code("account", "原发号码错误，即extno错误", "Wrong sender number (extno)"),
+    # 错误码15: "网关管理员 对该账号充值" or make the account post-paid.
     "15": Code("balance", "余额不足", "Insufficient balance"),
-    # 签名 here is the SMS signature 【…】 that must appear in the content (section 10,
-    # 常见错误), not the MD5 password: the content is refused.
-    "17": Code("content_rejected", "账号签名无效", "Signature missing or not registered"),
+    # 错误码17: 签名 here is the SMS signature 【…】 the gateway checks in the content, not the
+    # MD5 password.  The fix is the account's: a signature its administrator has registered
+    # (账号签名报备), or the signature check switched off.
+    "17": Code("account", "账号签名无效", "Signature missing or not registered"),
 }
 
 # Only DELIVRD means delivered (CMPP).  "rejected": the gateway refused the message before it
@@ -127,12 +131,19 @@ def report_code(stat: str) -> tuple[str, Code]:
     return stat, UPSTREAM_CODE if stat.startswith("MO:") else UNLISTED_CODE
 
 
+UNLISTED_KIND = "vendor_error"
+"""A ``status`` or ``result`` outside the tables of sections 7 and 8.  The document says nothing
+of other values (it does not say they mean failure), so such a code says nothing either way:
+the message may have been taken."""
+
+
 def error_for(code: str, raw: str | bytes, table: dict[str, Code] = STATUS_CODES) -> VendorError:
-    """The typed error for a non-zero ``status`` (or, with ``RESULT_CODES``, ``result``).  A
-    code the document does not list is a reply the document does not show."""
+    """The typed error for a non-zero ``status`` (or, with ``RESULT_CODES``, ``result``)."""
     row = table.get(code)
     if row is None:
-        return UnexpectedReply(f"actiongw answered undocumented code {code!r}", code=code, raw=raw)
+        return ERROR_KINDS[UNLISTED_KIND](
+            f"actiongw answered a code its document does not list: {code!r}", code=code, raw=raw
+        )
     return ERROR_KINDS[row.meaning](
         code=code, description_zh=row.zh, description_en=row.en, raw=raw
     )

@@ -46,7 +46,9 @@ def _time(item: dict) -> dt.datetime | None:
 def _report(item: dict, raw: str) -> StatusEvent:
     stat, code = report_code(_text(item, "stat"))
     return StatusEvent(
-        vendor_message_id=_text(item, "mid"),
+        # The id matches the send's ``mid``; a report that leaves it empty (or out) still
+        # names the phone, and is kept for matching by phone rather than lost.
+        vendor_message_id=_text(item, "mid", required=False),
         status=code.meaning,
         vendor_code=stat,
         description_zh=code.zh,

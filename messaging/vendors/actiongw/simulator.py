@@ -3,6 +3,13 @@
 The document shows no error reply: errors are answered in the success shape with the STATUS
 code (``{"status": "3", "balance": 0, "list": []}``).  It has no submit-time code for a bad
 number either, so a malformed number is accepted and then reported ``MA:0021`` (号码格式错误).
+
+Numbers refused on purpose (the engine's ``phone_refusals``) get the per-number RESULT of the
+reason: ``no_balance`` 15, ``bad_sender`` 10, ``bad_signature`` 17, or a code given as digits
+(one outside the table included).  The RESULT table has no code for a bad number or bad content,
+so ``invalid_number`` and ``content_rejected`` are accepted and reported ``MA:0021`` / ``MA:0002``
+(内容非法), as the gateway would.  With the engine's ``reports_without_ids`` a report's ``mid`` is
+empty (the gateway carries no id of ours).
 """
 
 from __future__ import annotations
@@ -34,16 +41,20 @@ PRICE_LI = 50
 """What one part costs, in 厘: the gateway reports balances in 厘, the engine counts parts."""
 CHINESE_MOBILE = re.compile(r"1\d{10}")
 BAD_NUMBER_STAT = "MA:0021"
+# The engine's refusal reasons -> the RESULT code of section 8, or the STAT of the report that
+# says so where the RESULT table has no code for it.
+REFUSAL_RESULTS = {"no_balance": "15", "bad_sender": "10", "bad_signature": "17"}
+REFUSAL_STATS = {"invalid_number": BAD_NUMBER_STAT, "content_rejected": "MA:0002"}
 
 # The engine's outcome -> the first STAT code in the table with that meaning (DELIVRD, EXPIRED,
 # DELETED, REJECTED).
 STAT_FOR_OUTCOME = {code.meaning: stat for stat, code in reversed(STAT_CODES.items())}
 
 
-def report_item(message: AcceptedMessage) -> dict:
+def report_item(message: AcceptedMessage, without_ids: bool = False) -> dict:
     return {
         "flag": 1,
-        "mid": message.vendor_message_id,
+        "mid": "" if without_ids else message.vendor_message_id,
         "spid": message.account_id,
         "accessCode": message.extension,
         "mobile": message.phone,
@@ -151,16 +162,21 @@ class ActionGwSimulator(VendorSimulator):
         entries = []
         for phone, content in recipients:
             parts = segments(content)
-            code = refusal or (
-                "10"
-                if extno != account.extension
+            refused = self.state.refusal(phone)
+            if refusal:
+                code = refusal
+            elif extno != account.extension:
+                code = "10"
+            elif signature and signature not in content:
                 # The account's signature check (常见错误 17), switched on per account.
-                else "17"
-                if signature and signature not in content
-                else "15"
-                if account.balance < parts
-                else ""
-            )
+                code = "17"
+            elif refused in REFUSAL_RESULTS or refused.isdigit():
+                code = REFUSAL_RESULTS.get(refused, refused)
+            elif account.balance < parts:
+                # The balance runs out inside a request: the numbers after it get 15.
+                code = "15"
+            else:
+                code = ""
             if code:
                 entries.append({"mid": "", "mobile": phone, "result": int(code)})
                 continue
@@ -174,9 +190,12 @@ class ActionGwSimulator(VendorSimulator):
                     extension=extno,
                     parts=parts,
                 )
+                stat = REFUSAL_STATS.get(refused, "")
                 if not CHINESE_MOBILE.fullmatch(phone):
-                    message.outcome = STAT_CODES[BAD_NUMBER_STAT].meaning
-                    message.extra["stat"] = BAD_NUMBER_STAT
+                    stat = BAD_NUMBER_STAT
+                if stat:
+                    message.outcome = STAT_CODES[stat].meaning
+                    message.extra["stat"] = stat
             entries.append({"mid": mid, "mobile": phone, "result": 0})
         return _json({"status": "0", "balance": account.balance * PRICE_LI, "list": entries})
 
@@ -198,7 +217,7 @@ class ActionGwSimulator(VendorSimulator):
             return _status("21")
         if action == "report":
             items = [
-                report_item(m)
+                report_item(m, self.state.reports_without_ids)
                 for m in self.state.take_reports(self.key, account.account_id, int(size))
             ]
         else:
@@ -234,7 +253,8 @@ class ActionGwSimulator(VendorSimulator):
         )
 
     def report_push(self, account: SimAccount, messages: list[AcceptedMessage]) -> PushCall:
-        return self._push(account, [report_item(message) for message in messages])
+        without_ids = self.state.reports_without_ids
+        return self._push(account, [report_item(m, without_ids) for m in messages])
 
     def reply_push(self, account: SimAccount, replies: list[SimReply]) -> PushCall:
         return self._push(account, [reply_item(account, reply) for reply in replies])
