@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl, quote, unquote_plus, urlsplit
 import pytest
 import requests
 
+from messaging.services.outcomes import Disposition, decide
 from messaging.vendors.base import (
     AccountConfig,
     AmbiguousOutcome,
@@ -26,10 +27,12 @@ from messaging.vendors.base import (
     TransientError,
     UnexpectedReply,
     VendorAuthError,
+    VendorError,
 )
 from messaging.vendors.http import HttpReply
 from messaging.vendors.smsadmin import VENDOR
 from messaging.vendors.smsadmin.client import CHINA, SmsAdminClient, md5_hex
+from messaging.vendors.smsadmin.codes import REPORT_CODES, error_for
 from messaging.vendors.smsadmin.push import parse_push
 from messaging.vendors.smsadmin.simulator import SmsAdminSimulator
 
@@ -450,17 +453,125 @@ def test_send_personalised(sim, account):
         OutgoingMessage("b", "13800138001", "李四 您好\n第二行 100%+1"),
         OutgoingMessage("c", "13800138002", "Hello, Wang"),
         OutgoingMessage("d", "13800138003", "表情😀"),
+        OutgoingMessage("e", "13800138004", "王五您好；全角分号照常"),
     ]
     results = client_for(sim).send_personalised(messages)
-    assert [r.accepted for r in results] == [True, True, False, False]
-    assert [r.error_kind for r in results[2:]] == ["content_rejected", "content_rejected"]
+    assert [(r.custom_id, r.accepted, r.error_kind) for r in results] == [
+        ("a", True, ""),
+        ("b", True, ""),
+        ("c", False, "needs_single"),
+        ("d", False, "invalid_request"),
+        ("e", True, ""),
+    ]
     linkid = results[0].batch_id
     assert results[1].vendor_message_id == f"{linkid}:13800138001"
     accepted = sim.accepted(vendor="smsadmin")
     assert [(m["phone"], m["content"]) for m in accepted] == [
-        (m.phone, m.content) for m in messages[:2]
+        (m.phone, m.content) for m in (messages[0], messages[1], messages[4])
     ]
     assert {m["extra"]["endpoint"] for m in accepted} == {"post_send_ddt"}
+
+
+COMMA_CONTENTS = ["Hi 张三, 您的订单已发货", "价格;数量", "a,b;c", ","]
+
+
+def test_personalised_contents_with_list_separators_need_single_sends(sim, account):
+    """ "Hi <name>, …": the ASCII "," or ";" would split the 点点通 list.  Only those recipients
+    stay out of the request (not sent); the pipeline sends each on its own, which carries it."""
+    messages = [OutgoingMessage("ok1", "13900000001", "您好 张三")]
+    messages += [
+        OutgoingMessage(f"c{i}", f"1380000000{i}", text) for i, text in enumerate(COMMA_CONTENTS)
+    ]
+    messages.append(OutgoingMessage("ok2", "13900000002", "您好 李四"))
+    client = client_for(sim)
+    results = client.send_personalised(messages)
+    assert [(r.custom_id, r.accepted, r.error_kind) for r in results] == [
+        ("ok1", True, ""),
+        *((f"c{i}", False, "needs_single") for i in range(len(COMMA_CONTENTS))),
+        ("ok2", True, ""),
+    ]
+    refused = results[1]
+    assert "','" in refused.error_description and refused.vendor_message_id == ""
+    assert decide(refused).disposition == Disposition.RESEND_SINGLE
+    assert [m["phone"] for m in sim.accepted(vendor="smsadmin")] == ["13900000001", "13900000002"]
+    for message in messages[1:-1]:
+        assert client.send_single(message).accepted
+    singles = sim.accepted(vendor="smsadmin")[2:]
+    assert [(m["phone"], m["content"]) for m in singles] == [
+        (m.phone, m.content) for m in messages[1:-1]
+    ]
+    assert all(m["extra"]["endpoint"].startswith("post_send") for m in singles)
+    assert "post_send_ddt" not in {m["extra"]["endpoint"] for m in singles}
+
+
+def test_personalised_content_gb2312_cannot_carry(sim, account):
+    """Per recipient, refused for good before sending, in our words; the others go."""
+    messages = [
+        OutgoingMessage("a", "13800138000", "您好"),
+        OutgoingMessage("b", "13800138001", "陶喆您好"),  # 喆 is GBK, not GB2312
+        OutgoingMessage("c", "13800138002", "表情😀, 逗号"),
+        OutgoingMessage("d", "13800138003", "再见"),
+    ]
+    results = client_for(sim).send_personalised(messages)
+    assert [(r.custom_id, r.accepted, r.error_kind) for r in results] == [
+        ("a", True, ""),
+        ("b", False, "invalid_request"),
+        ("c", False, "invalid_request"),  # a single send could not carry it either
+        ("d", True, ""),
+    ]
+    assert "GB2312" in results[1].error_description and "喆" in results[1].error_description
+    assert "😀" in results[2].error_description
+    assert decide(results[1]).disposition == Disposition.FAILED
+    assert [m["phone"] for m in sim.accepted(vendor="smsadmin")] == ["13800138000", "13800138003"]
+    # Nothing to send at all: no request.
+    only = client_for(sim).send_personalised(messages[1:3])
+    assert [r.error_kind for r in only] == ["invalid_request", "invalid_request"]
+    assert len(sim.accepted(vendor="smsadmin")) == 2
+
+
+def post_ddt(sim, params: str, template: str = "{value1}", linkid: str = "t1") -> str:
+    """A 点点通 request as the document describes it, straight to the simulator."""
+    form = {
+        "uid": ACCOUNT.encode("gb2312"),
+        "pwd": md5_hex(SECRET),
+        "msg": quote(template, encoding="gb2312"),
+        "params": quote(params, encoding="gbk"),
+        "dtime": "",
+        "linkid": linkid,
+    }
+    answer = requests.post(
+        sim.url("smsadmin") + "/smsmarketing/wwwroot/api/post_send_ddt/", data=form, timeout=5
+    )
+    return answer.content.decode("gb2312")
+
+
+def test_simulator_splits_personalised_values_on_ascii_separators(sim, account):
+    """No escape exists: a "," inside a value gives the group one field too many (格式不符,
+    dropped); a ";" cuts the group, whose head goes out truncated and whose tail is dropped."""
+    assert post_ddt(sim, "13800138000,Hi Li, hello;13800138001,fine") == "0 发送成功!"
+    assert [(m["phone"], m["content"]) for m in sim.accepted(vendor="smsadmin")] == [
+        ("13800138001", "fine")
+    ]
+    assert post_ddt(sim, "13800138002,价格;数量", linkid="t2") == "0 发送成功!"
+    assert [(m["phone"], m["content"]) for m in sim.accepted(vendor="smsadmin")][1:] == [
+        ("13800138002", "价格")
+    ]
+    assert post_ddt(sim, "13800138003,a,b", linkid="t3") == "5 手机号或发送信息不能为空!"
+
+
+def test_simulator_refuses_text_that_is_not_gb2312(sim, account):
+    assert post_ddt(sim, "13800138000,陶喆;13800138001,陶吉吉") == "0 发送成功!"
+    assert [m["phone"] for m in sim.accepted(vendor="smsadmin")] == ["13800138001"]
+    api = sim.url("smsadmin") + "/smsmarketing/wwwroot/api/"
+    form = {
+        "uid": ACCOUNT.encode("gb2312"),
+        "pwd": SECRET,
+        "mobile": "13800138002",
+        "msg": "陶喆".encode("gbk"),
+    }
+    answer = requests.post(api + "post_send/", data=form, timeout=5)
+    assert answer.content.decode("gb2312") == "5 手机号或发送信息不能为空!"
+    assert len(sim.accepted(vendor="smsadmin")) == 1
 
 
 def test_poll_reports(sim, account):
@@ -654,11 +765,82 @@ def test_content_rejected(sim, account):
     with pytest.raises(ContentRejected) as caught:
         client_for(sim).send_same(outgoing("13800138000"), "长" * 501)
     assert caught.value.raw == "7 超过 500 个字,请修改后发送!"
-    with pytest.raises(ContentRejected):  # GB2312 has no emoji: refused before sending
+    with pytest.raises(InvalidRequest) as caught:  # GB2312 has no emoji: not sent
         client_for(sim).send_same(outgoing("13800138000"), "你好😀")
+    assert "GB2312" in str(caught.value) and "😀" in str(caught.value)
     with pytest.raises(InvalidRequest):
         client_for(sim).send_same(outgoing("13800138000"), "")
     assert sim.accepted(vendor="smsadmin") == []
+
+
+def test_unlisted_code_says_nothing_either_way():
+    """The document lists its codes and says nothing of others: "vendor_error", maybe taken."""
+    error = error_for("9", "9 未知错误")
+    assert (error.kind, error.code, error.raw) == ("vendor_error", "9", "9 未知错误")
+    client, _ = replay("9 未知错误")
+    with pytest.raises(VendorError) as caught:
+        client.send_same(outgoing("13800138000"), CONTENT)
+    assert caught.value.kind == "vendor_error"
+    assert decide(caught.value).disposition == Disposition.UNKNOWN
+
+
+def test_report_values_map_expired_to_expired():
+    assert {value: code.meaning for value, code in REPORT_CODES.items()} == {
+        "DELIVRD": "delivered",
+        "EXPIRED": "expired",
+        "UNDELIV": "undelivered",
+        "REJECTD": "rejected",
+        "DELETED": "undelivered",
+        "UNKNOWN": "undelivered",
+    }
+
+
+@pytest.mark.parametrize("shape", ["send_same", "send_personalised"])
+def test_number_refused_for_balance_refuses_the_request(sim, account, shape):
+    """One answer per request: a number the gateway cannot pay for is "2 余额不足!" for all."""
+    sim.configure(phone_refusals={"13800138001": "no_balance"})
+    batch = outgoing("13800138000", "13800138001", content="您好")
+    with pytest.raises(InsufficientBalance) as caught:
+        getattr(client_for(sim), shape)(*([batch, "您好"] if shape == "send_same" else [batch]))
+    assert (caught.value.kind, caught.value.raw) == ("balance", "2 余额不足!")
+    assert decide(caught.value).disposition == Disposition.PAUSE
+    assert sim.accepted(vendor="smsadmin") == []
+
+
+@pytest.mark.parametrize("shape", ["send_same", "send_personalised"])
+def test_number_refused_as_invalid_is_dropped_silently(sim, account, shape):
+    """The gateway filters numbers it will not take and says nothing: the answer is "0 发送成功!"
+    for the request, so the adapter can only say accepted; no report ever comes for it."""
+    sim.configure(phone_refusals={"13800138001": "invalid_number"})
+    sim.state.enforce_poll_interval = False
+    client = client_for(sim)
+    batch = outgoing("13800138000", "13800138001", content="您好")
+    results = (
+        client.send_same(batch, "您好")
+        if shape == "send_same"
+        else (client.send_personalised(batch))
+    )
+    assert all(r.accepted for r in results)
+    assert [m["phone"] for m in sim.accepted(vendor="smsadmin")] == ["13800138000"]
+    sim.state.tick()
+    assert [e.phone for e in client.poll_reports().items] == ["13800138000"]
+    sim.configure(phone_refusals={"13800138000": "invalid_number", "13800138001": "x"})
+    with pytest.raises(InvalidNumber):  # every number dropped: 5, as for malformed ones
+        client.send_same(batch, "您好")
+
+
+def test_reports_without_linkid_by_polling(sim, account):
+    """ "流水号…有可能有值，有可能为空": a report with an empty linkid keeps its phone."""
+    sim.configure(reports_without_ids=True, phone_outcomes={"13800138001": "expired"})
+    client = client_for(sim)
+    client.send_same(outgoing("13800138000", "13800138001"), CONTENT)
+    sim.state.tick()
+    items = client.poll_reports().items
+    assert [(e.vendor_message_id, e.custom_id, e.batch_id, e.phone, e.status) for e in items] == [
+        ("", "", "", "13800138000", "delivered"),
+        ("", "", "", "13800138001", "expired"),
+    ]
+    assert items[0].raw.split("/")[2] == ""
 
 
 def test_connection_refused_is_transient(sim):
@@ -765,6 +947,22 @@ def test_report_and_reply_pushes(sim, receiver):
     # The background push loop may have made a push: its record lands after the answer.
     assert eventually(lambda: len(sim.state.pushed_reports) == 3)
     assert [p["acknowledged"] for p in sim.state.pushed_reports] == [True, True, True]
+
+
+def test_report_push_without_linkid(sim, receiver):
+    sim.add_account(vendor="smsadmin", account_id=ACCOUNT, secret=SECRET, push_url=receiver.url)
+    sim.configure(reports_without_ids=True)
+    client_for(sim).send_same(outgoing("13800138000"), CONTENT)
+    sim.server.push_once()
+    (outcome,) = receiver.wait(1)[:1]
+    (report,) = outcome.reports
+    assert (report.vendor_message_id, report.batch_id, report.phone, report.status) == (
+        "",
+        "",
+        "13800138000",
+        "delivered",
+    )
+    assert outcome.errors == []
 
 
 def test_push_refused_by_receiver_is_not_acknowledged(sim, receiver):

@@ -25,9 +25,9 @@ from ..base import (
     Balance,
     Capabilities,
     ContentCheck,
-    ContentRejected,
     InboundReply,
     InvalidRequest,
+    NeedsSingleSend,
     OutgoingMessage,
     PollResult,
     StatusEvent,
@@ -130,6 +130,15 @@ def _gb2312_misfits(text: str) -> str:
         except UnicodeEncodeError:
             misfits.append(char)
     return "".join(misfits)
+
+
+def not_gb2312(misfits: str) -> str:
+    """Our words for content the gateway cannot take ("本接口规范采用 GB2312 编码方式")."""
+    shown = " ".join(misfits[:10]) + (" …" if len(misfits) > 10 else "")
+    return (
+        "Not sent: smsadmin accepts only GB2312 text, which has no "
+        f"{shown} (emoji and rarer characters); rewrite them to send this message."
+    )
 
 
 def _split_record(line: str) -> tuple[str, str, str, str, str] | None:
@@ -317,9 +326,8 @@ class SmsAdminClient(VendorClient):
         try:
             form = urlencode(fields, encoding=REQUEST_ENCODING)
         except UnicodeEncodeError as exc:
-            raise ContentRejected(
-                f"GB2312 cannot carry {exc.object[exc.start : exc.end]!r}"
-            ) from exc
+            # Nothing was sent; sending it again unchanged would fail again.
+            raise InvalidRequest(not_gb2312(_gb2312_misfits(exc.object))) from exc
         if method == "GET":
             reply = self.http.get(f"{url}?{form}", encoding=REPLY_ENCODING)
         else:
@@ -374,16 +382,23 @@ def _repeated_phones(messages: Sequence[OutgoingMessage]) -> dict[int, SubmitRes
 
 
 def _ddt_problem(content: str) -> tuple[str, str] | None:
-    """Why a content cannot ride in a 点点通 parameter group, as (error kind, words)."""
+    """Why a content cannot ride in a 点点通 parameter group, as (error kind, words).  Such a
+    recipient is not sent; the others of the request still are."""
     if not content:
-        return "invalid_request", "empty content"
-    if "," in content or ";" in content:
-        # The groups are split on "," and ";" after url-decoding, with no escape: such content
-        # would be cut at the first ",".  It can still go by a plain send.
-        return "content_rejected", "an ASCII ',' or ';' would split the 点点通 parameter group"
+        return InvalidRequest.kind, "Not sent: the message is empty."
     misfits = _gb2312_misfits(content)
     if misfits:
-        return "content_rejected", f"GB2312 cannot carry {misfits!r}"
+        # No request shape of this gateway carries it: refused for good, before sending.
+        return InvalidRequest.kind, not_gb2312(misfits)
+    if "," in content or ";" in content:
+        # Section 4: groups are separated by ";" and the fields of a group by ",", split after
+        # url-decoding with no escape.  Such content would be cut ("Hi Li, your order…" loses
+        # all after "Hi Li") or its group dropped as malformed ("格式不符的参数, 系统自动过滤掉").
+        # A plain send carries the content in its own field.
+        return NeedsSingleSend.kind, (
+            "An ASCII ',' or ';' in the content would split smsadmin's personalised (点点通) "
+            "list: sent on its own instead."
+        )
     return None
 
 

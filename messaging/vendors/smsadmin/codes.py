@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from messaging.statuses import Status
 
-from ..base import ERROR_KINDS, Code, UnexpectedReply, VendorError
+from ..base import ERROR_KINDS, Code, VendorError
 
 # ``meaning`` is a ``VendorError.kind``, or "ok" / "nothing_to_fetch" for the two answers that
 # are not errors.
@@ -68,13 +68,19 @@ def report_code(value: str) -> Code:
     return REPORT_CODES.get(value.strip(), OTHER_REPORT_CODE)
 
 
+UNLISTED_KIND = "vendor_error"
+"""A code outside the 返回值 tables of sections 2 to 8.  The document says nothing of other
+values (not even that they mean failure), so such an answer says nothing either way: the
+message may have been taken."""
+
+
 def error_for(code: str, raw: str, *, kind: str = "") -> VendorError:
     """The typed error for a result code (``kind`` overrides the table where the caller knows
-    better).  A code outside the document's tables is an unexpected reply."""
+    better)."""
     known = RESULT_CODES.get(code)
     error_class = ERROR_KINDS.get(kind or (known.meaning if known else ""))
     if known is None or error_class is None:
-        return UnexpectedReply(
-            f"smsadmin answered a code the document lacks: {code}", code=code, raw=raw
+        return ERROR_KINDS[UNLISTED_KIND](
+            f"smsadmin answered a code its document does not list: {code}", code=code, raw=raw
         )
     return error_class(code=code, description_zh=known.zh, description_en=known.en, raw=raw)

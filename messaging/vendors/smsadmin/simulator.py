@@ -4,6 +4,17 @@ Where the document is silent the simulator picks the gateway's most plausible be
 
 * malformed numbers are dropped silently, as the document says of malformed 点点通 groups, and
   a request left with none is answered ``5 手机号或发送信息不能为空!``;
+* a 点点通 group must have exactly the fields its template needs (the phone, then one per
+  ``{valueN}``), else it is "格式不符" and dropped: an ASCII ``,`` inside a value makes one field
+  too many.  Groups are split on ``;`` first, so a ``;`` inside a value cuts the group: its head
+  goes out with the value truncated, its tail (no phone) is dropped;
+* text that is not GB2312 cannot be read: a 点点通 group holding such bytes is dropped, and a plain
+  send whose message holds them has, for the gateway, no message (``5``);
+* the engine's ``phone_refusals``: the answer is one code per request, so a number refused as
+  ``no_balance`` makes the whole request ``2 余额不足!``; any other reason drops the number
+  silently, as a malformed one (it is never sent and never reported);
+* with the engine's ``reports_without_ids`` a report carries an empty 流水号 (linkid), which the
+  document allows ("有可能有值，有可能为空"), both polled and pushed;
 * polling sooner than every 5 s is answered ``150`` / ``160`` (nothing to fetch): the document
   asks for the interval but names no error for breaking it, so the records simply stay queued;
 * the document has no rate-limit answer, so ``rate_limited`` keeps the engine's HTTP 429.
@@ -52,6 +63,8 @@ AUTH_ERROR = "1 用户名或密码错误!"
 NO_BALANCE = "2 余额不足!"
 _MOBILE = re.compile(r"1\d{10}")
 _VARIABLE = re.compile(r"\{value(\d+)\}")
+UNREADABLE = "\ufffd"
+"""What decoding as GB2312 leaves where the bytes were not GB2312."""
 
 
 def _answer(text: str, status: int = 200) -> SimResponse:
@@ -129,11 +142,15 @@ class SmsAdminSimulator(VendorSimulator):
         if account.options.get("send_disabled"):
             return _answer("4 此用户不允许发送!")
         if endpoint == "post_send_ddt":
-            recipients = self._ddt_recipients(fields.get("params", ""), fields.get("msg", ""))
+            template = fields.get("msg", "")
+            recipients = self._ddt_recipients(
+                fields.get("params", ""), "" if UNREADABLE in template else template
+            )
         else:
             content = fields.get("msg", "")
             phones = [p.strip() for p in fields.get("mobile", "").split(";") if p.strip()]
-            recipients = [(phone, content) for phone in phones] if content else []
+            readable = content and UNREADABLE not in content
+            recipients = [(phone, content) for phone in phones] if readable else []
         if not recipients:
             return _answer("5 手机号或发送信息不能为空!")
         if len(recipients) > limit:
@@ -147,6 +164,10 @@ class SmsAdminSimulator(VendorSimulator):
         for phone, content in recipients:
             if content is not None and _MOBILE.fullmatch(phone):
                 unique.setdefault(phone, content)
+        refusals = {phone: self.state.refusal(phone) for phone in unique}
+        if "no_balance" in refusals.values():
+            return _answer(NO_BALANCE)
+        unique = {phone: text for phone, text in unique.items() if not refusals[phone]}
         if not unique:
             return _answer("5 手机号或发送信息不能为空!")
         # Letters and digits count alike here too, so ASCII text has the 70 / 67 limits.
@@ -172,15 +193,16 @@ class SmsAdminSimulator(VendorSimulator):
 
     @staticmethod
     def _ddt_recipients(params: str, template: str) -> list[tuple[str, str | None]]:
-        """(phone, rendered content) per group; None for a group too short for the template,
-        which the gateway filters out ("格式不符的参数, 系统自动过滤掉").  {valueN} is the group's
-        N-th field, field 0 being the phone."""
+        """(phone, rendered content) per group; None for a group whose fields do not fit the
+        template (one too few or too many, or bytes that are not GB2312), which the gateway
+        filters out ("格式不符的参数, 系统自动过滤掉").  {valueN} is the group's N-th field,
+        field 0 being the phone.  Groups are split on ";", then fields on ",", with no escape."""
         needed = max((int(n) for n in _VARIABLE.findall(template)), default=0) + 1
         recipients = []
         for group in filter(str.strip, params.split(";")):
             values = group.split(",")
             content = None
-            if template and len(values) >= needed:
+            if template and len(values) == needed and UNREADABLE not in group:
                 content = _VARIABLE.sub(lambda m, fields=values: fields[int(m[1])], template)
             recipients.append((values[0].strip(), content))
         return recipients
@@ -206,9 +228,14 @@ class SmsAdminSimulator(VendorSimulator):
         now = self.now_text(TIME_FORMAT)
         return _answer(
             "\n".join(
-                f"{m.phone}/{now}/{m.batch_id}/{_report_value(m)}/{m.extension}" for m in messages
+                f"{m.phone}/{now}/{self._linkid_of(m)}/{_report_value(m)}/{m.extension}"
+                for m in messages
             )
         )
+
+    def _linkid_of(self, message: AcceptedMessage) -> str:
+        """A report's 流水号: the request's linkid, or empty with ``reports_without_ids``."""
+        return "" if self.state.reports_without_ids else message.batch_id
 
     def _replies(self, account: SimAccount, fields: dict, *, urlencoded: bool) -> SimResponse:
         if self.state.poll_too_soon(self.key, account.account_id, "mo", self.min_poll_interval_s):
@@ -248,7 +275,7 @@ class SmsAdminSimulator(VendorSimulator):
                 "Class": "rpt",
                 "SmsName": account.account_id,
                 "Mobile": message.phone,
-                "LinkId": message.batch_id,
+                "LinkId": self._linkid_of(message),
                 "Report": _report_value(message),
                 "ReportTime": self.now_text(TIME_FORMAT),
             },
