@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import requests
 
+from messaging.services.outcomes import Disposition, decide
 from messaging.vendors.base import (
     AccountConfig,
     AmbiguousOutcome,
@@ -34,6 +35,7 @@ from messaging.vendors.base import (
     TransientError,
     UnexpectedReply,
     VendorAuthError,
+    VendorError,
 )
 from messaging.vendors.http import HttpReply
 from messaging.vendors.registry import VENDOR_KEYS
@@ -149,6 +151,13 @@ def test_vendor_is_registered():
     # What registry.all_vendors() imports (not called here: it needs every other vendor package).
     assert "smscn" in VENDOR_KEYS
     assert import_module("messaging.vendors.smscn").VENDOR is VENDOR
+
+
+def test_reports_are_polled_never_pushed():
+    """The document's only push (6.2) is for replies: reports must be polled (/st/)."""
+    assert VENDOR.capabilities.pushes == frozenset({"mo"})
+    assert VENDOR.capabilities.poll_reports and VENDOR.capabilities.poll_mo
+    assert SmscnSimulator(state=None).report_push(None, []) is None
 
 
 @pytest.mark.parametrize("name", ["signing_example.txt", "signing_example_mt_table.txt"])
@@ -440,10 +449,23 @@ def test_poll_reports(sim, client):
         (e.custom_id, e.vendor_message_id, e.phone, e.status, e.vendor_code) for e in events
     ] == [
         ("41", "41", "13900000001", "delivered", "100"),
-        ("42", "42", "13900000002", "undelivered", "EXPIRED"),
+        ("42", "42", "13900000002", "expired", "EXPIRED"),
     ]
     assert all(e.done_at.utcoffset() == dt.timedelta(hours=8) for e in events)
     assert client.poll_reports().items == []
+
+
+def test_poll_reports_without_ids(sim, client):
+    """The engine's reports_without_ids: the /st/ lines leave the id empty."""
+    sim.configure(reports_without_ids=True, phone_outcomes={"13900000002": "expired"})
+    client.send_same(messages("13900000001", "13900000002", start=41), "hi")
+    sim.state.tick()
+    events = client.poll_reports().items
+    assert [(e.custom_id, e.vendor_message_id, e.phone, e.status) for e in events] == [
+        ("", "", "13900000001", "delivered"),
+        ("", "", "13900000002", "expired"),
+    ]
+    assert events[0].raw.split(",")[2] == ""
 
 
 def test_poll_interval_is_answered_with_107(sim, client):
@@ -601,8 +623,41 @@ def test_every_stat_code_maps_to_its_typed_error():
             error = error_for(code, "raw")
             assert (error.kind, error.code, error.raw) == (row.meaning, code, "raw")
     assert error_for("114", "").retry_after == 600
-    assert isinstance(error_for("999", ""), UnexpectedReply)
     assert REPORT_CODES["100"].meaning == "delivered"
+
+
+def test_unlisted_stat_says_nothing_either_way():
+    """Section 四 lists the codes and says nothing of others: "vendor_error", maybe taken."""
+    error = error_for("999", "raw", "新错误")
+    assert (type(error), error.kind, error.code, error.description_zh) == (
+        VendorError,
+        "vendor_error",
+        "999",
+        "新错误",
+    )
+    body = "sms&stat=999&message=新错误"
+    with pytest.raises(VendorError) as caught:
+        replay_client(body)[0].send_same(messages("13900008888"), "x")
+    assert (caught.value.kind, caught.value.raw) == ("vendor_error", body)
+    assert decide(caught.value).disposition == Disposition.UNKNOWN
+
+
+def test_report_statuses():
+    """Only 100 is in the document; failures come as the operators' CMPP words."""
+    assert {code: row.meaning for code, row in REPORT_CODES.items()} == {
+        "100": "delivered",
+        "DELIVRD": "delivered",
+        "EXPIRED": "expired",
+        "UNDELIV": "undelivered",
+        "REJECTD": "rejected",
+        "DELETED": "undelivered",
+        "UNKNOWN": "undelivered",
+    }
+    client, _ = replay_client(
+        "13900008888,EXPIRED,41, 2024-01-02 03:04:05\n13900008889,MK:0001,42, 2024-01-02 03:04:06"
+    )
+    events = client.poll_reports().items
+    assert [(e.custom_id, e.status) for e in events] == [("41", "expired"), ("42", "undelivered")]
 
 
 def test_wrong_password_is_auth_error(sim, client):
@@ -639,6 +694,34 @@ def test_invalid_number(sim, client):
     assert sim.accepted(vendor="smscn") == []
 
 
+@pytest.mark.parametrize(
+    ("reason", "code", "error"),
+    [
+        ("invalid_number", "112", InvalidNumber),
+        ("no_balance", "102", InsufficientBalance),
+        ("content_rejected", "104", ContentRejected),
+        ("999", "999", VendorError),
+    ],
+)
+def test_refused_number_refuses_the_request(sim, client, reason, code, error):
+    """One stat per request: a number the gateway refuses refuses the request that holds it."""
+    sim.configure(phone_refusals={"13100006666": reason})
+    with pytest.raises(error) as caught:
+        client.send_same(messages("13900008888", "13100006666"), "x")
+    assert caught.value.code == code
+    assert (
+        caught.value.kind
+        == {
+            "112": "invalid_number",
+            "102": "balance",
+            "104": "content_rejected",
+            "999": "vendor_error",
+        }[code]
+    )
+    assert sim.accepted(vendor="smscn") == []
+    assert client.send_single(OutgoingMessage("3", "13900008888", "x")).accepted
+
+
 def test_content_rejected(sim, client):
     sim.vendor_action("smscn", "blocked_words", words=["违禁"])
     with pytest.raises(ContentRejected) as caught:
@@ -669,7 +752,6 @@ def test_garbage_is_unexpected_reply(sim, client, call):
     [
         ("<html><body>维护中</body></html>", "poll_reports", UnexpectedReply),
         ("sms&stat=abc", "balance", UnexpectedReply),
-        ("sms&stat=999&message=新错误", "poll_reports", UnexpectedReply),
         ("sms&stat=100&message=发送成功", "balance", UnexpectedReply),  # no remain
         ("sms&stat=100&remain=abc", "sent_count", UnexpectedReply),
         ("18817660001,100", "poll_reports", UnexpectedReply),
@@ -682,6 +764,29 @@ def test_odd_replies(body, operation, error):
     with pytest.raises(error) as caught:
         getattr(client, operation)()
     assert caught.value.raw == body
+
+
+def test_report_line_without_an_id_keeps_its_phone():
+    client, _ = replay_client("18817660001,100,, 2011-03-11 11:22:11\n")
+    [event] = client.poll_reports().items
+    assert (event.vendor_message_id, event.custom_id, event.phone, event.status) == (
+        "",
+        "",
+        "18817660001",
+        "delivered",
+    )
+
+
+def test_report_shaped_push_without_mobileids_keeps_its_phone():
+    query = {"cmd": "res", "uid": UID, "mobileids": "", "mobile": "13900008888", "status": "100"}
+    outcome = parse_push(
+        PushRequest(method="GET", query=query, body=b""),
+        AccountConfig(base_url="", account_id=UID, secret=""),
+    )
+    assert [(e.vendor_message_id, e.custom_id, e.phone, e.status) for e in outcome.reports] == [
+        ("", "", "13900008888", "delivered")
+    ]
+    assert outcome.errors == []
 
 
 def test_one_odd_report_line_does_not_lose_the_others():

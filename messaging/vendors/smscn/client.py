@@ -259,9 +259,11 @@ class SmscnClient(VendorClient):
 
     @staticmethod
     def _report(line: str) -> StatusEvent:
-        """``phone,status,id,time``.  The document's sample has a space before the time: strip."""
+        """``phone,status,id,time``.  The document's sample has a space before the time: strip.
+        The id is the ``mobileids`` entry, which the document makes optional (可选项): a line
+        that leaves it empty still names the phone, and is kept for matching by phone."""
         phone, code, message_id, when = (part.strip() for part in line.split(","))
-        if not (phone and code and message_id):
+        if not (phone and code):
             raise ValueError(line)
         meaning = report_status(code)
         # The id is the ``mobileids`` entry we sent, i.e. our custom_id.

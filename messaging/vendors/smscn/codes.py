@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from messaging.statuses import Status
 
-from ..base import ERROR_KINDS, Code, RateLimited, UnexpectedReply, VendorError
+from ..base import ERROR_KINDS, Code, RateLimited, VendorError
 
 STAT_OK = "100"
 
@@ -33,20 +33,30 @@ STAT_CODES: dict[str, Code] = {
     "120": Code("transient", "系统升级", "System upgrade in progress"),
 }
 
+UNLISTED_KIND = "vendor_error"
+
 RETRY_AFTER_S: dict[str, float] = {"114": 600.0}
 """How long to wait after a rate-limit code when the document says (other codes: 5 s)."""
 
-# Quirk: the document shows report lines only with status 100 and lists no other report status.
-# 100 is its success code everywhere else, so it means delivered; anything else is a final
-# report that the message was not delivered (see ``report_status``).
+# Quirk: the document (section 5.1) shows report lines only with status 100 and lists no other
+# report status.  100 is its success code everywhere else, so it means delivered.  Failures come
+# as the operators' CMPP stat words, which gateways relaying CMPP reports pass on: those with a
+# meaning of their own are listed; anything else is a final report that the message was not
+# delivered (see ``report_status``).
 REPORT_CODES: dict[str, Code] = {
     "100": Code(Status.DELIVERED.value, "成功", "Delivered"),
+    "DELIVRD": Code(Status.DELIVERED.value, "成功送达", "Delivered to the handset"),
+    "EXPIRED": Code(Status.EXPIRED.value, "短信过期", "Expired before it could be delivered"),
+    "UNDELIV": Code(Status.UNDELIVERED.value, "无法送达", "Undeliverable"),
+    "REJECTD": Code(Status.REJECTED.value, "短信被拒绝", "Rejected by the operator"),
+    "DELETED": Code(Status.UNDELIVERED.value, "短信被删除", "Deleted by the operator"),
+    "UNKNOWN": Code(Status.UNDELIVERED.value, "未知状态", "Unknown state (not delivered)"),
 }
 
 
 def report_status(code: str) -> Code:
     """The normalized meaning of a report status; unlisted codes are undelivered."""
-    return REPORT_CODES.get(code) or Code(
+    return REPORT_CODES.get(code.strip()) or Code(
         Status.UNDELIVERED.value, f"未送达（状态码 {code}）", f"Not delivered (status {code})"
     )
 
@@ -55,9 +65,13 @@ def error_for(code: str, raw: str, message: str = "") -> VendorError:
     """The typed error for a ``stat`` code other than 100.  ``message`` is what the reply said."""
     row = STAT_CODES.get(code)
     if row is None or row.meaning == "ok":
-        # An unlisted code: we cannot tell whether anything was accepted.
-        return UnexpectedReply(
-            f"sms.cn answered stat={code!r}", code=code, description_zh=message, raw=raw
+        # A code outside the table of section 四: the document says nothing of other values
+        # (not even that they mean failure), so it says nothing either way: maybe taken.
+        return ERROR_KINDS[UNLISTED_KIND](
+            f"sms.cn answered stat={code!r}, a code its document does not list",
+            code=code,
+            description_zh=message,
+            raw=raw,
         )
     details = {
         "code": code,

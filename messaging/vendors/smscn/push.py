@@ -71,7 +71,8 @@ def parse_push(request: PushRequest, config: AccountConfig) -> PushOutcome:
             outcome.replies.append(
                 InboundReply(phone=phone, content=fields["content"], received_at=when, raw=raw)
             )
-    elif fields.get("mobileids") and fields.get("status"):
+    elif "mobileids" in fields and fields.get("status", "").strip():
+        # An empty mobileids (optional when sending) still names the phone: kept.
         code = fields["status"].strip()
         meaning = report_status(code)
         outcome.reports.append(

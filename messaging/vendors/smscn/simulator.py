@@ -1,5 +1,12 @@
 """A fake sms.cn gateway, as strict as its document: md5(password+uid) on every request, GBK unless
-``encode=utf8``, 50 numbers per GET and 2000 per POST, one stat code per request."""
+``encode=utf8``, 50 numbers per GET and 2000 per POST, one stat code per request.
+
+The answer to a send is one stat code for the whole request, so the engine's ``phone_refusals``
+refuse the whole request that holds such a number, with the code the gateway would give:
+``invalid_number`` 112 (号码错误, as for a malformed number), ``no_balance`` 102 (短信不足),
+``content_rejected`` 104 (非法字符), or a code given as digits.  With the engine's
+``reports_without_ids`` the /st/ lines leave the id field empty (mobileids is optional).
+"""
 
 from __future__ import annotations
 
@@ -44,6 +51,7 @@ REPORT_CODE_FOR_OUTCOME = {
 }
 # A mobile, or a PHS number with its area code ("小灵通需加区号", e.g. 02185418874).
 VALID_NUMBER = re.compile(r"1\d{10}|0\d{9,11}")
+REFUSAL_STATS = {"invalid_number": "112", "no_balance": "102", "content_rejected": "104"}
 
 
 def stat_reply(code: str, **fields: str) -> SimResponse:
@@ -116,6 +124,11 @@ class SmscnSimulator(VendorSimulator):
             return stat_reply("106")
         if not all(VALID_NUMBER.fullmatch(p) for p in phones):
             return stat_reply("112")
+        for phone in phones:
+            refused = self.state.refusal(phone)
+            code = REFUSAL_STATS.get(refused, refused if refused.isdigit() else "")
+            if code:
+                return stat_reply(code) if code in STAT_CODES else text_reply(f"sms&stat={code}")
         # "格式为消息编号+逗号": a trailing comma is allowed.
         ids = [i.strip() for i in params.get("mobileids", "").split(",")]
         ids = ids[:-1] if ids and not ids[-1] else ids
@@ -152,10 +165,12 @@ class SmscnSimulator(VendorSimulator):
             return self.rate_limited(request)
         messages = self.state.take_reports(self.key, account.account_id, self.max_per_poll)
         now = china_time(datetime.now(CHINA))
+        without_ids = self.state.reports_without_ids
         # Exactly the document's line shape, space before the time included.
         return text_reply(
             "\n".join(
-                f"{m.phone},{REPORT_CODE_FOR_OUTCOME[m.outcome]},{m.vendor_message_id}, {now}"
+                f"{m.phone},{REPORT_CODE_FOR_OUTCOME[m.outcome]},"
+                f"{'' if without_ids else m.vendor_message_id}, {now}"
                 for m in messages
             )
         )
