@@ -199,6 +199,17 @@ def test_ddt_document_example_renders_value_n_as_the_groups_nth_field(sim):
     sent = {m["phone"]: m["content"] for m in sim.accepted(vendor="smsadmin")}
     assert list(sent) == ["13712345678", "13745678910", "13714782356"]
     assert "您本次的注册验证码  4567, 在  20 分钟内输入有效。" in sent["13745678910"]
+    # The document's three renderings, its spaces aside ("模板变量分别为: …").
+    rendered = {phone: " ".join(text.split()) for phone, text in sent.items()}
+    for phone, code, minutes in [
+        ("13712345678", "123456", "10"),
+        ("13745678910", "4567", "20"),
+        ("13714782356", "78912", "30"),
+    ]:
+        assert (
+            f"您本次的注册验证码 {code}, 在 {minutes} 分钟内输入有效。 【签名内容】"
+            in (rendered[phone])
+        )
 
 
 def fill(template: str, values: dict[str, list[str]]) -> str:
