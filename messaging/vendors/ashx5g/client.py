@@ -16,12 +16,11 @@ import logging
 import re
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from urllib.parse import unquote
 from zoneinfo import ZoneInfo
-
-from messaging.statuses import Status
 
 from ..base import (
     Balance,
@@ -45,9 +44,43 @@ log = logging.getLogger(__name__)
 CHINA = ZoneInfo("Asia/Shanghai")
 TS_FORMAT = "%Y%m%d%H%M%S"
 MAX_TITLE_CHARS = 15
-"""Template title: "长度小于等于 15" (5.1)."""
+"""Template title: "长度小于等于 15" (5.1), counted by ``title_length``."""
 VARIABLE_SEPARATOR = "|"
-"""Template variable values are sent joined by "|" (5.1 notes)."""
+"""Template variable values are sent joined by "|" (5.1 notes); the document has no escape."""
+TEMPLATE_FILE_TYPES = frozenset(
+    {
+        "text/plain",
+        "application/zip",
+        "image/jpeg",
+        "image/jpg",
+        "image/gif",
+        "image/bmp",
+        "image/png",
+        "video/mp4",
+        "video/3gp",
+        "audio/wmv",
+        "audio/mp3",
+        "audio/aac",
+    }
+)
+"""The content types of template files (5.3)."""
+
+
+def title_length(title: str) -> int:
+    """A title's length as the gateway counts it.  "长度小于等于 15" gives no unit; the gateway
+    is ASP.NET (the section 7 exchanges), whose string length counts UTF-16 code units: a
+    Chinese character is 1, a character beyond the BMP (most emoji) 2."""
+    return len(title.encode("utf-16-le")) // 2
+
+
+# Why a recipient is refused before sending (per-recipient refusals, nothing sent for them).
+SEPARATOR_IN_VALUE = (
+    "A template variable value contains '|', the separator of the vendor's list of values, "
+    "which no request can carry (模板变量值含有分隔符“|”，无法提交)"
+)
+NO_NUMBER = "No phone number (号码缺失)"
+NOT_ONE_NUMBER = "Not a single phone number (号码格式错误)"
+NO_CONTENT = "No content to send (内容缺失)"
 
 
 def md5_password(account: str, password: str, ts: str) -> str:
@@ -267,7 +300,7 @@ def report_event(item: object, raw: str) -> StatusEvent:
     return StatusEvent(
         vendor_message_id=seq,
         # DELIVRD is the only success flag, so an unlisted code is a failed delivery.
-        status=known.meaning if known else Status.UNDELIVERED.value,
+        status=codes.report_status(code),
         vendor_code=code,
         description_zh=as_text(item.get("sc_chn")) or (known.zh if known else ""),
         description_en=known.en if known else "",
@@ -275,8 +308,10 @@ def report_event(item: object, raw: str) -> StatusEvent:
         custom_id=as_text(item.get("smsid")),
         batch_id=as_text(item.get("sid")),
         done_at=china_time(item.get("st")),
-        part_index=_int(item.get("pid")),
-        part_count=_int(item.get("row")),
+        # "pid 长短信分片编号" names a part, but "row 计费条数" is the billed count of the
+        # whole message, not a number of part reports to wait for: one report per message.
+        part_index=1,
+        part_count=1,
         raw=raw,
     )
 
@@ -303,10 +338,17 @@ def inbound_reply(
 # --------------------------------------------------------------------------- client
 
 
+@dataclass(frozen=True)
+class Ashx5gCapabilities(Capabilities):
+    template_title_max_chars: int = 0
+    """The longest template title the vendor takes, counted in UTF-16 code units (0: no
+    limit).  Read by the template submission service, which derives titles that fit."""
+
+
 class Ashx5gClient(VendorClient):
     key = "ashx5g"
     label = "5G SMS (ashx)"
-    capabilities = Capabilities(
+    capabilities = Ashx5gCapabilities(
         # "群发建议使用 Post 接口 单批次 <500 万" (overview item 13).
         max_numbers_per_request=4_999_999,
         # "每次提交最大包含 50000 组变量" (overview item 3).
@@ -317,10 +359,15 @@ class Ashx5gClient(VendorClient):
         template_upload=True,
         # At least 5 s between polls, 8 s recommended (3, item 4); we poll at the recommendation.
         min_poll_interval_s=8.0,
+        # "手动获取状态报告与上行, 应采用单线程, 操作间隔 5 秒以上 ... 如果请求状态报告、上行和
+        # 余额接口的频率小于 5 秒, 则返回错误码 result=920" (3, item 4): one clock for every
+        # manual call of the account (rpt, mo, balance, bi), not one per kind.
+        poll_interval_shared=True,
         max_reports_per_poll=10_000,
         pushes=frozenset({"report", "mo", "template_review"}),
         auth_modes=("plain", "md5"),
         sms_segment_chars=(70, 67),
+        template_title_max_chars=MAX_TITLE_CHARS,
     )
 
     def __init__(self, config, transport=None):
@@ -345,28 +392,64 @@ class Ashx5gClient(VendorClient):
 
     def send_same(self, messages: Sequence[OutgoingMessage], content: str) -> list[SubmitResult]:
         self._check_size(messages, self.capabilities.max_numbers_per_request)
-        if not messages:
-            return []
-        fields = {
-            "pn": ",".join(m.phone for m in messages),
-            "msg": content,
-            **self._optional(ext=self.config.extension),
+        # ``pn`` is a comma-separated list (2.2): a "number" with a comma in it would become
+        # two numbers of the list, and an empty one none.  Neither is a mobile number.
+        refusals = {
+            index: _refusal(message, "invalid_number", NOT_ONE_NUMBER)
+            for index, message in enumerate(messages)
+            if not message.phone.strip() or "," in message.phone
         }
-        payload, raw = self._call("/mts.ashx", fields)
-        return _per_number_results(messages, payload, raw)
+
+        def send(carried: Sequence[OutgoingMessage]) -> list[SubmitResult]:
+            fields = {
+                "pn": ",".join(m.phone for m in carried),
+                "msg": content,
+                **self._optional(ext=self.config.extension),
+            }
+            payload, raw = self._call("/mts.ashx", fields)
+            return _per_number_results(carried, payload, raw)
+
+        return _send_the_rest(messages, refusals, send)
 
     def send_personalised(self, messages: Sequence[OutgoingMessage]) -> list[SubmitResult]:
-        return self._send_vars(messages, [m.content for m in messages])
+        self._check_size(messages, self.capabilities.max_personalised_per_request)
+        # ``vars`` is a JSON array, which carries any text; but one group without ``pn`` or
+        # ``msg`` makes the gateway refuse the whole request (912 / 913), so such a recipient
+        # is refused on its own before sending and the others go.
+        refusals = {}
+        for index, message in enumerate(messages):
+            if not message.phone.strip():
+                refusals[index] = _refusal(message, "invalid_number", NO_NUMBER)
+            elif not message.content:
+                refusals[index] = _refusal(message, "invalid_request", NO_CONTENT)
+        return _send_the_rest(
+            messages,
+            refusals,
+            lambda carried: self._send_vars(carried, [m.content for m in carried]),
+        )
 
     def send_template(
         self, vendor_template_id: str, messages: Sequence[OutgoingMessage]
     ) -> list[SubmitResult]:
-        for message in messages:
-            if any(VARIABLE_SEPARATOR in value for value in message.variables):
-                # The vendor has no escape for "|", so such a value would shift the others.
-                raise InvalidRequest(f"A template variable of {message.phone} contains '|'")
-        values = [VARIABLE_SEPARATOR.join(m.variables) for m in messages]
-        return self._send_vars(messages, values, mms_id=vendor_template_id)
+        self._check_size(messages, self.capabilities.max_personalised_per_request)
+        # The variable values travel joined by "|" in ``msg`` (5.1 notes: "发送时用 | 分隔变量值")
+        # and the document has no escape for it.  Every request shape - mt, mts and mts_var
+        # alike - carries template values that way ("msg 发送内容 或彩视变参", 2.1 to 2.4), so a
+        # value with a "|" in it would shift the values after it in any of them: no single
+        # send can carry it either.  Such a recipient is refused on its own (nothing sent);
+        # the others of the request go.
+        refusals = {}
+        for index, message in enumerate(messages):
+            if not message.phone.strip():
+                refusals[index] = _refusal(message, "invalid_number", NO_NUMBER)
+            elif any(VARIABLE_SEPARATOR in value for value in message.variables):
+                refusals[index] = _refusal(message, "invalid_request", SEPARATOR_IN_VALUE)
+
+        def send(carried: Sequence[OutgoingMessage]) -> list[SubmitResult]:
+            values = [VARIABLE_SEPARATOR.join(m.variables) for m in carried]
+            return self._send_vars(carried, values, mms_id=vendor_template_id)
+
+        return _send_the_rest(messages, refusals, send)
 
     def _send_vars(self, messages, contents: Sequence[str], mms_id: str = ""):
         """mts_var.ashx: per-recipient ``msg`` (content, or template variable values), with
@@ -443,8 +526,18 @@ class Ashx5gClient(VendorClient):
     def upload_template(
         self, *, title: str, signature: str, frames: Sequence[TemplateFrame], has_variables: bool
     ) -> TemplateUpload:
-        if len(title) > MAX_TITLE_CHARS:
-            raise InvalidRequest(f"Template title longer than {MAX_TITLE_CHARS} characters")
+        # What 5.1 and 5.3 require, checked before sending: the gateway only says "-1".
+        if not title or title_length(title) > MAX_TITLE_CHARS:
+            raise InvalidRequest(
+                f"Template title must have 1 to {MAX_TITLE_CHARS} characters: {title!r}"
+            )
+        if not frames:
+            raise InvalidRequest("A template needs at least one file")
+        for frame in frames:
+            if frame.content_type not in TEMPLATE_FILE_TYPES:
+                raise InvalidRequest(f"Template files cannot be {frame.content_type!r} (5.3)")
+            if not frame.data:
+                raise InvalidRequest(f"Template file {frame.name or frame.order} is empty")
         body = {
             **self._auth(),
             **self._optional(sign=signature or self.config.signature),
@@ -531,6 +624,11 @@ def _read(reply: HttpReply) -> dict:
         text = reply.body.decode("utf-8").lstrip("\ufeff").strip()
     except UnicodeDecodeError as exc:
         raise UnexpectedReply("reply is not UTF-8", raw=reply.body) from exc
+    # Quirk: the older gateways answer a call that comes too soon with plain text and HTTP
+    # 200, "frequency deny.please query slowly.f:5sec.", not result=920 (see codes).
+    denied = codes.frequency_denied(text)
+    if denied is not None:
+        raise denied
     try:
         if text.startswith("{"):
             payload = loads_lenient(text)
@@ -550,6 +648,26 @@ def _amount(payload: Mapping, raw: str) -> Decimal:
         return Decimal(as_text(payload.get("balance")))
     except InvalidOperation as exc:
         raise UnexpectedReply("reply without a readable balance", raw=raw) from exc
+
+
+def _refusal(message: OutgoingMessage, kind: str, why: str) -> SubmitResult:
+    return SubmitResult(
+        message.custom_id, message.phone, False, error_kind=kind, error_description=why
+    )
+
+
+def _send_the_rest(
+    messages: Sequence[OutgoingMessage],
+    refusals: Mapping[int, SubmitResult],
+    send: Callable[[Sequence[OutgoingMessage]], list[SubmitResult]],
+) -> list[SubmitResult]:
+    """One result per message, in order: the refusals decided before sending, and ``send``'s
+    results for the others (no request at all when none is left)."""
+    if not refusals:
+        return send(messages) if messages else []
+    carried = [m for index, m in enumerate(messages) if index not in refusals]
+    sent = iter(send(carried) if carried else [])
+    return [refusals[index] if index in refusals else next(sent) for index in range(len(messages))]
 
 
 def _per_number_results(

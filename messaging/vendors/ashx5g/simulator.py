@@ -1,9 +1,17 @@
 """Simulator of the ashx5g gateway, as strict as its document ("5G SMS Interface" v8.33).
 
 Accepts GET, form POST and JSON POST (section 7) on every endpoint except the POST-only
-``mts_var.ashx`` and ``mms_create.ashx``; checks plain and md5+ts credentials, required fields,
-numbers, content, balance, the 50,000-group limit and the 5-second polling interval, and
-answers with the document's ``result`` codes in ``rf=json`` or ``rf=kv``.
+``mts_var.ashx`` and ``mms_create.ashx``; checks plain and md5+ts credentials, UTF-8, required
+fields, numbers, content, balance, the 50,000-group and 5,000,000-number limits, template values
+and titles, and the 5-second interval that spaces every manual call of an account (rpt, mo,
+balance, bi) together, and answers with the document's ``result`` codes in ``rf=json`` or
+``rf=kv``.
+
+Account options (``SimAccount.options``): ``auth_mode="md5"`` refuses plain passwords (914);
+``uid`` is the ``uid`` of report and reply items; ``rate_limit_reply="frequency_deny"`` makes
+the account answer like the older gateway family - a too-frequent call (and the engine's
+``rate_limit`` misbehaviour) gets the plain text "frequency deny.please query slowly.f:5sec."
+with HTTP 200 instead of result=920, ``frequency_deny_s`` giving the seconds it names.
 """
 
 from __future__ import annotations
@@ -13,7 +21,7 @@ import re
 import time
 from collections import Counter
 from datetime import datetime
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote
 
 import requests
 
@@ -31,7 +39,15 @@ from ..simulator import (
     VendorSimulator,
 )
 from . import codes
-from .client import MAX_TITLE_CHARS, TS_FORMAT, VARIABLE_SEPARATOR, Ashx5gClient, md5_password
+from .client import (
+    MAX_TITLE_CHARS,
+    TEMPLATE_FILE_TYPES,
+    TS_FORMAT,
+    VARIABLE_SEPARATOR,
+    Ashx5gClient,
+    md5_password,
+    title_length,
+)
 
 JSON_TYPE = "application/json; charset=UTF-8"
 DASHED_TIME = "%Y-%m-%d %H:%M:%S"
@@ -39,28 +55,22 @@ DASHED_TIME = "%Y-%m-%d %H:%M:%S"
 PHONE = re.compile(r"(?:\+?86)?1\d{10}")
 MSG_FORMATS = frozenset({"0", "3", "4", "8", "15"})
 """msg_fmt values the overview allows (item 9)."""
-TEMPLATE_FILE_TYPES = frozenset(
-    {
-        "text/plain",
-        "application/zip",
-        "image/jpeg",
-        "image/jpg",
-        "image/gif",
-        "image/bmp",
-        "image/png",
-        "video/mp4",
-        "video/3gp",
-        "audio/wmv",
-        "audio/mp3",
-        "audio/aac",
-    }
-)
-"""5.3."""
+REPLY_FORMATS = frozenset({"json", "xml", "kv"})
+"""rf values (2.1, 3.1)."""
+MANUAL_CALLS = "manual"
+"""The one poll-interval clock of rpt, mo, balance and bi (3, item 4)."""
+FREQUENCY_DENY = "frequency deny.please query slowly.f:{seconds}sec."
+"""The older gateways' too-frequent answer (plain text, HTTP 200)."""
 TEMPLATE_VARIABLE = re.compile(r"\{var\d+\}")
 """Placeholders in a template's text: {var1}, {var2}... (5.1 notes)."""
 # Quirk: the address table (1) lists mms_create.ashx as [GET POST], but 5.1 says POST, and its
 # files cannot travel in a query string: POST only, like mts_var.ashx.
 POST_ONLY = frozenset({"/mts_var.ashx", "/mms_create.ashx"})
+REPORT_CODE_OF_OUTCOME = {
+    Status.DELIVERED: "DELIVRD",
+    Status.EXPIRED: "EXPIRED",
+    Status.REJECTED: "REJECTD",
+}
 
 
 def _is_timestamp(text: str) -> bool:
@@ -89,9 +99,12 @@ def _template_frames(files: object) -> list[tuple[str, bytes]] | None:
         if not all(str(file.get(name, "")) for name in ("index", "id", "content")):
             return None
         try:
-            frames.append((file["content_type"], bytes.fromhex(str(file["content"]))))
+            data = bytes.fromhex(str(file["content"]))
+            if file["content_type"] == "text/plain":
+                data.decode("utf-8")  # "编码格式:UTF-8" (5.1)
         except ValueError:
             return None
+        frames.append((file["content_type"], data))
     return frames
 
 
@@ -100,6 +113,8 @@ class Ashx5gSimulator(VendorSimulator):
     min_poll_interval_s = codes.POLL_INTERVAL_S
     max_content_chars = 1000
     """The document has code 915 (content length) but names no maximum: this one is ours."""
+    max_group_numbers = 4_999_999
+    """"单批次 <500 万" (overview item 13)."""
 
     def handle(self, request: SimRequest) -> SimResponse:
         endpoint = {
@@ -116,10 +131,12 @@ class Ashx5gSimulator(VendorSimulator):
             return SimResponse("Not Found", status=404)
         try:
             fields = self._fields(request)
-        except ValueError:
+        except ValueError:  # not UTF-8 ("平台内容编码方式为 UTF-8"), or unreadable JSON
             return self._error(request.path, {}, "-1")
         if request.method != "POST" and request.path in POST_ONLY:
             return self._error(request.path, fields, "918")
+        if str(fields.get("rf", "json")) not in REPLY_FORMATS:
+            return self._error(request.path, {}, "-1")
         account, refusal = self._authenticate(fields)
         if refusal:
             return self._error(request.path, fields, refusal)
@@ -127,7 +144,12 @@ class Ashx5gSimulator(VendorSimulator):
 
     # the vendor's own answers to the shared misbehaviour switch ------------
     def rate_limited(self, request: SimRequest) -> SimResponse:
-        return self._error_for(request, "920")
+        try:
+            fields = self._fields(request)
+        except ValueError:
+            fields = {}
+        account = self.find_account(str(fields.get("account", "")))
+        return self._too_frequent(request.path, fields, account)
 
     def auth_failed(self, request: SimRequest) -> SimResponse:
         return self._error_for(request, "901")
@@ -145,13 +167,21 @@ class Ashx5gSimulator(VendorSimulator):
     # request reading -------------------------------------------------------
     @staticmethod
     def _fields(request: SimRequest) -> dict:
+        """The request's fields; ValueError when they are not UTF-8 (overview item 1)."""
         if request.content_type == "application/json":
             # 7.2.2: the same fields as a JSON object; files and vars may be real arrays.
-            body = request.json()
+            body = request.json()  # decodes UTF-8 strictly
             if not isinstance(body, dict):
                 raise ValueError("JSON body is not an object")
             return {k: v if isinstance(v, list | dict) else str(v) for k, v in body.items()}
-        return request.params("utf-8")
+        fields = request.params("utf-8")  # fast, but bytes that are not UTF-8 become U+FFFD
+        if any("\ufffd" in name or "\ufffd" in value for name, value in fields.items()):
+            # Read again strictly (UnicodeDecodeError is a ValueError): a U+FFFD sent as such
+            # is UTF-8, a GBK byte is not.
+            parse_qsl(request.query_string, True, encoding="utf-8", errors="strict")
+            if request.content_type == "application/x-www-form-urlencoded":
+                parse_qsl(request.body.decode("utf-8"), True, encoding="utf-8", errors="strict")
+        return fields
 
     def _authenticate(self, fields: dict) -> tuple[SimAccount | None, str]:
         account_id, password = str(fields.get("account", "")), str(fields.get("pswd", ""))
@@ -169,7 +199,8 @@ class Ashx5gSimulator(VendorSimulator):
             # The document gives ts no validity window, so only its format is checked.
             if not _is_timestamp(ts):
                 return None, "903"
-            if password.lower() != md5_password(account_id, account.secret, ts):
+            # "MD5(...)的小写结果" (overview item 14): the lower-case hex digest, exactly.
+            if password != md5_password(account_id, account.secret, ts):
                 return None, "902"
         elif account.options.get("auth_mode") == "md5":
             return None, "914"
@@ -207,6 +238,8 @@ class Ashx5gSimulator(VendorSimulator):
         # The document does not say what a group send does with some bad numbers: like most
         # gateways, the simulator leaves them out of seqs and answers 916 only if none is valid.
         valid = [phone for phone in phones if PHONE.fullmatch(phone)]
+        if len(phones) > self.max_group_numbers:
+            return self._error("/mts.ashx", fields, "-1")  # no code of its own: "提交失败"
         refusal = (
             ("912" if not phones else "")
             or self._content_refusal(account, fields, content)
@@ -310,7 +343,12 @@ class Ashx5gSimulator(VendorSimulator):
         ):
             return "-1"  # only approved templates may be sent ("已审核的模板编号")
         given = len(values.split(VARIABLE_SEPARATOR)) if values else 0
-        return "919" if given < template["variables"] else ""
+        needed = template["variables"]
+        if given < needed:
+            return "919"
+        # More values than placeholders: a value held a "|" (there is no escape), or the
+        # values are not this template's.  No code of its own: "提交失败".
+        return "-1" if needed and given > needed else ""
 
     @staticmethod
     def _options_refusal(fields: dict) -> str:
@@ -368,8 +406,8 @@ class Ashx5gSimulator(VendorSimulator):
         limit = self._poll_limit(fields)
         if limit is None:
             return self._error("/rpt.ashx", fields, "-1")
-        if self.state.poll_too_soon(self.key, account.account_id, "rpt", self.min_poll_interval_s):
-            return self._error("/rpt.ashx", fields, "920")
+        if self._too_soon(account):
+            return self._too_frequent("/rpt.ashx", fields, account)
         messages = self.state.take_reports(self.key, account.account_id, limit)
         self._counters()["rpt_out", account.account_id] += len(messages)
         items = [self._report_item(account, message) for message in messages]
@@ -379,8 +417,8 @@ class Ashx5gSimulator(VendorSimulator):
         limit = self._poll_limit(fields)
         if limit is None:
             return self._error("/mo.ashx", fields, "-1")
-        if self.state.poll_too_soon(self.key, account.account_id, "mo", self.min_poll_interval_s):
-            return self._error("/mo.ashx", fields, "920")
+        if self._too_soon(account):
+            return self._too_frequent("/mo.ashx", fields, account)
         replies = self.state.take_replies(self.key, account.account_id, limit)
         self._counters()["mo_out", account.account_id] += len(replies)
         # The kv records carry no time of their own (3.7).
@@ -388,6 +426,25 @@ class Ashx5gSimulator(VendorSimulator):
         items = [self._reply_item(account, reply, with_time=with_time) for reply in replies]
         # Quirk kept: the JSON list is "mos" (3.7), but the empty answer shows "rpts" (3, 6).
         return self._answer(fields, {"result": "0"}, items, list_key="mos" if items else "rpts")
+
+    def _too_soon(self, account: SimAccount) -> bool:
+        """ "手动获取状态报告与上行, 应采用单线程, 操作间隔 5 秒以上 ... 如果请求状态报告、上行和
+        余额接口的频率小于 5 秒, 则返回错误码 result=920" (3, item 4): one clock for every
+        manual call of the account, whatever its kind (the engine's enforce_poll_interval
+        switch turns it off)."""
+        return self.state.poll_too_soon(
+            self.key, account.account_id, MANUAL_CALLS, self.min_poll_interval_s
+        )
+
+    def _too_frequent(self, path: str, fields: dict, account: SimAccount | None) -> SimResponse:
+        """The answer to a call that came too soon: 920, or the older gateways' plain text."""
+        options = account.options if account is not None else {}
+        if options.get("rate_limit_reply") == "frequency_deny":
+            seconds = options.get("frequency_deny_s", int(self.min_poll_interval_s))
+            return SimResponse(
+                FREQUENCY_DENY.format(seconds=seconds), content_type="text/plain; charset=utf-8"
+            )
+        return self._error(path, fields, "920")
 
     @staticmethod
     def _poll_limit(fields: dict) -> int | None:
@@ -398,8 +455,9 @@ class Ashx5gSimulator(VendorSimulator):
         return limit if 1 <= limit <= Ashx5gClient.capabilities.max_reports_per_poll else None
 
     def _report_item(self, account: SimAccount, message: AcceptedMessage) -> dict:
-        # The document knows DELIVRD and UNDELIV only: every other outcome reports UNDELIV.
-        code = "DELIVRD" if message.outcome == Status.DELIVERED else "UNDELIV"
+        # The samples show DELIVRD and UNDELIV; sc is "一般为 7 为字符" (the CMPP stat), so an
+        # expired or rejected message reports EXPIRED / REJECTD, any other failure UNDELIV.
+        code = REPORT_CODE_OF_OUTCOME.get(message.outcome, "UNDELIV")
         return {
             "uid": str(self._uid(account)),
             "uname": account.account_id,
@@ -439,13 +497,14 @@ class Ashx5gSimulator(VendorSimulator):
 
     # account ---------------------------------------------------------------
     def _balance(self, account: SimAccount, fields: dict) -> SimResponse:
-        if self.state.poll_too_soon(
-            self.key, account.account_id, "balance", self.min_poll_interval_s
-        ):
-            return self._error("/balance.ashx", fields, "920")
+        if self._too_soon(account):
+            return self._too_frequent("/balance.ashx", fields, account)
         return self._answer(fields, {"result": "0", "balance": str(account.balance)})
 
     def _bi(self, account: SimAccount, fields: dict) -> SimResponse:
+        # bi is the balance interface with counters: the same clock (3, item 4).
+        if self._too_soon(account):
+            return self._too_frequent("/bi.ashx", fields, account)
         key = (self.key, account.account_id)
         self.state.tick()
         with self.state.lock:
@@ -478,16 +537,14 @@ class Ashx5gSimulator(VendorSimulator):
         frames = _template_frames(files)  # a JSON array, so a JSON body (5.1)
         if (
             not title
-            or len(title) > MAX_TITLE_CHARS
+            or title_length(title) > MAX_TITLE_CHARS  # "长度小于等于 15", as .NET counts
             or frames is None
             or kind not in ("0", "1", "2")
         ):
             # The table has no code for a malformed upload: -1 "提交失败".
             return self._error("/mms_create.ashx", fields, "-1")
         text = "".join(
-            data.decode("utf-8", "replace")
-            for content_type, data in frames
-            if content_type == "text/plain"
+            data.decode("utf-8") for content_type, data in frames if content_type == "text/plain"
         )
         template_id = str(self.state.next_id())
         self._templates()[template_id] = {
