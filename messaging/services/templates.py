@@ -1,17 +1,25 @@
 """Registering MMS / video / 5G templates at a vendor for review.
 
 The vendor reviews a template's frames before any campaign may use it; its verdict arrives
-later (the ashx5g review push, applied by ``reports.apply_template_reviews``)."""
+later (the ashx5g review push, applied by ``reports.apply_template_reviews``).
+
+Everything that can be checked here is checked before the vendor is called, and said in our
+words: the files' types and sizes (``content_checks.frame_rules``), empty files, text frames
+that are not UTF-8.  The title is derived from the template's name so that it fits the
+vendor's limit (ashx5g: "长度小于等于 15"), since a campaign's draft is named after the campaign
+(up to 100 characters).
+"""
 
 from __future__ import annotations
 
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from ..models import Template, TemplateRegistration, VendorAccount
+from ..models import Template, TemplateFile, TemplateRegistration, VendorAccount
 from ..vendors.base import TemplateFrame, VendorError
 from ..vendors.registry import vendor
 from .compose import placeholders
+from .content_checks import FrameRules, frame_rules
 
 
 class TemplateSubmitError(Exception):
@@ -22,7 +30,8 @@ def submit_for_review(template: Template, account: VendorAccount) -> TemplateReg
     """Upload the template's frames to the account's vendor and record the registration as
     pending with the vendor's template id.  A template already approved or under review is
     left alone."""
-    if not vendor(account.vendor).capabilities.template_upload:
+    capabilities = vendor(account.vendor).capabilities
+    if not capabilities.template_upload:
         raise TemplateSubmitError(
             _("%(account)s takes no template uploads.") % {"account": account.name}
         )
@@ -34,35 +43,24 @@ def submit_for_review(template: Template, account: VendorAccount) -> TemplateReg
         TemplateRegistration.Review.APPROVED,
     ):
         return registration
-    frames = []
-    for file in template.files.order_by("frame", "order"):
-        with file.file.open("rb") as handle:
-            frames.append(
-                TemplateFrame(
-                    frame=file.frame,
-                    order=file.order,
-                    content_type=file.content_type,
-                    data=handle.read(),
-                    name=file.file.name.rsplit("/", 1)[-1],
-                )
-            )
-    if not frames:
+    files = list(template.files.order_by("frame", "order"))
+    if not files:
         raise TemplateSubmitError(_("The template has no frames to submit."))
+    frames, problems = read_frames(files, frame_rules(account))
+    if problems:
+        # Nothing was sent: the reason is ours, and the vendor's last answer (if any) stays.
+        _record_reason(registration, " ".join(problems))
+        raise TemplateSubmitError(" ".join(problems))
     try:
         upload = account.client().upload_template(
-            title=template.name,
+            title=template_title(template, getattr(capabilities, "template_title_max_chars", 0)),
             signature=template.signature or account.signature,
             frames=frames,
             has_variables=bool(placeholders(template.body)),
         )
     except VendorError as exc:
-        with transaction.atomic():
-            registration.review_reason = str(exc)
-            registration.raw = str(exc.raw or "")[:10000]
-            registration.save(update_fields=["review_reason", "raw"])
-        raise TemplateSubmitError(
-            _("The vendor refused the template: %(error)s") % {"error": exc}
-        ) from exc
+        _record_reason(registration, str(exc), raw=str(exc.raw or ""))
+        raise TemplateSubmitError(_vendor_error_message(exc)) from exc
     registration.vendor_template_id = upload.vendor_template_id
     registration.review_status = TemplateRegistration.Review.PENDING
     registration.review_reason = ""
@@ -70,3 +68,134 @@ def submit_for_review(template: Template, account: VendorAccount) -> TemplateReg
     registration.raw = upload.raw
     registration.save()
     return registration
+
+
+# --------------------------------------------------------------------------- title
+
+
+def title_length(text: str) -> int:
+    """A title's length in UTF-16 code units: how the vendors' .NET gateways count a string
+    (a Chinese character is 1, an emoji 2).  Never less than the characters' count, so a title
+    that fits here fits however the vendor counts characters."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def template_title(template: Template, limit: int) -> str:
+    """The title the vendor gets: the template's name with its white space collapsed, or, when
+    that is longer than ``limit`` (0: no limit), its beginning followed by "#<template id>" so
+    that templates whose long names begin alike stay apart."""
+    name = " ".join(template.name.split())
+    if not limit or (name and title_length(name) <= limit):
+        return name or f"#{template.pk}"
+    suffix = f"#{template.pk}"
+    head = _cut(name, limit - title_length(suffix)).rstrip()
+    return head + suffix if head else _cut(suffix, limit)
+
+
+def _cut(text: str, units: int) -> str:
+    """The longest beginning of ``text`` that takes at most ``units`` UTF-16 code units
+    (never half of a character)."""
+    taken = 0
+    for index, char in enumerate(text):
+        taken += title_length(char)
+        if taken > units:
+            return text[:index]
+    return text
+
+
+# --------------------------------------------------------------------------- frames
+
+
+def read_frames(
+    files: list[TemplateFile], rules: FrameRules
+) -> tuple[list[TemplateFrame], list[str]]:
+    """The frames to upload, and what is wrong with them in our words (empty when nothing).
+    Frames and the files within a frame are numbered 1, 2, 3... in their order: the vendor
+    reads the frame number as "how many frames" (ashx5g 5.1: "index 表示有多少帧")."""
+    frames: list[TemplateFrame] = []
+    problems: list[str] = []
+    total = 0
+    frame_numbers: dict[int, int] = {}
+    orders: dict[int, int] = {}
+    for file in files:
+        name = file.file.name.rsplit("/", 1)[-1]
+        try:
+            with file.file.open("rb") as handle:
+                data = handle.read()
+        except OSError as exc:
+            problems.append(_("%(name)s cannot be read: %(error)s") % {"name": name, "error": exc})
+            continue
+        total += len(data)
+        problems += _file_problems(name, file.content_type, data, rules)
+        frame = frame_numbers.setdefault(file.frame, len(frame_numbers) + 1)
+        orders[frame] = orders.get(frame, 0) + 1
+        frames.append(
+            TemplateFrame(
+                frame=frame,
+                order=orders[frame],
+                content_type=file.content_type,
+                data=data,
+                name=name,
+            )
+        )
+    if rules.max_total_bytes and total > rules.max_total_bytes:
+        problems.append(
+            _("The template's files would exceed %(limit)s KB in all.")
+            % {"limit": rules.max_total_bytes // 1024}
+        )
+    return frames, problems
+
+
+def _file_problems(name: str, content_type: str, data: bytes, rules: FrameRules) -> list[str]:
+    if content_type not in rules.content_types:
+        return [
+            _("%(name)s: this vendor accepts only %(types)s.")
+            % {"name": name, "types": ", ".join(rules.extensions)}
+        ]
+    if not data:
+        return [_("%(name)s is empty.") % {"name": name}]
+    if rules.max_file_bytes and len(data) > rules.max_file_bytes:
+        return [
+            _("%(name)s is %(size)s KB; the limit is %(limit)s KB per file.")
+            % {"name": name, "size": -(-len(data) // 1024), "limit": rules.max_file_bytes // 1024}
+        ]
+    if content_type == "text/plain":
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            return [
+                _("%(name)s is not UTF-8 text: the vendor reads text frames as UTF-8.")
+                % {"name": name}
+            ]
+    return []
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def _vendor_error_message(exc: VendorError) -> str:
+    """What an upload's error means, without blaming the vendor for what it never saw."""
+    if not exc.retry_safe:
+        return _("No clear answer from the vendor: it may have the template. %(error)s") % {
+            "error": exc
+        }
+    if exc.kind in ("transient", "rate_limited"):
+        return _("The vendor could not take the template now; nothing was submitted: %(error)s") % {
+            "error": exc
+        }
+    if not exc.raw and not exc.code:
+        # The adapter refused before sending: the vendor has said nothing.
+        return _("The template cannot be submitted as it is; nothing was sent: %(error)s") % {
+            "error": exc
+        }
+    return _("The vendor refused the template: %(error)s") % {"error": exc}
+
+
+def _record_reason(registration: TemplateRegistration, reason: str, raw: str | None = None):
+    fields = ["review_reason"]
+    registration.review_reason = reason
+    if raw is not None:
+        registration.raw = raw[:10000]
+        fields.append("raw")
+    with transaction.atomic():
+        registration.save(update_fields=fields)
