@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from messaging.statuses import Status
 
-from ..base import ERROR_KINDS, Code, VendorError
+from ..base import ERROR_KINDS, Code, Refused, VendorError
 
 # Report ``errcode`` values.  The document shows only DELIVRD (and says ``status`` 0 is success,
 # non-0 failure); the others are the SMPP 3.4 message states that the gateway forwards from the
@@ -55,12 +55,15 @@ ERROR_CODES: dict[str, Code] = {
         "用户账号登录的连接数超限",
         "The number of connections logged in by the user account exceeds the limit",
     ),
-    # A login from an address the account is not bound to: only an administrator can fix it.
-    "-100057": Code("auth", "用户账号登录的IP错误", "User account login IP is wrong"),
-    # The gateway answers msgid 0 with it, so nothing was accepted: safe to try again later.
+    # A login from an address the account is not bound to: the credentials are right, the
+    # account's setup at Montnets (its IP list) must change before anything is sent.
+    "-100057": Code("account", "用户账号登录的IP错误", "User account login IP is wrong"),
+    # A non-zero result is a failure and comes with msgid 0 (2.1.6): nothing was accepted, and
+    # an internal error of the platform is worth trying again later.
     "-100999": Code("transient", "平台数据库内部错误", "Platform database internal error"),
     "-100807": Code("invalid_request", "号码数量超限", "Exceeded number of numbers"),
-    # The signed timestamp is too far from the gateway's clock: our clock needs fixing.
+    # The signed timestamp is too far from the gateway's clock (3.1 "the server may reject
+    # your request"): the signature fails until our clock is fixed.
     "-100268": Code("auth", "请求报文时间过期", "Request message time expired"),
     "-100269": Code("invalid_request", "定时时间格式错误", "Timing time format error"),
     "-100270": Code("invalid_request", "有效期格式错误", "Invalid expiration date format"),
@@ -84,12 +87,25 @@ ERROR_CODES: dict[str, Code] = {
 }
 
 
+def result_code(result: int) -> str:
+    """The table's code for a ``result``.  Section 4 writes every code negative, and so do the
+    samples (-100999), but the gateway also answers them without the sign (100001, 100999):
+    a positive result that is a table code without its minus is that code."""
+    code = str(result)
+    if result > 0 and code not in ERROR_CODES and f"-{code}" in ERROR_CODES:
+        return f"-{code}"
+    return code
+
+
 def error_for(code: str, raw: str | bytes, message: str = "") -> VendorError:
-    """The typed error for a non-zero ``result``; a code missing from the table stays a plain
-    ``VendorError`` (not retry-safe) so nobody assumes what it means."""
+    """The typed error for a non-zero ``result``.
+
+    A code missing from the table is still a refusal: 2.1.6, 2.2.6 and 2.4.5 say "non 0:
+    failure" and 2.1.6 that a failed send's msgid is 0, so the gateway took nothing
+    (``Refused``: failed for good, never re-sent blindly nor left "maybe taken")."""
     entry = ERROR_CODES.get(code)
     if entry is None:
-        return VendorError(message or f"Montnets error {code}", code=code, raw=raw)
+        return Refused(message or f"Montnets error {code}", code=code, raw=raw)
     # RateLimited's default retry_after (5 s) is also the document's pause between polls.
     return ERROR_KINDS[entry.meaning](
         message, code=code, description_zh=entry.zh, description_en=entry.en, raw=raw

@@ -1,5 +1,16 @@
 """A Montnets gateway as strict as the v5.13 document: send_single, send_batch, get_rpt and the
-RPT_REQ report push."""
+RPT_REQ report push.
+
+By default it answers valid JSON with unsigned ids.  ``POST /_sim/montnets/quirks`` makes it
+answer like the real gateway does (each flag on its own, ``{"bare_desc": true, ...}``):
+
+``bare_desc``          ``"desc":%e6%88%90%e5%8a%9f`` unquoted, as in every JSON sample
+``trailing_comma``     objects end ``,\\n}``
+``positive_codes``     error results without their minus sign (``100001``)
+``empty_rpts_string``  an empty get_rpt answers ``"rpts":""`` rather than ``[]``
+``signed_ids``         msgids rendered as Java's signed long (2.2.6 "msgid allows negative")
+``form_push``          RPT_REQ pushed as x-www-form-urlencoded with ``rpts`` as JSON text
+"""
 
 from __future__ import annotations
 
@@ -7,8 +18,9 @@ import hmac
 import json
 import re
 import time
+from collections import deque
 from datetime import datetime
-from urllib.parse import quote, unquote_plus
+from urllib.parse import parse_qsl, quote, unquote_plus, urlencode
 
 import requests
 
@@ -26,17 +38,20 @@ from ..simulator import (
 )
 from .client import (
     GET_RPT_PATH,
+    MAX_CONTENT_CHARS,
     MAX_NUMBERS_PER_BATCH,
     MAX_REPORTS_PER_POLL,
     SEND_BATCH_PATH,
     SEND_SINGLE_PATH,
-    comparable_number,
+    MontnetsClient,
+    msgid_number,
     parse_local_time,
+    part_id,
     password_digest,
+    stored_number,
 )
 from .codes import ERROR_CODES, REPORT_CODES
 
-MAX_CONTENT_CHARS = 1000  # 2.1.3
 # The document asks for "accurate time" (3.1) but names no window; ten minutes is our choice.
 TIMESTAMP_TOLERANCE_S = 600
 # msgids above the signed 64-bit range, like the document's 9223372036854775808.
@@ -55,33 +70,51 @@ FAILURE_FIELDS: dict[str, dict] = {
     SEND_BATCH_PATH: {"messages": []},
     GET_RPT_PATH: {"rpts": ""},
 }
+QUIRKS = frozenset(
+    {
+        "bare_desc",
+        "trailing_comma",
+        "positive_codes",
+        "empty_rpts_string",
+        "signed_ids",
+        "form_push",
+    }
+)
 NUMBER = re.compile(r"(\+|00)?[1-9]\d{6,14}")  # the three formats of 3.2
+# 3.2: "the country code must be included".  Eleven digits starting 13-19 with no prefix are a
+# mainland mobile without its 86 (what the gateway refuses for 15805005050); a +1 number of
+# that shape must come as +1… or 001….
+MAINLAND_WITHOUT_COUNTRY_CODE = re.compile(r"1[3-9]\d{9}")
 CUSTOM_FIELD = re.compile(r"[A-Za-z0-9_-]{0,64}")  # custid / exdata, 2.1.3
 # Enough of the ITU list for the report's countrycode; other numbers get their first two digits.
 COUNTRY_CODES = ("852", "853", "886", "1", "7", "44", "60", "61", "65", "81", "82", "86", "91")
-
-
-def _json(body: dict) -> SimResponse:
-    return SimResponse(
-        json.dumps(body, ensure_ascii=False), content_type="application/json; charset=utf-8"
-    )
+SEGMENT_LIMITS = (
+    *MontnetsClient.capabilities.sms_segment_chars,
+    *MontnetsClient.capabilities.ascii_segment_chars,
+)
 
 
 def _number_error(mobile: str) -> str:
     if not mobile:
         return "-100012"
-    return "" if NUMBER.fullmatch(mobile) else "-100274"
+    if not NUMBER.fullmatch(mobile) or MAINLAND_WITHOUT_COUNTRY_CODE.fullmatch(mobile):
+        return "-100274"  # "Mobile number does not meet the rules" (of 3.2)
+    return ""
 
 
-def _country_code(phone: str) -> int:
-    digits = comparable_number(phone)
+def _international_digits(phone: str) -> str:
+    """A number of 3.2 as country code + number (form 1), as the gateway writes reports."""
+    return phone[1:] if phone.startswith("+") else phone[2:] if phone.startswith("00") else phone
+
+
+def _country_code(digits: str) -> int:
     return int(next((code for code in COUNTRY_CODES if digits.startswith(code)), digits[:2]))
 
 
 class MontnetsSimulator(VendorSimulator):
     key = "montnets"
     min_poll_interval_s = 5.0
-    push_batch_size = 500  # 2.3.1
+    push_batch_size = 500  # 2.3.1 (reports: a long message's parts count one each)
 
     def handle(self, request: SimRequest) -> SimResponse:
         return self._serve(request, out_of_credit=False)
@@ -97,12 +130,55 @@ class MontnetsSimulator(VendorSimulator):
         return self._serve(request, out_of_credit=True)
 
     def control(self, action: str, payload: dict) -> dict:
+        state = self.state.vendor_state[self.key]
         if action == "freeze_clock":
             # Lets the document's samples, signed at "0803192020", pass the timestamp check.
             now = payload.get("now")
-            self.state.vendor_state[self.key]["frozen_now"] = parse_local_time(now) if now else None
+            state["frozen_now"] = parse_local_time(now) if now else None
             return {"ok": True}
+        if action == "quirks":
+            unknown = set(payload) - QUIRKS
+            if unknown:
+                raise ValueError(f"unknown quirks: {sorted(unknown)}")
+            quirks = set(state.get("quirks", ()))
+            quirks |= {name for name, on in payload.items() if on}
+            quirks -= {name for name, on in payload.items() if not on}
+            state["quirks"] = frozenset(quirks)
+            return {"quirks": sorted(quirks)}
         raise KeyError(action)
+
+    def _quirks(self) -> frozenset[str]:
+        return self.state.vendor_state[self.key].get("quirks", frozenset())
+
+    # answers -------------------------------------------------------------
+    def _json(self, body: dict) -> SimResponse:
+        """An answer, valid JSON unless quirks say to answer like the real gateway."""
+        quirks = self._quirks()
+        if "positive_codes" in quirks and isinstance(body.get("result"), int):
+            body["result"] = abs(body["result"])
+        if "empty_rpts_string" in quirks and body.get("rpts") == []:
+            body["rpts"] = ""
+        if quirks & {"bare_desc", "trailing_comma"}:
+            members = [
+                f'"{name}":'
+                + (
+                    str(value)
+                    if name == "desc" and value and "bare_desc" in quirks
+                    else json.dumps(value, ensure_ascii=False)
+                )
+                for name, value in body.items()
+            ]
+            end = ",\n}" if "trailing_comma" in quirks else "\n}"
+            text = "{\n" + ",\n".join(members) + end
+        else:
+            text = json.dumps(body, ensure_ascii=False)
+        return SimResponse(text, content_type="application/json; charset=utf-8")
+
+    def _msgid(self, value: int | str) -> int:
+        number = msgid_number(value)
+        if "signed_ids" in self._quirks() and number >= 2**63:
+            return number - 2**64
+        return number
 
     # requests ------------------------------------------------------------
     def _serve(self, request: SimRequest, *, out_of_credit: bool) -> SimResponse:
@@ -173,7 +249,7 @@ class MontnetsSimulator(VendorSimulator):
         # desc is URL-encoded UTF-8, except get_rpt's, which its table says is GB2312.
         encoding = "gb2312" if path == GET_RPT_PATH else "utf-8"
         desc = quote(ERROR_CODES[code].zh, encoding=encoding)
-        return _json({"result": int(code), "desc": desc, **FAILURE_FIELDS.get(path, {})})
+        return self._json({"result": int(code), "desc": desc, **FAILURE_FIELDS.get(path, {})})
 
     # sending -------------------------------------------------------------
     def _content_error(self, fields: dict[str, str]) -> str:
@@ -196,11 +272,11 @@ class MontnetsSimulator(VendorSimulator):
         # 2.1.6: without a custid the gateway makes one up for the batch and answers it.
         custid = fields.get("custid") or str(self.state.next_id())
         message = self._accept(account, mobile, fields, custid, out_of_credit)
-        return _json(
+        return self._json(
             {
                 "result": 0,
                 "desc": quote(SUCCESS_DESC),
-                "msgid": int(message.vendor_message_id),
+                "msgid": self._msgid(message.vendor_message_id),
                 "custid": custid,
             }
         )
@@ -218,8 +294,8 @@ class MontnetsSimulator(VendorSimulator):
         answers = []
         for number in numbers:
             message = self._accept(account, number, fields, custid, out_of_credit)
-            answers.append({"mobile": number, "msgid": int(message.vendor_message_id)})
-        return _json({"result": 0, "desc": quote(SUCCESS_DESC), "messages": answers})
+            answers.append({"mobile": number, "msgid": self._msgid(message.vendor_message_id)})
+        return self._json({"result": 0, "desc": quote(SUCCESS_DESC), "messages": answers})
 
     def _accept(
         self,
@@ -230,7 +306,7 @@ class MontnetsSimulator(VendorSimulator):
         out_of_credit: bool,
     ) -> AcceptedMessage:
         content = fields["content"]
-        parts = segments(content)
+        parts = segments(content, *SEGMENT_LIMITS)
         broke = out_of_credit or account.balance < parts
         message = self.state.accept(
             account,
@@ -242,6 +318,11 @@ class MontnetsSimulator(VendorSimulator):
             parts=parts,
             extra={"exdata": fields.get("exdata", "")},
         )
+        # Outcomes set for a number in our stored form (13800000001, +85292041234) apply to
+        # it in whichever form of 3.2 it was sent.
+        stored = stored_number(mobile)
+        if mobile not in self.state.phone_outcomes and stored in self.state.phone_outcomes:
+            message.outcome = self.state.phone_outcomes[stored]
         if broke:
             # The document has no submit-time balance error; its only word on credit is the
             # report errdesc example "Failed to submit: outstanding bill".  Nothing is charged.
@@ -264,20 +345,37 @@ class MontnetsSimulator(VendorSimulator):
         # 2.2.3: <= 0 or missing means the default 500; more than 500 is served as 500.
         retsize = MAX_REPORTS_PER_POLL if retsize <= 0 else min(retsize, MAX_REPORTS_PER_POLL)
         # 5.3: an account whose reports are pushed gets none from get_rpt.
-        messages = (
-            []
-            if account.push_url
-            else self.state.take_reports(self.key, account.account_id, retsize)
-        )
+        parts = [] if account.push_url else self._take_parts(account, retsize)
         with self.state.lock:
             empty_at = self.state.vendor_state[self.key].setdefault("empty_poll_at", {})
-            if messages:
+            if parts:
                 empty_at.pop(account.account_id, None)
             else:
                 empty_at[account.account_id] = time.monotonic()
         # 2.2.6: errdesc is encoded like the request's content, i.e. URL-encoded.
-        rpts = [self._report_item(m, escape_errdesc=True) for m in messages]
-        return _json({"result": 0, "desc": quote(SUCCESS_DESC, encoding="gb2312"), "rpts": rpts})
+        rpts = [self._report_item(m, part, escape_errdesc=True) for m, part in parts]
+        return self._json(
+            {"result": 0, "desc": quote(SUCCESS_DESC, encoding="gb2312"), "rpts": rpts}
+        )
+
+    def _take_parts(self, account: SimAccount, limit: int) -> list[tuple[AcceptedMessage, int]]:
+        """Up to ``limit`` part reports: one per part of a long message (pknum / pktotal).  Parts
+        that do not fit wait for the next get_rpt, before any newer message's."""
+        with self.state.lock:
+            waiting = self.state.vendor_state[self.key].setdefault("waiting_parts", {})
+            backlog = waiting.setdefault(account.account_id, deque())
+            taken = [backlog.popleft() for _ in range(min(limit, len(backlog)))]
+        if len(taken) < limit:
+            for message in self.state.take_reports(
+                self.key, account.account_id, limit - len(taken)
+            ):
+                for part in range(1, message.parts + 1):
+                    if len(taken) < limit:
+                        taken.append((message, part))
+                    else:
+                        with self.state.lock:
+                            backlog.append((message, part))
+        return taken
 
     def _too_soon(self, account: SimAccount) -> bool:
         with self.state.lock:
@@ -289,19 +387,20 @@ class MontnetsSimulator(VendorSimulator):
             and time.monotonic() - last < self.min_poll_interval_s
         )
 
-    def _report_item(self, message: AcceptedMessage, *, escape_errdesc: bool) -> dict:
+    def _report_item(self, message: AcceptedMessage, part: int, *, escape_errdesc: bool) -> dict:
         errcode = OUTCOME_CODES.get(message.outcome, "UNDELIV")
         errdesc = message.extra.get("errdesc") or (
             "success" if errcode == "DELIVRD" else REPORT_CODES[errcode].en
         )
+        digits = _international_digits(message.phone)
         return {
-            "msgid": int(message.vendor_message_id),
+            # Part n of a long message has its own id, numbered as Montnets' SDK does.
+            "msgid": self._msgid(part_id(int(message.vendor_message_id), part)),
             "custid": message.custom_id,
-            # One report per message, as for its last part.
-            "pknum": message.parts,
+            "pknum": part,
             "pktotal": message.parts,
-            "mobile": message.phone,
-            "countrycode": _country_code(message.phone),
+            "mobile": digits,
+            "countrycode": _country_code(digits),
             "spno": "",
             "exno": message.extension,
             "stime": datetime.fromtimestamp(message.accepted_at, CHINA).strftime(TIME_FORMAT),
@@ -314,6 +413,17 @@ class MontnetsSimulator(VendorSimulator):
 
     # pushes --------------------------------------------------------------
     def report_push(self, account: SimAccount, messages: list[AcceptedMessage]) -> PushCall:
+        # 2.3.1: at most 500 reports per push, a long message's parts counting one each.  The
+        # messages that do not fit go back to the queue, and leave the list the push loop puts
+        # back should this push fail.
+        count = 0
+        for fitting, message in enumerate(messages):
+            if fitting and count + message.parts > self.push_batch_size:
+                self.state.put_back_reports(self.key, account.account_id, messages[fitting:])
+                del messages[fitting:]
+                break
+            count += message.parts
+        form = "form_push" in self._quirks()
         timestamp = self._now().strftime("%m%d%H%M%S")
         body = {
             "userid": account.account_id.upper(),
@@ -321,9 +431,21 @@ class MontnetsSimulator(VendorSimulator):
             "timestamp": timestamp,
             "cmd": "RPT_REQ",
             "seqid": self.state.next_id(),
-            # 2.3.3: in a JSON push errdesc is plain UTF-8.
-            "rpts": [self._report_item(m, escape_errdesc=False) for m in messages],
+            # 2.3.3: errdesc is plain UTF-8 in a JSON push, URL-encoded in a form push.
+            "rpts": [
+                self._report_item(m, part, escape_errdesc=form)
+                for m in messages
+                for part in range(1, m.parts + 1)
+            ],
         }
+        if form:
+            body["rpts"] = json.dumps(body["rpts"], ensure_ascii=False)
+            return PushCall(
+                "POST",
+                account.push_url,
+                body=urlencode(body).encode("ascii"),
+                headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
+            )
         return PushCall(
             "POST",
             account.push_url,
@@ -341,6 +463,13 @@ class MontnetsSimulator(VendorSimulator):
             response.status_code == 200
             and isinstance(answer, dict)
             and answer.get("cmd") == "RPT_RESP"
-            and answer.get("seqid") == json.loads(call.body)["seqid"]
+            and answer.get("seqid") == _pushed_seqid(call.body)
             and answer.get("result") == 0
         )
+
+
+def _pushed_seqid(body: bytes) -> int | None:
+    if body.lstrip().startswith(b"{"):
+        return json.loads(body)["seqid"]
+    seqid = dict(parse_qsl(body.decode("ascii"))).get("seqid", "")
+    return int(seqid) if seqid.isdigit() else None
