@@ -29,7 +29,7 @@ from .models import (
     TemplateRegistration,
     VendorAccount,
 )
-from .services import inbox
+from .services import campaign_commands, inbox
 from .services.reports import localized_description, split_descriptions
 from .services.templates import TemplateSubmitError, submit_for_review
 from .services.vendor_accounts import refresh_balance
@@ -378,7 +378,10 @@ class CampaignAdmin(CampaignOperations, admin.ModelAdmin):
         "delivered_count",
         "failed_count",
         "unknown_count",
+        "no_report_count",
         "segment_count",
+        "exclude_missing",
+        "start_requested_at",
         "progress_display",
         "delivery_rate_display",
     )
@@ -402,7 +405,23 @@ class CampaignAdmin(CampaignOperations, admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if not change:
             obj.created_by = request.user
-        super().save_model(request, obj, form, change)
+            super().save_model(request, obj, form, change)
+            return
+        # Only what the form changed: the state and counters belong to the pipeline, and a
+        # whole-row save would write back the values this form was loaded with.
+        fields = [f for f in form.changed_data if f != "scheduled_at"]
+        if fields:
+            obj.save(update_fields=fields)
+        if "scheduled_at" in form.changed_data:
+            try:
+                if obj.status == Campaign.State.SCHEDULED and obj.scheduled_at:
+                    campaign_commands.reschedule(obj.pk, obj.scheduled_at)
+                else:
+                    Campaign.objects.filter(pk=obj.pk, status=Campaign.State.DRAFT).update(
+                        scheduled_at=obj.scheduled_at
+                    )
+            except campaign_commands.CampaignError as exc:
+                messages.error(request, str(exc))
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -5,18 +5,15 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django_q.tasks import async_task
 
-from . import tasks
 from .models import Campaign, Message
-from .services import sending
+from .services import campaign_commands, sending
 from .services.compose import preview_campaign
 
 
@@ -53,12 +50,12 @@ class CampaignOperations:
         campaign = self._campaign(request, pk)
         exclude_missing = request.POST.get("missing", "exclude") == "exclude"
         if request.method == "POST" and request.POST.get("confirm"):
-            if campaign.status not in (Campaign.State.DRAFT, Campaign.State.SCHEDULED):
-                messages.error(request, _("Only a draft or scheduled campaign can be sent."))
+            try:
+                outcome = campaign_commands.confirm(campaign, exclude_missing=exclude_missing)
+            except campaign_commands.CampaignError as exc:
+                messages.error(request, str(exc))
                 return self._back(campaign)
-            if campaign.scheduled_at and campaign.scheduled_at > timezone.now():
-                Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.State.SCHEDULED)
-                tasks.schedule_campaign(campaign)
+            if outcome == "scheduled":
                 messages.success(
                     request,
                     _("Scheduled for %(when)s.")
@@ -67,11 +64,6 @@ class CampaignOperations:
                     },
                 )
             else:
-                transaction.on_commit(
-                    lambda: async_task(
-                        "messaging.tasks.start_campaign", campaign.pk, exclude_missing
-                    )
-                )
                 messages.success(request, _("Sending started."))
             return self._back(campaign)
         preview = preview_campaign(campaign, exclude_missing=exclude_missing)
@@ -103,23 +95,22 @@ class CampaignOperations:
             return self._back(campaign)
         try:
             action(request, campaign)
-        except sending.CampaignError as exc:
+        except campaign_commands.CampaignError as exc:
             messages.error(request, str(exc))
         return self._back(campaign)
 
     def _pause(self, request, campaign):
-        if sending.pause_campaign(campaign.pk, _("Paused by %(user)s") % {"user": request.user}):
-            messages.success(request, _("Paused: no further batch will be sent."))
+        if campaign_commands.pause(campaign.pk, _("Paused by %(user)s") % {"user": request.user}):
+            messages.success(request, campaign_commands.pause_summary(campaign.pk))
         else:
             messages.error(request, _("Only a sending campaign can be paused."))
 
     def _resume(self, request, campaign):
-        batch_ids = sending.resume_campaign(campaign.pk)
-        transaction.on_commit(lambda: tasks.enqueue_batches(batch_ids))
+        campaign_commands.resume(campaign.pk)
         messages.success(request, _("Resumed."))
 
     def _cancel(self, request, campaign):
-        withdrawn = sending.cancel_campaign(
+        withdrawn = campaign_commands.cancel(
             campaign.pk, _("Cancelled by %(user)s") % {"user": request.user}
         )
         messages.success(request, _("Cancelled; %(n)d messages were not sent.") % {"n": withdrawn})

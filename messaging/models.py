@@ -102,6 +102,15 @@ class VendorAccount(models.Model):
         blank=True,
         help_text=_("The dashboard warns when the balance falls below this amount."),
     )
+    report_window_hours = models.PositiveIntegerField(
+        _("report window (hours)"),
+        default=72,
+        validators=[MinValueValidator(1)],
+        help_text=_(
+            "How long the vendor may take to report a message.  A message whose outcome is "
+            "unknown when this has passed becomes 'no report'."
+        ),
+    )
     last_error = models.TextField(_("last vendor error"), blank=True, editable=False)
     reports_polled_at = models.DateTimeField(
         _("reports last polled"), null=True, blank=True, editable=False
@@ -412,18 +421,25 @@ class Campaign(models.Model):
 
     ::
 
-        draft ──► scheduled ──► sending ──► completed
-          │           │          │  ▲
-          │           │          ▼  │
-          │           │         paused            (by the marketer, or by the vendor:
-          │           │          │                 authentication / balance refusals)
-          └───────────┴──────────┴──► cancelled
-                                 └──► failed      (nothing can be sent; reason kept)
+        draft ──► scheduled ──► starting ──► sending ──► completed
+          │  └─────────┬──────────▲    │          │  ▲          │
+          │            └─(start)──┘    │          ▼  │          │ resend unresolved
+          │                            │         paused         ▼ (explicit choice)
+          │                            │           │ (by the marketer, or by the vendor:
+          │                            │           │  credentials, balance, sender number,
+          │                            │           │  signature, vendor down for long)
+          └────────────────────────────┴───────────┴──► cancelled
+                                       └──► failed      (nothing can be sent; reason kept)
+
+    ``starting`` is written when the marketer confirms and committed before anything else, so
+    a start whose worker dies is found and run again (``services.sending.recover``).  Every
+    change of state goes through ``services.campaigns_commands`` (see there).
     """
 
     class State(models.TextChoices):
         DRAFT = "draft", _("Draft")
         SCHEDULED = "scheduled", _("Scheduled")
+        STARTING = "starting", _("Starting")
         SENDING = "sending", _("Sending")
         PAUSED = "paused", _("Paused")
         COMPLETED = "completed", _("Completed")
@@ -451,6 +467,12 @@ class Campaign(models.Model):
         _("status"), max_length=10, choices=State.choices, default=State.DRAFT
     )
     status_reason = models.TextField(_("status reason"), blank=True)
+    exclude_missing = models.BooleanField(
+        _("skip recipients missing a value"),
+        default=True,
+        help_text=_("Otherwise a recipient missing a placeholder's value stops the start."),
+    )
+    start_requested_at = models.DateTimeField(_("start requested"), null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -470,6 +492,7 @@ class Campaign(models.Model):
     delivered_count = models.PositiveIntegerField(_("delivered"), default=0)
     failed_count = models.PositiveIntegerField(_("failed"), default=0)
     unknown_count = models.PositiveIntegerField(_("unknown"), default=0)
+    no_report_count = models.PositiveIntegerField(_("no report"), default=0)
     segment_count = models.PositiveIntegerField(_("billed parts"), default=0)
 
     class Meta:
@@ -500,19 +523,27 @@ class SendBatch(models.Model):
 
     ::
 
-        pending ──► sending ──► done
-           ▲           │
-           └───────────┘   (retry-safe refusal: nothing was accepted; back off, try again)
+        pending ──► claimed ──► sending ──► answered ──► done
+           ▲  ▲        │           │                       (applied; more waves: claimed)
+           │  └────────┘           └──► done   (worker lost with the request out: unknown)
+           │  (paused, cancelled or worker lost before anything left: untouched)
+           └─────────────────────────────── (requeue: nothing was taken; back off, try again)
 
-    A batch is claimed and its messages marked ``submitting`` and committed *before* the vendor
-    is called; the answer is recorded per recipient in a second transaction.  A batch found
-    ``sending`` by the stall sweeper lost its worker between the two: its messages become
-    ``unknown`` and are reconciled from delivery reports — never re-sent.
+    ``claimed``: one worker holds it (rate-limit wait, building the request); its messages are
+    still ``queued``.  ``sending``: the request is about to leave or out; its messages are
+    ``submitting`` — committed *before* the vendor is called, after a last look at the
+    campaign, so a pause or cancel acknowledged on the page stops it.  ``answered``: the
+    vendor's answer, decided per recipient (``services.outcomes``), is stored durably before
+    it is applied; a worker that dies then leaves it for ``recover`` to apply.  A worker keeps
+    ``lease_until`` in the future while it holds the batch; ``recover`` takes over batches
+    whose lease ran out.
     """
 
     class State(models.TextChoices):
         PENDING = "pending", _("Waiting")
+        CLAIMED = "claimed", _("Claimed")
         SENDING = "sending", _("Sending")
+        ANSWERED = "answered", _("Answered")
         DONE = "done", _("Done")
 
     campaign = models.ForeignKey(
@@ -524,8 +555,11 @@ class SendBatch(models.Model):
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     not_before = models.DateTimeField(_("not before"), null=True, blank=True)
     claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    lease_until = models.DateTimeField(_("held until"), null=True, blank=True)
+    enqueued_at = models.DateTimeField(_("enqueued at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
     request_shape = models.CharField(_("request"), max_length=16, blank=True)
+    answer = models.JSONField(_("answer to apply"), null=True, blank=True)
     error = models.TextField(_("error"), blank=True)
 
     class Meta:
@@ -544,15 +578,19 @@ class Message(models.Model):
     """One SMS to one phone.  Lifecycle (only ``messaging.services`` moves it, forward only)::
 
         queued ──► submitting ──► submitted ──► delivered
-           │            │              └──────► undelivered | expired | rejected
-           │            ├──► failed     (the vendor refused it; reason kept)
-           │            └──► unknown    (the request left, its answer was lost: we cannot
-           │                             know whether the vendor took it; reconciled by
-           │                             delivery reports, never re-sent blindly)
-           └──► skipped   (suppressed, or a missing variable)
+         ▲ │ ▲          │   │          └──────► undelivered | expired | rejected
+         │ │ └─requeue──┘   ├──► failed     (the vendor refused it; reason kept)
+         │ │ (nothing taken:└──► unknown    (the request left, its answer was lost or
+         │ │  retry later,       │           unreadable: the vendor may have it; reconciled
+         │ │  or paused for      │           by delivery reports, never re-sent blindly)
+         │ │  the account)       └──► no report  (the account's report window passed)
+         │ └──► skipped   (suppressed, a missing variable, cancelled)
+         └──── resend     (unknown / no report → queued: the marketer's explicit choice)
 
     A status only moves to a higher rank (``messaging.statuses.RANK``): a duplicate or late
-    report, or a late submit answer, never overwrites a final status.
+    report, or a late submit answer, never overwrites a final status.  The two backward
+    edges (requeue, resend) are named moves of ``services.lifecycle``, the only module that
+    changes a message's status.  ``submitted_at`` is when the request left.
     """
 
     # Messages are written a million at a time.  Their foreign keys are kept by Django
@@ -671,6 +709,8 @@ class DeliveryReport(models.Model):
     vendor_code = models.CharField(_("vendor code"), max_length=32, blank=True)
     description = models.CharField(_("description"), max_length=255, blank=True)
     done_at = models.DateTimeField(_("done at"), null=True, blank=True)
+    part_index = models.PositiveSmallIntegerField(_("part"), default=1)
+    part_count = models.PositiveSmallIntegerField(_("parts"), default=1)
     received_at = models.DateTimeField(_("received"), auto_now_add=True)
     raw = models.TextField(_("raw report"))
     message = models.ForeignKey(
@@ -797,6 +837,46 @@ class PushRecord(models.Model):
     @property
     def body_text(self) -> str:
         return bytes(self.body).decode("utf-8", errors="replace")
+
+
+class PollRecord(models.Model):
+    """Every poll answer with items, kept as received and committed *before* it is applied:
+    a vendor hands a fetched report or reply out once, so an answer lost with a crashed
+    worker would be lost for good.  ``items`` holds what the adapter read from ``raw``;
+    ``applied_at`` is set in the transaction that applies them, and ``services.polling``
+    applies any record left without it."""
+
+    class Kind(models.TextChoices):
+        REPORTS = "reports", _("Delivery reports")
+        REPLIES = "replies", _("Replies")
+
+    vendor_account = models.ForeignKey(
+        VendorAccount,
+        on_delete=models.CASCADE,
+        related_name="poll_records",
+        verbose_name=_("vendor account"),
+    )
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
+    received_at = models.DateTimeField(_("received"), auto_now_add=True)
+    raw = models.TextField(_("raw answer"), blank=True)
+    items = models.JSONField(_("items read"), default=list)
+    item_count = models.PositiveIntegerField(_("items"), default=0)
+    applied_at = models.DateTimeField(_("applied"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("poll answer")
+        verbose_name_plural = _("poll answers")
+        ordering = ["-received_at"]
+        indexes = [
+            models.Index(
+                fields=["received_at"],
+                name="poll_unapplied",
+                condition=Q(applied_at__isnull=True),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.received_at:%Y-%m-%d %H:%M:%S} {self.kind} ({self.item_count})"
 
 
 class SensitiveWord(models.Model):

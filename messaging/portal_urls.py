@@ -38,6 +38,11 @@ urlpatterns = [
     path("campaigns/<int:pk>/pause/", campaigns.pause, name="pause"),
     path("campaigns/<int:pk>/resume/", campaigns.resume, name="resume"),
     path("campaigns/<int:pk>/cancel/", campaigns.cancel, name="cancel"),
+    path(
+        "campaigns/<int:pk>/resend-unresolved/",
+        campaigns.resend_unresolved,
+        name="resend_unresolved",
+    ),
     # Recipient lists
     path("lists/", lists.list_index, name="lists"),
     path("lists/<int:pk>/", lists.list_detail, name="list"),

@@ -19,16 +19,20 @@ class Status(models.TextChoices):
     UNDELIVERED = "undelivered", _("Undelivered")
     EXPIRED = "expired", _("Expired")
     REJECTED = "rejected", _("Rejected")
+    NO_REPORT = "no_report", _("No report")
 
 
 # Rank decides what may overwrite what.  ``unknown`` ranks below ``submitted`` so that a late
 # submit answer or any report can still resolve it; every final status shares the top rank so
-# that the first final report wins and a contradicting duplicate is ignored.
+# that the first final report wins and a contradicting duplicate is ignored.  ``no_report``
+# (an unknown message whose report window passed) ends the campaign's wait, yet a report that
+# comes after all still tells the truth: it ranks below the final statuses.
 RANK: dict[str, int] = {
     Status.QUEUED: 0,
     Status.SUBMITTING: 1,
     Status.UNKNOWN: 2,
     Status.SUBMITTED: 3,
+    Status.NO_REPORT: 4,
     Status.SKIPPED: 9,
     Status.FAILED: 9,
     Status.DELIVERED: 9,

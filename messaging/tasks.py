@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from django.db import connection, transaction
 from django_q.models import Schedule
-from django_q.tasks import async_task
 
-from .models import Campaign
-from .services import polling, sending
+from .services import campaign_commands, polling, sending
 
 log = logging.getLogger(__name__)
 
@@ -18,27 +17,29 @@ POLL_SCHEDULE = "messaging: poll vendors"
 
 
 def enqueue_batches(batch_ids: list[int]) -> None:
-    for batch_id in batch_ids:
-        async_task(
-            "messaging.tasks.send_batch",
-            batch_id,
-            group="send",
-            q_options={"task_name": f"send batch {batch_id}"},
-        )
+    campaign_commands.enqueue_batches(batch_ids)
 
 
-def start_campaign(campaign_id: int, exclude_missing: bool = True) -> str:
+def start_campaign(campaign_id: int, exclude_missing: bool | None = None) -> str:
+    """Start a campaign the marketer confirmed (``starting``).  A duplicate task, or one for a
+    campaign paused or cancelled meanwhile, changes nothing."""
     try:
         result = sending.start_campaign(campaign_id, exclude_missing=exclude_missing)
     except sending.CampaignError as exc:
-        # Only a campaign still waiting to start fails; a duplicate task for one that has
-        # started, been paused or cancelled changes nothing.
-        Campaign.objects.filter(
-            pk=campaign_id, status__in=[Campaign.State.DRAFT, Campaign.State.SCHEDULED]
-        ).update(status=Campaign.State.FAILED, status_reason=str(exc))
+        campaign_commands.fail_start(campaign_id, str(exc))
         return f"not started: {exc}"
+    if result is None:
+        return "not started: nothing to start"
     transaction.on_commit(lambda: enqueue_batches(result.batches))
     return f"{result.messages} messages in {len(result.batches)} batches"
+
+
+def start_scheduled_campaign(campaign_id: int) -> str:
+    """A scheduled campaign's one-off schedule: start it with the choices made when it was
+    scheduled."""
+    if not campaign_commands.start_if_due(campaign_id):
+        return "not due or no longer scheduled"
+    return start_campaign(campaign_id)
 
 
 def send_batch(batch_id: int) -> str:
@@ -47,10 +48,35 @@ def send_batch(batch_id: int) -> str:
     queries = QueryCounter()
     with connection.execute_wrapper(queries):
         outcome = sending.send_batch(batch_id)
+        # A retry the vendor wants soon is waited out here, to the second, rather than left
+        # to the dispatcher's next minute.
+        while outcome.requeued:
+            wait = sending.retry_due_in(batch_id)
+            if wait is None or wait > sending.INLINE_RETRY_S:
+                break
+            time.sleep(max(0.0, wait))
+            outcome = sending.send_batch(batch_id)
+    _recover_now_and_then()
     return (
         f"{outcome.state}: {outcome.submitted} submitted, {outcome.failed} failed, "
         f"{outcome.unknown} unknown, {outcome.requeued} requeued; {queries.count} queries"
     )
+
+
+RECOVER_EVERY_S = 10.0
+_last_recovery = 0.0
+
+
+def _recover_now_and_then() -> None:
+    """While campaigns send, every worker looks for batches dead workers left at most every
+    ``RECOVER_EVERY_S``: they are taken over within seconds of their lease running out, not
+    at the next minutely dispatch."""
+    global _last_recovery
+    now = time.monotonic()
+    if now - _last_recovery < RECOVER_EVERY_S:
+        return
+    _last_recovery = now
+    enqueue_batches(sending.recover(full=False).enqueue or [])
 
 
 class QueryCounter:
@@ -63,28 +89,14 @@ class QueryCounter:
 
 
 def dispatch() -> str:
-    """Every minute: start due campaigns, sweep stalled batches, re-enqueue batches whose
-    back-off has passed (a lost task or a retry)."""
-    started = [start_campaign(pk) for pk in sending.due_campaigns()]
-    stalled = sending.sweep_stalled_batches()
-    pending = sending.pending_batches()
-    enqueue_batches(pending)
-    return f"started {len(started)}, stalled {stalled}, enqueued {len(pending)}"
-
-
-def schedule_campaign(campaign: Campaign) -> None:
-    """Start on time: a one-off schedule at the campaign's time (the minutely dispatcher is the
-    safety net)."""
-    Schedule.objects.update_or_create(
-        name=f"campaign {campaign.pk}",
-        defaults={
-            "func": "messaging.tasks.start_campaign",
-            "args": str(campaign.pk),
-            "schedule_type": Schedule.ONCE,
-            "next_run": campaign.scheduled_at,
-            "repeats": 1,
-        },
-    )
+    """Every minute: start due scheduled campaigns, take over what dead workers left, enqueue
+    batches nobody holds (``services.sending.recover``)."""
+    due = campaign_commands.due_scheduled()
+    started = [start_campaign(pk) for pk in due]
+    recovery = sending.recover()
+    enqueue_batches(recovery.enqueue or [])
+    polled = polling.apply_pending()
+    return f"started {len(started)}; {recovery}; poll items applied late {polled}"
 
 
 def ensure_schedules() -> None:

@@ -23,9 +23,12 @@ _COUNTERS_BY_STATUS: dict[str, tuple[str, ...]] = {
     Status.UNDELIVERED: ("submitted_count", "failed_count"),
     Status.EXPIRED: ("submitted_count", "failed_count"),
     Status.REJECTED: ("submitted_count", "failed_count"),
+    Status.NO_REPORT: ("no_report_count",),
 }
 
-# Parts are billed once the vendor may have the message: accepted, reported, or unknown.
+# Parts are billed once the vendor said it took the message: accepted or reported.  An unknown
+# message (or one whose report window passed without a word) may or may not be billed: the
+# campaign page shows those parts apart, never as billed.
 BILLED_STATUSES = frozenset(
     {
         Status.SUBMITTED,
@@ -33,7 +36,6 @@ BILLED_STATUSES = frozenset(
         Status.UNDELIVERED,
         Status.EXPIRED,
         Status.REJECTED,
-        Status.UNKNOWN,
     }
 )
 COUNTER_FIELDS = (
@@ -43,6 +45,7 @@ COUNTER_FIELDS = (
     "delivered_count",
     "failed_count",
     "unknown_count",
+    "no_report_count",
 )
 
 

@@ -26,18 +26,21 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import asdict, dataclass, field
+from dataclasses import fields as dataclass_fields
+from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from ..models import VendorAccount
-from ..vendors.base import RateLimited, VendorError
+from ..models import PollRecord, VendorAccount
+from ..vendors.base import InboundReply, RateLimited, StatusEvent, VendorError
 from ..vendors.registry import vendor
 from .reports import apply_status_events, record_replies, retry_on_deadlock
+from .sending import crash_point
 
 log = logging.getLogger(__name__)
 
@@ -115,20 +118,106 @@ def is_due(account: VendorAccount, kind: Kind, now=None, gap_s: float | None = N
         return False
     last = getattr(account, kind.polled_field)
     gap = interval_s(account) if gap_s is None else gap_s
-    return last is None or last + timedelta(seconds=gap) <= now
+    if last is not None and last + timedelta(seconds=gap) > now:
+        return False
+    if vendor(account.vendor).capabilities.poll_interval_shared:
+        # One call at a time, the vendor's interval apart, whatever the kind (see ``claim``).
+        spacing = timedelta(seconds=min_interval_s(account))
+        for other in KINDS:
+            other_last = getattr(account, other.polled_field)
+            if other is not kind and other_last is not None and other_last + spacing > now:
+                return False
+    return True
 
 
 def claim(account: VendorAccount, kind: Kind, gap_s: float, now=None) -> bool:
-    """Atomically take the right to make one call (see the module's docstring)."""
+    """Atomically take the right to make one call (see the module's docstring).  Where the
+    vendor's interval spans every call of the account (``poll_interval_shared``: ashx5g
+    wants one call at a time, 5 s apart, whatever it fetches), the other kinds' last calls
+    must be that far back too, and none of them out."""
     now = now or timezone.now()
     last = kind.polled_field
-    won = (
+    accounts = (
         VendorAccount.objects.filter(pk=account.pk, polling_enabled=True, is_active=True)
         .filter(Q(**{f"{last}__isnull": True}) | Q(**{f"{last}__lte": now - _seconds(gap_s)}))
         .filter(Q(poll_backoff_until__isnull=True) | Q(poll_backoff_until__lte=now))
-        .update(**{last: now + IN_FLIGHT})
     )
-    return won == 1
+    if vendor(account.vendor).capabilities.poll_interval_shared:
+        spacing = _seconds(min_interval_s(account))
+        for other in KINDS:
+            if other is not kind:
+                field = other.polled_field
+                accounts = accounts.filter(
+                    Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__lte": now - spacing})
+                )
+    return accounts.update(**{last: now + IN_FLIGHT}) == 1
+
+
+def keep_answer(account: VendorAccount, kind: Kind, raw: str, items: list) -> PollRecord:
+    """Commit a poll's answer (raw, and the items read from it) before it is applied."""
+    return retry_on_deadlock(
+        lambda: PollRecord.objects.create(
+            vendor_account=account,
+            kind=kind.name,
+            raw=(raw or "").replace("\x00", ""),
+            items=[encode_item(item) for item in items],
+            item_count=len(items),
+        )
+    )
+
+
+def apply_record(record_pk: int) -> int:
+    """Apply a kept poll answer, once: the record is marked applied in the same transaction.
+    Returns how many items were stored."""
+    with transaction.atomic():
+        record = (
+            PollRecord.objects.select_for_update()
+            .select_related("vendor_account")
+            .filter(pk=record_pk, applied_at__isnull=True)
+            .first()
+        )
+        if record is None:
+            return 0
+        account = record.vendor_account
+        if record.kind == REPORTS.name:
+            events = [decode_item(StatusEvent, item) for item in record.items]
+            stored = apply_status_events(account, events, source="poll").stored
+        else:
+            replies = [decode_item(InboundReply, item) for item in record.items]
+            stored = record_replies(account, replies)
+        crash_point("poll_before_commit")
+        PollRecord.objects.filter(pk=record.pk).update(applied_at=timezone.now())
+    return stored
+
+
+def apply_pending() -> int:
+    """Apply every kept poll answer that was not applied (its worker died, or its database
+    connection dropped, between keeping and applying it).  Returns the items stored."""
+    stored = 0
+    for record_pk in PollRecord.objects.filter(applied_at__isnull=True).values_list(
+        "pk", flat=True
+    ):
+        stored += retry_on_deadlock(lambda pk=record_pk: apply_record(pk))
+    return stored
+
+
+def encode_item(item) -> dict:
+    return {
+        name: value.isoformat() if isinstance(value, datetime) else value
+        for name, value in asdict(item).items()
+    }
+
+
+def decode_item(cls, data: dict):
+    fields = {}
+    for f in dataclass_fields(cls):
+        if f.name not in data:
+            continue
+        value = data[f.name]
+        if f.name.endswith("_at") and isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        fields[f.name] = value
+    return cls(**fields)
 
 
 def poll_once(account: VendorAccount, kind: Kind, *, gap_s: float | None = None) -> CallOutcome:
@@ -156,18 +245,19 @@ def poll_once(account: VendorAccount, kind: Kind, *, gap_s: float | None = None)
         _finish(account, kind, timezone.now(), error=f"{label}: {exc!r}")
         raise
     items = list(result.items)
-    try:
-        if kind is REPORTS:
-            stored = retry_on_deadlock(
-                lambda: apply_status_events(account, items, source="poll").stored
-            )
-        else:
-            stored = retry_on_deadlock(lambda: record_replies(account, items))
-    except Exception:
-        # The vendor has handed these over and will not give them again: keep them in the log.
-        log.exception("%s %s: could not apply a poll; raw answer: %s", account, kind, result.raw)
-        _finish(account, kind, timezone.now(), error=f"{label}: not applied")
-        raise
+    stored = 0
+    if items:
+        # The vendor hands a fetched item out once: the answer is committed before anything
+        # is applied, and a record left unapplied (a crash, a lost connection) is applied by
+        # ``apply_pending`` on the next run.
+        record = keep_answer(account, kind, result.raw, items)
+        crash_point("poll_kept")
+        try:
+            stored = retry_on_deadlock(lambda: apply_record(record.pk))
+        except Exception:
+            log.exception("%s %s: poll answer %s kept, not applied yet", account, kind, record.pk)
+            _finish(account, kind, timezone.now(), error=f"{label}: not applied yet")
+            raise
     _finish(account, kind, timezone.now())
     return CallOutcome(
         claimed=True, items=len(items), stored=stored, more_waiting=result.more_waiting
@@ -257,6 +347,7 @@ def run(
     next poll falls due.  One worker serves every account, whatever their number.  Ends at
     once when no account polls."""
     deadline = clock() + seconds
+    apply_pending()
     totals: dict[tuple[int, str], PollSummary] = {}
     draining: set[tuple[int, str]] = set()
     while True:

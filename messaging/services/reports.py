@@ -36,6 +36,7 @@ from ..models import (
 )
 from ..statuses import FINAL_STATUSES, RANK, Status, can_advance
 from ..vendors.base import InboundReply, StatusEvent, TemplateReview
+from . import lifecycle
 from .campaigns import record_transitions
 
 log = logging.getLogger(__name__)
@@ -43,10 +44,9 @@ T = TypeVar("T")
 
 DEFAULT_OPT_OUT_KEYWORDS = ("T", "TD", "退订", "N", "取消", "STOP")
 
-# Reports whose message is not known by the vendor's id may still be matched by phone, but only
-# to a message that has no vendor id: one whose submit answer is still coming (``submitting``)
-# or was lost (``unknown``).  The vendor has it after all, and the report tells us its id.
-_PHONE_MATCH_STATUSES = (Status.SUBMITTING, Status.UNKNOWN)
+# Reports whose message is not known by any id may still be matched by phone, to the one
+# message the vendor took or may have taken (see ``_match``).
+_PHONE_MATCH_STATUSES = (Status.SUBMITTING, Status.UNKNOWN, Status.SUBMITTED, Status.NO_REPORT)
 _SUBMITTED_RANK = RANK[Status.SUBMITTED]
 
 _DESCRIPTION_MAX = 255
@@ -164,6 +164,8 @@ class _Report:
     raw: str
     pk: int | None = None
     message_id: int | None = None
+    part_index: int = 1
+    part_count: int = 1
 
 
 @dataclass
@@ -177,11 +179,11 @@ class _Target:
     status: str
     campaign_id: int | None
     segments: int
+    submitted_at: datetime | None = None
     old_status: str = ""
     code: str = ""
     description: str = ""
     final_at: datetime | None = None
-    new_vendor_id: str = ""
     changed: bool = False
     reports: list = field(default_factory=list)
 
@@ -221,27 +223,23 @@ def apply_status_events(
                 description=description,
                 done_at=event.done_at,
                 raw=event.raw.replace("\x00", ""),
+                part_index=max(1, min(event.part_index or 1, 255)),
+                part_count=max(1, min(event.part_count or 1, 255)),
             )
         )
     with transaction.atomic(savepoint=False):
+        fast = 0
         if connection.vendor == "postgresql":
-            transitions = _deliver_submitted_postgresql(account.pk, reports, now)
+            fast = _deliver_submitted_postgresql(account.pk, reports, now)
             rest = [r for r in reports if r.message_id is None]
             targets = _match(account, rest) if rest else []
         else:
-            transitions = []
             targets = _match(account, reports)
         advanced = _advance(targets, now)
         _insert_reports(account, source, reports, now)
-        _save_messages(advanced)
-        transitions += [
-            (t.campaign_id, t.old_status, t.status, t.segments)
-            for t in advanced
-            if t.old_status != t.status
-        ]
-        record_transitions(transitions)
+        moved = _save_messages(advanced)
     matched = sum(1 for r in reports if r.message_id is not None)
-    return ApplyResult(len(reports), matched, len(transitions))
+    return ApplyResult(len(reports), matched, fast + moved)
 
 
 def match_waiting_reports(account: VendorAccount, vendor_message_ids: Sequence[str]) -> int:
@@ -285,6 +283,8 @@ def match_waiting_reports(account: VendorAccount, vendor_message_ids: Sequence[s
                     done_at=r.done_at,
                     raw=r.raw,
                     pk=r.pk,
+                    part_index=r.part_index,
+                    part_count=r.part_count,
                 )
                 for r in waiting
             ]
@@ -298,18 +298,48 @@ def match_waiting_reports(account: VendorAccount, vendor_message_ids: Sequence[s
                 batch_size=1000,
             )
             _save_messages(advanced)
-            record_transitions(
-                (t.campaign_id, t.old_status, t.status, t.segments)
-                for t in advanced
-                if t.old_status != t.status
-            )
             matched += len(newly)
+    return matched
+
+
+def match_orphaned_reports() -> int:
+    """The sweep behind ``match_waiting_reports``: reports that came before their messages'
+    submit answers and were not matched when the answer was recorded (the worker died
+    between the two, or that transaction lost a deadlock) are matched now, each account in
+    its own transaction with the deadlock retry.  Returns how many were matched."""
+    recent = DeliveryReport.objects.filter(
+        message__isnull=True,
+        received_at__gte=timezone.now() - EARLY_REPORT_WINDOW,
+    ).exclude(vendor_message_id="")
+    matched = 0
+    for account_id in set(recent.values_list("vendor_account_id", flat=True)):
+        account = VendorAccount.objects.filter(pk=account_id).first()
+        if account is None:
+            continue
+        waiting = set(
+            recent.filter(vendor_account_id=account_id).values_list("vendor_message_id", flat=True)
+        )
+        known = list(
+            Message.objects.filter(
+                vendor_account_id=account_id, vendor_message_id__in=waiting
+            ).values_list("vendor_message_id", flat=True)
+        )
+        if known:
+            matched += retry_on_deadlock(lambda a=account, k=known: match_waiting_reports(a, k))
     return matched
 
 
 def _match(account, reports: list[_Report], *, by_phone: bool = True) -> list[_Target]:
     """Find the messages the reports name (locked unless final) and set each report's
-    ``message_id``.  Returns the messages in report order of first appearance."""
+    ``message_id``.  Returns the messages in report order of first appearance.
+
+    By the vendor's id, then by our id; then, for a report that carries neither a known
+    vendor id nor our id, by phone — but only when exactly one message on the account could
+    have produced it: its request left before the report was made (``submitted_at``), the
+    vendor took it or may have (submitting, unknown, submitted, no report), and it has no
+    vendor id of its own when the report names one.  Two candidates (campaign A left
+    unknown, campaign B sent to the same phone) leave the report unmatched and listed: a
+    guess would show one campaign the other's truth."""
     vendor_ids = {r.vendor_message_id for r in reports if r.vendor_message_id}
     by_vendor_id = _find_by_vendor_id(account.pk, vendor_ids) if vendor_ids else {}
     by_custom_id: dict[str, _Target] = {}
@@ -321,7 +351,7 @@ def _match(account, reports: list[_Report], *, by_phone: bool = True) -> list[_T
             Message.objects.filter(vendor_account_id=account.pk, custom_id__in=custom_ids)
         ):
             by_custom_id[target.custom_id] = target
-    by_phone_map: dict[str, _Target] = {}
+    candidates: dict[str, list[_Target]] = {}
     if by_phone:
         phones = {
             r.phone
@@ -336,21 +366,21 @@ def _match(account, reports: list[_Report], *, by_phone: bool = True) -> list[_T
                     vendor_account_id=account.pk,
                     phone__in=phones,
                     status__in=_PHONE_MATCH_STATUSES,
-                    vendor_message_id="",
+                    submitted_at__isnull=False,
                 )
             ):
-                by_phone_map.setdefault(target.phone, target)
+                candidates.setdefault(target.phone, []).append(target)
 
     targets: dict[int, _Target] = {}
     for report in reports:
         target = by_vendor_id.get(report.vendor_message_id) or by_custom_id.get(report.custom_id)
-        if target is None and report.phone in by_phone_map:
-            target = by_phone_map.pop(report.phone)
+        if target is None and report.phone in candidates:
+            target = _only_candidate(report, candidates[report.phone])
         if target is None:
             continue
         if not target.vendor_message_id and report.vendor_message_id:
             # The message's vendor id comes from its report: later reports match by it.
-            target.vendor_message_id = target.new_vendor_id = report.vendor_message_id
+            target.vendor_message_id = report.vendor_message_id
             target.changed = True
             by_vendor_id[report.vendor_message_id] = target
         report.message_id = target.pk
@@ -359,65 +389,43 @@ def _match(account, reports: list[_Report], *, by_phone: bool = True) -> list[_T
     return list(targets.values())
 
 
-def _deliver_submitted_postgresql(account_pk: int, reports: list[_Report], now) -> list:
-    """The common case on PostgreSQL in one statement: reports that take a ``submitted``
-    message (found by the vendor's id) to a final status.  Sets those reports'
-    ``message_id`` and returns the counter transitions ``(campaign_id, old, new, segments)``.
+def _only_candidate(report: _Report, messages: list[_Target]) -> _Target | None:
+    """The one message that could have produced a report matched by phone, or None."""
+    made_at = report.done_at
+    fitting = [
+        m
+        for m in messages
+        if (made_at is None or m.submitted_at is None or m.submitted_at <= made_at)
+        and not (report.vendor_message_id and m.vendor_message_id)
+    ]
+    return fitting[0] if len(fitting) == 1 else None
 
-    The UPDATE is its own lock: it moves only rows whose status is ``submitted`` when it
-    holds them (PostgreSQL re-checks the condition on a row another transaction changed
-    meanwhile), so ``submitted`` is exactly the status each returned row moved from.
-    Everything else (an early report, a duplicate, another way of matching) is left to the
-    general path.  Vendor ids go in sorted, so concurrent pushes lock rows in the same order.
+
+def _deliver_submitted_postgresql(account_pk: int, reports: list[_Report], now) -> int:
+    """The common case on PostgreSQL in one statement (``lifecycle.deliver_submitted_
+    postgresql``): reports that take a ``submitted`` message, found by the vendor's id, to a
+    final status.  Sets those reports' ``message_id``; returns how many messages moved.
 
     Applying a message's reports in arrival order, forward only, leaves it at the first of
-    its highest-ranked reports; that report is chosen here, one row per vendor id."""
+    its highest-ranked reports; that report is chosen here, one row per vendor id.  Reports of
+    one part of a long message take the general path, which weighs every part."""
     best: dict[str, _Report] = {}
     for report in reports:
         vendor_id = report.vendor_message_id
-        if not vendor_id or RANK[report.status] <= _SUBMITTED_RANK:
+        if not vendor_id or RANK[report.status] <= _SUBMITTED_RANK or report.part_count > 1:
             continue
         chosen = best.get(vendor_id)
         if chosen is None or RANK[report.status] > RANK[chosen.status]:
             best[vendor_id] = report
     if not best:
-        return []
-    vendor_ids = sorted(best)
-    vendor_id_array = _pg_array(vendor_ids)  # bound twice below: built once
-    chosen = [best[vendor_id] for vendor_id in vendor_ids]
-    final_at = [(r.done_at or now) if r.status in FINAL_STATUSES else None for r in chosen]
-    table = Message._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} AS m SET status = r.status, vendor_status_code = r.code, "  # noqa: S608
-            "vendor_status_description = r.description, "
-            "final_at = COALESCE(r.final_at, m.final_at) "
-            "FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::timestamptz[]) "
-            "AS r(vendor_id, status, code, description, final_at) "
-            "WHERE m.vendor_account_id = %s AND m.vendor_message_id <> '' "
-            "AND m.vendor_message_id = ANY(%s::text[]) AND m.vendor_message_id = r.vendor_id "
-            "AND m.status = %s "
-            "RETURNING m.id, m.vendor_message_id, m.campaign_id, m.segments, m.status",
-            [
-                vendor_id_array,
-                _pg_array([r.status for r in chosen]),
-                _pg_array([r.vendor_code for r in chosen]),
-                _pg_array([r.description for r in chosen]),
-                _pg_array(final_at),
-                account_pk,
-                vendor_id_array,
-                Status.SUBMITTED,
-            ],
-        )
-        rows = cursor.fetchall()
-    message_by_vendor_id = {}
-    transitions = []
-    for pk, vendor_id, campaign_id, segments, status in rows:
-        message_by_vendor_id[vendor_id] = pk
-        transitions.append((campaign_id, Status.SUBMITTED, status, segments))
+        return 0
+    chosen = [best[vendor_id] for vendor_id in sorted(best)]
+    rows = lifecycle.deliver_submitted_postgresql(account_pk, chosen, now)
+    message_by_vendor_id = {vendor_id: pk for pk, vendor_id, *_ in rows}
     for report in reports:
-        report.message_id = message_by_vendor_id.get(report.vendor_message_id)
-    return transitions
+        if report.part_count == 1:
+            report.message_id = message_by_vendor_id.get(report.vendor_message_id)
+    return len(rows)
 
 
 _TARGET_COLUMNS = (
@@ -428,6 +436,7 @@ _TARGET_COLUMNS = (
     "status",
     "campaign_id",
     "segments",
+    "submitted_at",
     "vendor_status_code",
     "vendor_status_description",
     "final_at",
@@ -435,7 +444,19 @@ _TARGET_COLUMNS = (
 
 
 def _target(row) -> _Target:
-    pk, vendor_id, custom_id, phone, status, campaign_id, segments, code, description, final = row
+    (
+        pk,
+        vendor_id,
+        custom_id,
+        phone,
+        status,
+        campaign_id,
+        segments,
+        submitted_at,
+        code,
+        description,
+        final,
+    ) = row
     return _Target(
         pk=pk,
         vendor_message_id=vendor_id,
@@ -444,6 +465,7 @@ def _target(row) -> _Target:
         status=status,
         campaign_id=campaign_id,
         segments=segments,
+        submitted_at=submitted_at,
         old_status=status,
         code=code,
         description=description,
@@ -505,20 +527,45 @@ def _find_by_vendor_id(account_pk: int, vendor_ids: set[str]) -> dict[str, _Targ
 
 def _advance(targets: list[_Target], now) -> list[_Target]:
     """Apply each message's reports in arrival order, forward only.  Returns the messages that
-    change (status or vendor id)."""
-    changed = []
+    change (status or vendor id).
+
+    A long message whose vendor reports each part (``part_count`` > 1) is delivered only when
+    every part is; the first part that fails makes the message fail with that part's code
+    (a failed part is the worst news, and what the handset shows).  A part delivered while
+    others are still out proves the vendor took the message: ``submitted``."""
+    delivered_parts = _delivered_parts([t for t in targets if _has_parts(t)])
     for target in targets:
         for report in target.reports:
-            if can_advance(target.status, report.status):
-                target.status = report.status
+            status = report.status
+            if report.part_count > 1 and status == Status.DELIVERED:
+                parts = delivered_parts.setdefault(target.pk, set())
+                parts.add(report.part_index)
+                if len(parts) < report.part_count:
+                    status = Status.SUBMITTED
+            if can_advance(target.status, status):
+                target.status = status
                 target.code = report.vendor_code
                 target.description = report.description
-                if report.status in FINAL_STATUSES:
+                if status in FINAL_STATUSES:
                     target.final_at = report.done_at or now
                 target.changed = True
-        if target.changed:
-            changed.append(target)
-    return changed
+    return [t for t in targets if t.changed]
+
+
+def _has_parts(target: _Target) -> bool:
+    return any(r.part_count > 1 for r in target.reports)
+
+
+def _delivered_parts(targets: list[_Target]) -> dict[int, set[int]]:
+    """Parts already reported delivered for these long messages (earlier pushes or polls)."""
+    if not targets:
+        return {}
+    parts: dict[int, set[int]] = {}
+    for message_id, part in DeliveryReport.objects.filter(
+        message_id__in=[t.pk for t in targets], status=Status.DELIVERED, part_count__gt=1
+    ).values_list("message_id", "part_index"):
+        parts.setdefault(message_id, set()).add(part)
+    return parts
 
 
 def _insert_reports(account, source: str, reports: list[_Report], now) -> None:
@@ -528,7 +575,8 @@ def _insert_reports(account, source: str, reports: list[_Report], now) -> None:
         table = DeliveryReport._meta.db_table
         columns = (
             "vendor_account_id, source, received_at, vendor_message_id, custom_id, phone, "
-            "status, vendor_code, description, done_at, raw, message_id, matched_at"
+            "status, vendor_code, description, done_at, raw, part_index, part_count, "
+            "message_id, matched_at"
         )
         head = f"{account.pk}\t{_copy_text(source)}\t{now.isoformat()}\t"
         matched_tail = f"\t{now.isoformat()}\n"
@@ -547,6 +595,8 @@ def _insert_reports(account, source: str, reports: list[_Report], now) -> None:
                 _copy_text(r.description),
                 done_at,
                 _copy_text(r.raw),
+                str(r.part_index),
+                str(r.part_count),
             )
             tail = "\t\\N\t\\N\n" if r.message_id is None else f"\t{r.message_id}{matched_tail}"
             lines.append(head + "\t".join(fields) + tail)
@@ -569,6 +619,8 @@ def _insert_reports(account, source: str, reports: list[_Report], now) -> None:
                 description=r.description,
                 done_at=r.done_at,
                 raw=r.raw,
+                part_index=r.part_index,
+                part_count=r.part_count,
                 message_id=r.message_id,
                 matched_at=None if r.message_id is None else now,
             )
@@ -609,67 +661,19 @@ def _pg_array(values: Iterable) -> str:
     return "{" + ",".join(items) + "}"
 
 
-def _rank_sql(column: str) -> str:
-    cases = " ".join(f"WHEN '{status}' THEN {rank}" for status, rank in RANK.items())
-    return f"(CASE {column} {cases} ELSE -1 END)"
-
-
-def _save_messages(targets: list[_Target]) -> None:
+def _save_messages(targets: list[_Target]) -> int:
+    """Write the matched messages' new state (``lifecycle.save_report_moves``) and count the
+    moves; returns how many messages changed status."""
     if not targets:
-        return
-    if connection.vendor == "postgresql":
-        # One UPDATE ... FROM unnest(...) for all of them.  The rows are locked and the new
-        # values computed forward-only above; the rank condition repeats the rule in SQL so
-        # that no statement can ever move a message backwards.
-        table = Message._meta.db_table
-        forward = f"{_rank_sql('m.status')} < {_rank_sql('v.status')}"
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} AS m SET "  # noqa: S608 - identifiers are ours
-                f"status = CASE WHEN {forward} THEN v.status ELSE m.status END, "
-                f"vendor_status_code = CASE WHEN {forward} THEN v.code "
-                "ELSE m.vendor_status_code END, "
-                f"vendor_status_description = CASE WHEN {forward} THEN v.description "
-                "ELSE m.vendor_status_description END, "
-                f"final_at = CASE WHEN {forward} THEN v.final_at ELSE m.final_at END, "
-                "vendor_message_id = CASE WHEN m.vendor_message_id = '' THEN v.vendor_id "
-                "ELSE m.vendor_message_id END "
-                "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], "
-                "%s::timestamptz[], %s::text[]) "
-                "AS v(id, status, code, description, final_at, vendor_id) "
-                "WHERE m.id = v.id",
-                [
-                    _pg_array([t.pk for t in targets]),
-                    _pg_array([t.status for t in targets]),
-                    _pg_array([t.code for t in targets]),
-                    _pg_array([t.description for t in targets]),
-                    _pg_array([t.final_at for t in targets]),
-                    _pg_array([t.vendor_message_id for t in targets]),
-                ],
-            )
-        return
-    # Elsewhere (SQLite) writers are serialized: the locked read above cannot be overtaken.
-    Message.objects.bulk_update(
-        [
-            Message(
-                pk=t.pk,
-                status=t.status,
-                vendor_status_code=t.code,
-                vendor_status_description=t.description,
-                final_at=t.final_at,
-                vendor_message_id=t.vendor_message_id,
-            )
-            for t in targets
-        ],
-        [
-            "status",
-            "vendor_status_code",
-            "vendor_status_description",
-            "final_at",
-            "vendor_message_id",
-        ],
-        batch_size=500,
-    )
+        return 0
+    lifecycle.save_report_moves(targets)
+    moves = [
+        (t.campaign_id, t.old_status, t.status, t.segments)
+        for t in targets
+        if t.old_status != t.status
+    ]
+    record_transitions(moves)
+    return len(moves)
 
 
 # --------------------------------------------------------------------------- replies

@@ -1,17 +1,25 @@
 """Starting campaigns and sending their batches exactly once.
 
-The rules that keep a message from being sent twice or lost:
+A batch goes ``pending → claimed → sending → answered → done`` (see ``SendBatch``):
 
-1. A batch is *claimed* (``pending`` → ``sending``, its messages ``queued`` → ``submitting``)
-   and committed before the vendor is called.  Only one worker can claim it: the claim is a
-   row lock (``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite serializes writers
-   with ``BEGIN IMMEDIATE``) plus a conditional state change.
-2. The vendor's answer is recorded per recipient in a second transaction.
-3. A worker that dies between 1 and 2 leaves the batch ``sending``; ``sweep_stalled_batches``
-   turns its messages ``unknown``: the vendor may have them, so they are reconciled from
-   delivery reports and never re-sent.
-4. Only errors that prove nothing was accepted (connection refused, rate-limit answers,
-   authentication or balance refusals) put messages back to ``queued`` for another try.
+1. *Claim* (``claim_batch``): one worker takes the batch (a row lock plus a conditional state
+   change) and holds a lease it keeps renewing (``_Lease``).  Its messages stay ``queued``: a
+   worker that dies while it waits for the account's rate slot or builds the request leaves
+   nothing at the vendor, and ``recover`` gives the batch back to the queue.
+2. *Take off* (``take_off``): right before the request leaves, one transaction looks at the
+   campaign once more (a pause or cancel acknowledged on the page stops it here: the batch
+   goes back untouched) and marks the messages ``submitting``.  Committed before the call.
+3. *Answer*: every recipient's answer is decided by the one outcome table
+   (``services.outcomes``); recipients the request shape cannot carry are sent again singly.
+   The decisions are stored on the batch (``answered``) and committed *before* they are
+   applied, with retries over a dropped database connection (and a spool file as a last
+   resort), so the vendor's answer is never lost.
+4. *Apply* (``apply_answer``): each disposition becomes a ``lifecycle`` move, requeues and
+   account problems put the batch back with its delay or pause the campaign.
+
+``recover`` (run by the dispatcher and after every batch) takes over what a dead worker held:
+a claimed batch goes back to the queue, an answered one is applied, and only a batch whose
+request was out becomes ``unknown`` — reconciled from delivery reports, never re-sent.
 """
 
 from __future__ import annotations
@@ -20,29 +28,32 @@ import json
 import logging
 import os
 import signal
+import threading
 import time
+from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
-from django.db import connection, transaction
+from django.conf import settings
+from django.db import (
+    DatabaseError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    transaction,
+)
 from django.db.models.fields.json import KeyTextTransform
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ..models import Campaign, Message, Recipient, SendBatch, Suppression, VendorAccount
 from ..statuses import Status
-from ..vendors.base import (
-    AmbiguousOutcome,
-    OutgoingMessage,
-    SubmitResult,
-    VendorClient,
-    VendorError,
-)
+from ..vendors.base import OutgoingMessage, VendorClient, VendorError
 from ..vendors.registry import vendor
-from . import start_in_database
+from . import campaign_commands, lifecycle, start_in_database
 from .bulk import insert_rows
-from .campaigns import record_transitions, refresh_counters
 from .compose import (
     MessageRenderer,
     compliance_errors,
@@ -51,36 +62,48 @@ from .compose import (
     render,
     segment_count,
 )
-from .reports import match_waiting_reports
+from .outcomes import MAX_REQUEUES, Decision, Disposition, backoff_s, decide
+from .reports import match_orphaned_reports, match_waiting_reports, retry_on_deadlock
 
 log = logging.getLogger(__name__)
 
 SINGLE_SEND_BATCH = 50
 """Messages per batch for vendors without a personalised send (sent one request each)."""
 MAX_BATCH = 50_000
-"""Cap on one request even where a vendor allows more (ashx5g: 5 million): pause and cancel
-take effect within one batch, and a lost answer leaves at most this many messages unknown."""
-MAX_ATTEMPTS = 6
-STALL_AFTER = timedelta(minutes=10)
-# Errors after which the same request may be tried again unchanged, later.
-REQUEUE_KINDS = {"transient", "rate_limited"}
-# Errors that stop the whole campaign until someone acts (and accept nothing).
-PAUSE_KINDS = {"auth", "balance"}
+"""Cap on one request even where a vendor allows more (ashx5g: 5 million): a lost answer
+leaves at most this many messages unknown."""
+LEASE = timedelta(seconds=15)
+"""How long a batch stays a worker's after its last sign of life (renewed every few seconds
+while the worker lives): a dead worker's batch is taken over within this, plus one
+``recover`` run."""
+HEARTBEAT_S = 4.0
+INLINE_RETRY_S = 60.0
+"""A requeue due within this many seconds is retried by the same task, to the second; a
+longer one is left to the dispatcher."""
+START_GRACE = timedelta(seconds=20)
+"""A campaign ``starting`` for longer than this without a start running is started again."""
+ENQUEUED_STALE = timedelta(minutes=2)
+DB_RETRIES = 8
 
 
 CRASH_AT_ENV = "SMSPORTAL_CRASH_AT"
+DROP_DB_AT_ENV = "SMSPORTAL_DROP_DB_AT"
 
 
 def crash_point(name: str) -> None:
     """Fault injection for the kill tests (tests/sending/test_kill.py): when the environment
     names this point, the process is killed here with SIGKILL — no cleanup, no rollback
-    handlers — exactly as a crashed or OOM-killed worker would stop."""
+    handlers — exactly as a crashed or OOM-killed worker would stop.  ``DROP_DB_AT_ENV``
+    instead closes the database connection under Django's feet, as a restarted server or a
+    network cut would."""
     if os.environ.get(CRASH_AT_ENV) == name:
         os.kill(os.getpid(), signal.SIGKILL)
+    if os.environ.get(DROP_DB_AT_ENV) == name and connection.connection is not None:
+        connection.connection.close()
 
 
-class CampaignError(Exception):
-    """A campaign cannot be started or changed; the message is for the marketer."""
+CampaignError = campaign_commands.CampaignError
+"""A campaign cannot be started or changed; the message is for the marketer."""
 
 
 # --------------------------------------------------------------------------- starting
@@ -93,23 +116,34 @@ class StartResult:
     batches: list[int]
 
 
-def start_campaign(campaign_id: int, *, exclude_missing: bool = True) -> StartResult:
+def start_campaign(
+    campaign_id: int, *, exclude_missing: bool | None = None, skip_locked: bool = False
+) -> StartResult | None:
     """Create the campaign's messages and batches in bulk and mark it sending.
 
     Recipients are unique per list; suppressed phones (for marketing) and, with
-    ``exclude_missing``, recipients lacking a variable become ``skipped`` messages with the
-    reason, so the campaign's numbers add up to its list.  Rows stream from the recipients
-    through rendering into COPY one batch at a time, so memory stays flat at any list size,
-    and the whole start is one transaction: a failure leaves the campaign as it was.  Call
-    ``enqueue_batches`` after the transaction commits (the task does)."""
+    ``exclude_missing`` (default: the campaign's own choice), recipients lacking a variable
+    become ``skipped`` messages with the reason, so the campaign's numbers add up to its list.
+    Rows stream from the recipients through rendering into COPY one batch at a time, so
+    memory stays flat at any list size, and the whole start is one transaction holding the
+    campaign's row: a start that dies leaves the campaign as it was (``starting``), and
+    ``recover`` runs it again.  With ``skip_locked`` a campaign another start holds is left to
+    it (returns None).  Call ``enqueue_batches`` after the transaction commits."""
     with transaction.atomic():
-        campaign = (
-            Campaign.objects.select_for_update()
-            .select_related("template", "vendor_account")
-            .get(pk=campaign_id)
-        )
-        if campaign.status not in (Campaign.State.DRAFT, Campaign.State.SCHEDULED):
+        campaigns = Campaign.objects.select_related("template", "vendor_account")
+        if skip_locked and connection.features.has_select_for_update_skip_locked:
+            campaigns = campaigns.select_for_update(skip_locked=True, of=("self",))
+        else:
+            campaigns = campaigns.select_for_update(of=("self",))
+        campaign = campaigns.filter(pk=campaign_id).first()
+        if campaign is None:
+            return None
+        if campaign.status not in campaign_commands.STARTABLE:
+            if skip_locked:
+                return None
             raise CampaignError(_("Only a draft or scheduled campaign can be started."))
+        if exclude_missing is None:
+            exclude_missing = campaign.exclude_missing
         template, account = campaign.template, campaign.vendor_account
         errors = compliance_errors(template, account)
         if errors:
@@ -162,19 +196,8 @@ def start_campaign(campaign_id: int, *, exclude_missing: bool = True) -> StartRe
             )
         if not sendable:
             raise CampaignError(_("No recipient is left to send to."))
-        Campaign.objects.filter(pk=campaign.pk).update(
-            status=Campaign.State.SENDING,
-            status_reason="",
-            started_at=timezone.now(),
-            total_count=sendable + skipped,
-            pending_count=sendable,
-            skipped_count=skipped,
-            submitted_count=0,
-            delivered_count=0,
-            failed_count=0,
-            unknown_count=0,
-            segment_count=0,
-        )
+        crash_point("start_before_commit")
+        campaign_commands.mark_started(campaign.pk, sendable=sendable, skipped=skipped)
     return StartResult(sendable, skipped, batch_ids)
 
 
@@ -343,9 +366,17 @@ class ClaimedMessage:
     custom_id: str
 
 
+def _held(batch_pk: int):
+    return SendBatch.objects.filter(
+        pk=batch_pk,
+        state__in=[SendBatch.State.CLAIMED, SendBatch.State.SENDING, SendBatch.State.ANSWERED],
+    )
+
+
 def claim_batch(batch_id: int) -> tuple[SendBatch, list[ClaimedMessage]] | None:
-    """Claim a pending batch of a sending campaign and mark its messages submitting (commits).
-    Returns None when another worker has it, or its campaign is not sending."""
+    """Take a pending batch of a sending campaign (commits) and read its queued messages.
+    Returns None when another worker has it, its campaign is not sending, or its back-off has
+    not passed.  Nothing about the messages changes yet."""
     now = timezone.now()
     with transaction.atomic():
         batches = SendBatch.objects.select_related("campaign", "campaign__vendor_account")
@@ -356,31 +387,47 @@ def claim_batch(batch_id: int) -> tuple[SendBatch, list[ClaimedMessage]] | None:
             return None
         if batch.not_before and batch.not_before > now:
             return None
-        batch.state, batch.claimed_at = SendBatch.State.SENDING, now
+        batch.state, batch.claimed_at = SendBatch.State.CLAIMED, now
+        batch.lease_until = now + LEASE
         batch.attempts += 1
-        batch.save(update_fields=["state", "claimed_at", "attempts"])
-        # One statement claims the batch's queued messages and reads what sending needs.
-        table = Message._meta.db_table
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} SET status = %s, attempts = attempts + 1 "  # noqa: S608
-                "WHERE send_batch_id = %s AND status = %s "
-                "RETURNING id, phone, content, segments, variables, custom_id",
-                [Status.SUBMITTING, batch.pk, Status.QUEUED],
-            )
-            rows = cursor.fetchall()
-        messages = sorted(
-            ClaimedMessage(
-                pk,
-                phone,
-                content,
-                parts,
-                json.loads(values) if isinstance(values, str) else values,
-                custom_id,
-            )
-            for pk, phone, content, parts, values, custom_id in rows
-        )
-    return batch, messages
+        batch.save(update_fields=["state", "claimed_at", "lease_until", "attempts"])
+    return batch, _queued_messages(batch.pk)
+
+
+def _queued_messages(batch_pk: int) -> list[ClaimedMessage]:
+    rows = Message.objects.filter(send_batch_id=batch_pk, status=Status.QUEUED).values_list(
+        "pk", "phone", "content", "segments", "variables", "custom_id"
+    )
+    return sorted(ClaimedMessage(*row) for row in rows.iterator(chunk_size=10_000))
+
+
+class _Lease:
+    """Keeps a claimed batch's lease in the future while this worker lives: a thread renews
+    it every ``HEARTBEAT_S``.  A SIGKILLed worker stops renewing, and ``recover`` takes the
+    batch over once the lease has run out."""
+
+    def __init__(self, batch_pk: int):
+        self.batch_pk = batch_pk
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=f"lease-{batch_pk}", daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(timeout=HEARTBEAT_S * 2)
+
+    def _run(self) -> None:
+        try:
+            while not self.stop.wait(HEARTBEAT_S):
+                try:
+                    _held(self.batch_pk).update(lease_until=timezone.now() + LEASE)
+                except Exception:  # a renewal can fail (locked, connection lost): try again
+                    log.warning("batch %s: lease renewal failed", self.batch_pk, exc_info=True)
+        finally:
+            connection.close()
 
 
 def send_batch(batch_id: int) -> BatchOutcome:
@@ -389,35 +436,166 @@ def send_batch(batch_id: int) -> BatchOutcome:
     if claimed is None:
         return BatchOutcome(state="not_claimed")
     batch, messages = claimed
+    with _Lease(batch.pk):
+        return _send_claimed(batch, messages)
+
+
+def retry_due_in(batch_id: int) -> float | None:
+    """Seconds until a requeued batch may go again (None when it is not waiting)."""
+    not_before = (
+        SendBatch.objects.filter(pk=batch_id, state=SendBatch.State.PENDING)
+        .values_list("not_before", flat=True)
+        .first()
+    )
+    return None if not_before is None else (not_before - timezone.now()).total_seconds()
+
+
+def _send_claimed(batch: SendBatch, messages: list[ClaimedMessage]) -> BatchOutcome:
     account = batch.campaign.vendor_account
-    if not messages:
-        return finish_batch(batch, {}, messages)
-    wait_for_rate_slot(account, len(messages))
     client = account.client()
-    crash_point("after_claim")
+    totals: defaultdict[str, int] = defaultdict(int)
+    state, error = SendBatch.State.DONE, ""
+    for wave in _waves(batch, account, messages):
+        if not wait_for_rate_slot(account, batch, len(wave)):
+            state = release(batch.pk)
+            break
+        crash_point("after_claim")
+        taken = take_off(batch, wave)
+        if taken is None:
+            state = release(batch.pk)
+            break
+        crash_point("in_flight")
+        decisions = _ask_vendor(client, batch, taken)
+        crash_point("after_answer")
+        store_answer(batch.pk, decisions)
+        crash_point("answer_stored")
+        result = apply_answer(batch.pk, decisions)
+        for name in ("submitted", "failed", "unknown", "requeued"):
+            totals[name] += getattr(result, name)
+        state, error = result.state, result.error or error
+        if state != SendBatch.State.CLAIMED:
+            break
+    else:
+        if not messages:
+            state = _finish_empty(batch.pk)
+    retry_on_deadlock(
+        lambda: (
+            match_waiting_reports(account, _vendor_ids_of(batch.pk)) if totals["submitted"] else 0
+        )
+    )
+    return BatchOutcome(state=state, error=error, **totals)
+
+
+def _vendor_ids_of(batch_pk: int) -> list[str]:
+    return list(
+        Message.objects.filter(send_batch_id=batch_pk)
+        .exclude(vendor_message_id="")
+        .values_list("vendor_message_id", flat=True)
+    )
+
+
+def _waves(batch: SendBatch, account: VendorAccount, messages: list[ClaimedMessage]):
+    """The batch as it goes out: one request, or — for single sends — groups the account's
+    rate limit lets out in about a second each, so a pause stops a throttled batch between
+    two of them."""
+    if batch.request_shape != "single" or not messages:
+        if messages:
+            yield messages
+        return
+    size = max(1, min(len(messages), account.rate_limit_per_s))
+    for start in range(0, len(messages), size):
+        yield messages[start : start + size]
+
+
+def take_off(batch: SendBatch, wave: list[ClaimedMessage]) -> list[ClaimedMessage] | None:
+    """The last look before the request leaves: if the campaign is still sending, mark the
+    wave's messages ``submitting`` (committed before the vendor is called) and the batch
+    ``sending``.  The campaign's row is held while we look, so a pause or cancel either
+    happened before (nothing leaves: None) or waits for this to commit."""
+    now = timezone.now()
+    with transaction.atomic():
+        campaigns = Campaign.objects.filter(pk=batch.campaign_id)
+        if connection.vendor == "postgresql":
+            campaigns = campaigns.select_for_update(no_key=False).only("status")
+        status = campaigns.values_list("status", flat=True).first()
+        if status != Campaign.State.SENDING:
+            return None
+        if not _held(batch.pk).update(
+            state=SendBatch.State.SENDING, lease_until=now + LEASE, error=""
+        ):
+            return None  # recover took it over: this worker has nothing to send
+        rows = lifecycle.take_off(batch.pk, [m.pk for m in wave], now)
+    return sorted(ClaimedMessage(*row) for row in rows)
+
+
+def release(batch_pk: int) -> str:
+    """Give a claimed batch back untouched (its campaign was paused or cancelled, or the
+    rate wait was cut short).  Returns its new state."""
+    with transaction.atomic():
+        left = Message.objects.filter(send_batch_id=batch_pk, status=Status.QUEUED).exists()
+        state = SendBatch.State.PENDING if left else SendBatch.State.DONE
+        _held(batch_pk).update(
+            state=state,
+            lease_until=None,
+            enqueued_at=None,
+            finished_at=None if left else timezone.now(),
+        )
+        campaign_id = SendBatch.objects.values_list("campaign_id", flat=True).get(pk=batch_pk)
+        campaign_commands.complete_if_done(campaign_id)
+    return state
+
+
+def _finish_empty(batch_pk: int) -> str:
+    with transaction.atomic():
+        _held(batch_pk).update(
+            state=SendBatch.State.DONE, lease_until=None, finished_at=timezone.now()
+        )
+        campaign_id = SendBatch.objects.values_list("campaign_id", flat=True).get(pk=batch_pk)
+        campaign_commands.complete_if_done(campaign_id)
+    return SendBatch.State.DONE
+
+
+def _outgoing(message: ClaimedMessage) -> OutgoingMessage:
+    return OutgoingMessage(
+        custom_id=message.custom_id,
+        phone=message.phone,
+        content=message.content,
+        variables=tuple(message.variables or ()),
+    )
+
+
+def _ask_vendor(
+    client: VendorClient, batch: SendBatch, taken: list[ClaimedMessage]
+) -> dict[int, Decision]:
+    """Send the wave and decide every recipient's answer; recipients the request shape
+    cannot carry go again one by one."""
     try:
-        outcomes = submit(client, batch, messages)
+        answers = submit(client, batch, taken)
     except VendorError as exc:
-        outcomes = {m.custom_id: exc for m in messages}
-    except Exception as exc:  # an adapter bug after the request may have left: ambiguous
+        answers = dict.fromkeys((m.custom_id for m in taken), exc)
+    except Exception as exc:  # an adapter bug after the request may have left
         log.exception("adapter failed sending batch %s", batch.pk)
-        error = AmbiguousOutcome(repr(exc))
-        outcomes = {m.custom_id: error for m in messages}
-    crash_point("after_answer")
-    return finish_batch(batch, outcomes, messages)
+        answers = dict.fromkeys((m.custom_id for m in taken), exc)
+    decisions = {m.pk: decide(answers.get(m.custom_id)) for m in taken}
+    singles = [m for m in taken if decisions[m.pk].disposition == Disposition.RESEND_SINGLE]
+    if singles:
+        again = _send_singles(client, [_outgoing(m) for m in singles])
+        for message in singles:
+            decision = decide(again.get(message.custom_id))
+            if decision.disposition == Disposition.RESEND_SINGLE:
+                decision = Decision(
+                    Disposition.FAILED,
+                    code=decision.code,
+                    reason=_("No request of this vendor can carry this message: %(why)s")
+                    % {"why": decision.reason},
+                )
+            decisions[message.pk] = decision
+    return decisions
 
 
 def submit(client: VendorClient, batch: SendBatch, messages: list[ClaimedMessage]) -> dict:
-    """Send in the cheapest request shape; map custom id → SubmitResult or VendorError."""
-    outgoing = [
-        OutgoingMessage(
-            custom_id=m.custom_id,
-            phone=m.phone,
-            content=m.content,
-            variables=tuple(m.variables or ()),
-        )
-        for m in messages
-    ]
+    """Send in the batch's request shape; map custom id → SubmitResult or VendorError."""
+    outgoing = [_outgoing(m) for m in messages]
     shape = batch.request_shape
     if shape == "same" and len(outgoing) > 1:
         results = client.send_same(outgoing, outgoing[0].content)
@@ -441,191 +619,195 @@ def _send_singles(client: VendorClient, outgoing: list[OutgoingMessage]) -> dict
             return message.custom_id, exc
         except Exception as exc:
             log.exception("adapter failed on a single send")
-            return message.custom_id, AmbiguousOutcome(repr(exc))
+            return message.custom_id, exc
 
     workers = max(1, min(client.capabilities.max_concurrent_requests, len(outgoing)))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return dict(pool.map(one, outgoing))
 
 
-def finish_batch(batch: SendBatch, outcomes: dict, messages: list[ClaimedMessage]) -> BatchOutcome:
-    """Record the vendor's answer for every message of a claimed batch (one transaction)."""
-    now = timezone.now()
-    submitted, failed, unknown, requeue = [], [], [], []
-    pause_error: VendorError | None = None
-    retry_after = 0.0
-    for message in messages:
-        outcome = outcomes.get(message.custom_id)
-        if isinstance(outcome, SubmitResult):
-            if outcome.accepted:
-                submitted.append((message.pk, outcome.vendor_message_id, outcome.batch_id))
-            else:
-                reason = " ".join(filter(None, [outcome.error_code, outcome.error_description]))
-                failed.append((message.pk, outcome.error_code, reason or outcome.error_kind))
-        elif isinstance(outcome, VendorError) and outcome.kind in PAUSE_KINDS:
-            requeue.append(message.pk)
-            pause_error = outcome
-        elif isinstance(outcome, VendorError) and outcome.kind in REQUEUE_KINDS:
-            requeue.append(message.pk)
-            retry_after = max(retry_after, getattr(outcome, "retry_after", 0.0))
-        elif isinstance(outcome, VendorError) and outcome.retry_safe:
-            failed.append((message.pk, outcome.code, str(outcome)))
-        elif isinstance(outcome, VendorError):
-            unknown.append((message.pk, str(outcome)))
-        else:
-            # The vendor's answer did not mention this recipient: it may have it.
-            unknown.append((message.pk, _("The vendor's answer did not list this number.")))
+# --------------------------------------------------------------------------- the answer
 
-    segments_of = {m.pk: m.segments for m in messages}
-    moved: list[tuple[int, str, str]] = []  # (pk, old status, new status) for the counters
-    with transaction.atomic():
-        moved += _record_submitted(submitted, now)
-        # Refusals in one batch mostly share their code and words: one UPDATE per distinct
-        # reason, not one per message.
-        for (code, reason), pks in _group_by_reason(failed).items():
-            moved += _advance(
-                pks,
-                Status.FAILED,
-                vendor_status_code=code[:32],
-                error=reason,
-                final_at=now,
+
+def _encode(decisions: dict[int, Decision]) -> list[list]:
+    return [
+        [
+            pk,
+            d.disposition.value,
+            d.vendor_message_id,
+            d.vendor_batch_id,
+            d.code,
+            d.reason,
+            d.retry_after,
+        ]
+        for pk, d in decisions.items()
+    ]
+
+
+def _decode(rows: list[list]) -> dict[int, Decision]:
+    return {
+        int(pk): Decision(Disposition(kind), vendor_id, batch_id, code, reason, float(retry))
+        for pk, kind, vendor_id, batch_id, code, reason, retry in rows
+    }
+
+
+def _durably(operation, what: str):
+    """Run a database operation that must not be lost, again and again over a dropped or
+    restarted database connection (each try opens a new one).  Raises after
+    ``DB_RETRIES`` tries."""
+    for attempt in range(1, DB_RETRIES + 1):
+        try:
+            return operation()
+        except DatabaseError as exc:
+            if attempt == DB_RETRIES or not _connection_lost(exc):
+                raise
+            log.warning(
+                "%s: database unavailable (%s); try %s of %s",
+                what,
+                exc.__class__.__name__,
+                attempt + 1,
+                DB_RETRIES,
             )
-        for (reason,), pks in _group_by_reason(unknown).items():
-            moved += _advance(pks, Status.UNKNOWN, error=reason)
-        if requeue:
-            # Back to the queue: still pending, the counters do not move.
-            Message.objects.filter(pk__in=requeue, status=Status.SUBMITTING).update(
-                status=Status.QUEUED
+            connection.close()
+            time.sleep(min(20.0, 0.5 * 2 ** (attempt - 1)))
+    raise AssertionError("unreachable")
+
+
+def _connection_lost(exc: DatabaseError) -> bool:
+    """Errors that a new connection may cure (PostgreSQL restarted or the network cut:
+    OperationalError / InterfaceError; SQLite says its handle is closed)."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    return "closed" in str(exc).lower()
+
+
+def spool_dir() -> Path:
+    return Path(getattr(settings, "SPOOL_DIR", settings.BASE_DIR / "var" / "spool"))
+
+
+def store_answer(batch_pk: int, decisions: dict[int, Decision]) -> None:
+    """Make the vendor's answer durable before anything is applied.  If the database stays
+    out of reach through every retry, the answer goes to a spool file that ``recover``
+    stores on its next run: it is never thrown away."""
+    encoded = _encode(decisions)
+
+    def store():
+        with transaction.atomic():
+            SendBatch.objects.filter(pk=batch_pk, state=SendBatch.State.SENDING).update(
+                state=SendBatch.State.ANSWERED, answer=encoded
             )
-            batch.state = SendBatch.State.PENDING
-            error = pause_error or next(o for o in outcomes.values() if isinstance(o, VendorError))
-            batch.error = str(error)
-            delay = retry_after or min(300.0, 5.0 * 2 ** (batch.attempts - 1))
-            batch.not_before = now + timedelta(seconds=delay)
-            if pause_error is not None:
-                pause_campaign(batch.campaign_id, str(pause_error))
-            elif batch.attempts >= MAX_ATTEMPTS:
-                pause_campaign(
-                    batch.campaign_id, _("The vendor kept refusing: %(error)s") % {"error": error}
-                )
-        else:
-            batch.state, batch.finished_at = SendBatch.State.DONE, now
-            errors = [str(o) for o in outcomes.values() if isinstance(o, VendorError)]
-            batch.error = errors[0] if errors else ""
-        batch.save(update_fields=["state", "error", "not_before", "finished_at"])
-        record_transitions((batch.campaign_id, old, new, segments_of[pk]) for pk, old, new in moved)
-        complete_if_done(batch.campaign_id)
-        crash_point("before_commit")
-    account = batch.campaign.vendor_account
-    match_waiting_reports(account, [vendor_id for _, vendor_id, _ in submitted])
+
+    try:
+        _durably(store, f"batch {batch_pk}: storing the vendor's answer")
+    except DatabaseError:
+        path = spool_dir() / f"answer-{batch_pk}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(encoded))
+        log.error("batch %s: database unreachable; the answer is spooled at %s", batch_pk, path)
+        raise
+
+
+def apply_answer(batch_pk: int, decisions: dict[int, Decision] | None = None) -> BatchOutcome:
+    """Apply an answered batch's decisions (given, or read from the batch) in one
+    transaction: lifecycle moves, then the batch's next state and the campaign's.  Idempotent:
+    a batch that is no longer ``answered`` changes nothing."""
+
+    def apply():
+        with transaction.atomic():
+            batch = (
+                SendBatch.objects.select_for_update()
+                .filter(pk=batch_pk, state=SendBatch.State.ANSWERED)
+                .first()
+            )
+            if batch is None:
+                return BatchOutcome(state="not_answered")
+            chosen = decisions if decisions is not None else _decode(batch.answer or [])
+            outcome = _apply(batch, chosen)
+            crash_point("before_commit")
+            return outcome
+
+    return _durably(lambda: retry_on_deadlock(apply), f"batch {batch_pk}: applying the answer")
+
+
+def _apply(batch: SendBatch, decisions: dict[int, Decision]) -> BatchOutcome:
+    now = timezone.now()
+    by_kind: dict[Disposition, list[tuple[int, Decision]]] = defaultdict(list)
+    for pk, decision in decisions.items():
+        by_kind[decision.disposition].append((pk, decision))
+    submitted = [
+        (pk, d.vendor_message_id, d.vendor_batch_id) for pk, d in by_kind[Disposition.SUBMITTED]
+    ]
+    lifecycle.record_submitted(submitted)
+    # Refusals in one batch mostly share their code and words: one statement per reason.
+    failed = by_kind[Disposition.FAILED] + by_kind[Disposition.RESEND_SINGLE]
+    for (code, reason), pks in _grouped(failed, lambda d: (d.code, d.reason)).items():
+        lifecycle.record_refused(pks, code, reason, now)
+    for (reason,), pks in _grouped(by_kind[Disposition.UNKNOWN], lambda d: (d.reason,)).items():
+        lifecycle.record_unknown(pks, reason)
+    back = by_kind[Disposition.PAUSE] + by_kind[Disposition.REQUEUE]
+    for (reason,), pks in _grouped(back, lambda d: (d.reason,)).items():
+        lifecycle.requeue(pks, reason)
+
+    error = next((d.reason for _, d in back), "") or next(
+        (d.reason for _, d in failed + by_kind[Disposition.UNKNOWN]), ""
+    )
+    batch.answer, batch.error = None, error[:2000]
+    if by_kind[Disposition.PAUSE]:
+        reason = by_kind[Disposition.PAUSE][0][1].reason
+        batch.state, batch.not_before, batch.enqueued_at = SendBatch.State.PENDING, None, None
+        campaign_commands.pause_for_account(batch.campaign_id, reason)
+    elif by_kind[Disposition.REQUEUE]:
+        retry_after = max(d.retry_after for _, d in by_kind[Disposition.REQUEUE])
+        delay = backoff_s(retry_after, batch.attempts)
+        batch.state = SendBatch.State.PENDING
+        batch.not_before = now + timedelta(seconds=delay)
+        # Retried by this task when due soon; otherwise the dispatcher enqueues it when due.
+        batch.enqueued_at = now if delay <= INLINE_RETRY_S else None
+        if batch.attempts >= MAX_REQUEUES:
+            campaign_commands.pause_for_account(
+                batch.campaign_id,
+                _("The vendor kept refusing (%(n)d tries): %(error)s")
+                % {"n": batch.attempts, "error": error},
+            )
+    elif Message.objects.filter(send_batch_id=batch.pk, status=Status.QUEUED).exists():
+        batch.state = SendBatch.State.CLAIMED  # more waves to go
+    else:
+        batch.state, batch.finished_at = SendBatch.State.DONE, now
+    if batch.state != SendBatch.State.CLAIMED:
+        batch.lease_until = None
+    batch.save(
+        update_fields=[
+            "state",
+            "answer",
+            "error",
+            "not_before",
+            "enqueued_at",
+            "finished_at",
+            "lease_until",
+        ]
+    )
+    campaign_commands.complete_if_done(batch.campaign_id)
     return BatchOutcome(
         state=batch.state,
         submitted=len(submitted),
         failed=len(failed),
-        unknown=len(unknown),
-        requeued=len(requeue),
+        unknown=len(by_kind[Disposition.UNKNOWN]),
+        requeued=len(back),
         error=batch.error,
     )
 
 
-def _group_by_reason(rows: list[tuple]) -> dict[tuple, list[int]]:
-    """``[(pk, *reason), ...]`` → ``{reason: [pk, ...]}``."""
+def _grouped(rows: list[tuple[int, Decision]], key) -> dict[tuple, list[int]]:
     groups: dict[tuple, list[int]] = {}
-    for pk, *reason in rows:
-        groups.setdefault(tuple(reason), []).append(pk)
+    for pk, decision in rows:
+        groups.setdefault(key(decision), []).append(pk)
     return groups
 
 
-def _advance(pks: list[int], new: str, **fields) -> list[tuple[int, str, str]]:
-    """Move ``submitting`` messages among ``pks`` to ``new`` (a report may have moved some
-    further already: those keep their status).  Returns the moves made."""
-    moved = []
-    for start in range(0, len(pks), 5000):
-        chunk = pks[start : start + 5000]
-        changed = Message.objects.select_for_update().filter(pk__in=chunk, status=Status.SUBMITTING)
-        ids = list(changed.values_list("pk", flat=True))  # locked until commit
-        Message.objects.filter(pk__in=ids, status=Status.SUBMITTING).update(status=new, **fields)
-        moved += [(pk, Status.SUBMITTING, new) for pk in ids]
-    return moved
-
-
-def _record_submitted(rows: list[tuple[int, str, str]], now) -> list[tuple[int, str, str]]:
-    """Set vendor ids and move ``submitting`` / ``unknown`` messages to ``submitted`` in bulk;
-    returns the moves made.  A message a report already moved further keeps its status
-    (forward only) but learns its vendor ids."""
-    if not rows:
-        return []
-    if connection.vendor == "postgresql":
-        return _record_submitted_postgresql(rows, now)
-    table = Message._meta.db_table
-    moved = []
-    for start in range(0, len(rows), 5000):
-        chunk = rows[start : start + 5000]
-        before = dict(
-            Message.objects.filter(pk__in=[pk for pk, _, _ in chunk]).values_list("pk", "status")
-        )
-        values = ", ".join(["(%s, %s, %s)"] * len(chunk))
-        params = [p for row in chunk for p in row]
-        sql = (
-            f"WITH v(id, vendor_id, batch_id) AS (VALUES {values}) "  # noqa: S608 - placeholders only
-            f"UPDATE {table} SET vendor_message_id = v.vendor_id, batch_id = v.batch_id, "
-            f"submitted_at = %s, status = CASE WHEN {table}.status IN (%s, %s) THEN %s "
-            f"ELSE {table}.status END "
-            f"FROM v WHERE {table}.id = CAST(v.id AS bigint)"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [*params, now, *ADVANCES_TO_SUBMITTED, Status.SUBMITTED])
-        moved += [
-            (pk, old, Status.SUBMITTED)
-            for pk, old in before.items()
-            if old in ADVANCES_TO_SUBMITTED
-        ]
-    return moved
-
-
-ADVANCES_TO_SUBMITTED = (Status.SUBMITTING, Status.UNKNOWN)
-
-
-def _record_submitted_postgresql(rows, now) -> list[tuple[int, str, str]]:
-    # Three array parameters instead of 150,000 scalars (whose conversion alone took
-    # seconds per batch), and the old status comes back from the same statement: the
-    # locking CTE reads each row as the UPDATE finds it.
-    ids, vendor_ids, batch_ids = (list(column) for column in zip(*rows, strict=True))
-    sql = f"""
-        WITH v AS (
-            SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS v(id, vendor_id, batch_id)
-        ), old AS (
-            SELECT m.id, m.status FROM {Message._meta.db_table} m JOIN v ON m.id = v.id
-            FOR UPDATE OF m
-        ), changed AS (
-            UPDATE {Message._meta.db_table} m
-            SET vendor_message_id = v.vendor_id, batch_id = v.batch_id, submitted_at = %s,
-                status = CASE WHEN m.status IN (%s, %s) THEN %s ELSE m.status END
-            FROM v JOIN old ON old.id = v.id
-            WHERE m.id = v.id
-            RETURNING m.id, old.status AS before
-        )
-        SELECT id, before FROM changed WHERE before IN (%s, %s)
-    """  # noqa: S608 - table names only
-    with connection.cursor() as cursor:
-        cursor.execute(
-            sql,
-            [
-                ids,
-                vendor_ids,
-                batch_ids,
-                now,
-                *ADVANCES_TO_SUBMITTED,
-                Status.SUBMITTED,
-                *ADVANCES_TO_SUBMITTED,
-            ],
-        )
-        return [(pk, before, Status.SUBMITTED) for pk, before in cursor.fetchall()]
-
-
-def wait_for_rate_slot(account: VendorAccount, count: int) -> None:
+def wait_for_rate_slot(account: VendorAccount, batch: SendBatch, count: int) -> bool:
     """Reserve room for ``count`` messages under the account's rate limit, shared by every
-    worker through the account row, and sleep until it starts."""
+    worker through the account row, and wait until it starts, looking at the campaign every
+    second or two: False when it stopped sending meanwhile (the batch goes back)."""
     with transaction.atomic():
         row = (
             VendorAccount.objects.select_for_update()
@@ -636,70 +818,136 @@ def wait_for_rate_slot(account: VendorAccount, count: int) -> None:
         start = max(now, row.send_slot_at or now)
         row.send_slot_at = start + timedelta(seconds=count / max(1, row.rate_limit_per_s))
         row.save(update_fields=["send_slot_at"])
-    delay = (start - now).total_seconds()
-    if delay > 0:
-        time.sleep(delay)
+    while (delay := (start - timezone.now()).total_seconds()) > 0:
+        time.sleep(min(delay, 2.0))
+        crash_point("rate_wait")
+        status = Campaign.objects.filter(pk=batch.campaign_id).values_list("status", flat=True)
+        if status.first() != Campaign.State.SENDING:
+            return False
+    return True
 
 
-# --------------------------------------------------------------------------- campaign state
+# --------------------------------------------------------------------------- recovery
 
 
-def pause_campaign(campaign_id: int, reason: str = "") -> bool:
-    return bool(
-        Campaign.objects.filter(pk=campaign_id, status=Campaign.State.SENDING).update(
-            status=Campaign.State.PAUSED, status_reason=reason
+@dataclass
+class Recovery:
+    returned: int = 0
+    applied: int = 0
+    lost: int = 0
+    restarted: list[int] | None = None
+    enqueue: list[int] | None = None
+    matched_reports: int = 0
+    no_report: int = 0
+
+    def __str__(self) -> str:
+        return (
+            f"returned {self.returned}, applied {self.applied}, lost {self.lost}, "
+            f"restarted {len(self.restarted or [])}, enqueue {len(self.enqueue or [])}, "
+            f"matched {self.matched_reports}, no report {self.no_report}"
         )
-    )
 
 
-def resume_campaign(campaign_id: int) -> list[int]:
-    """Back to sending; returns the batches to enqueue again."""
-    with transaction.atomic():
-        if not Campaign.objects.filter(pk=campaign_id, status=Campaign.State.PAUSED).update(
-            status=Campaign.State.SENDING, status_reason=""
-        ):
-            raise CampaignError(_("Only a paused campaign can be resumed."))
-        SendBatch.objects.filter(campaign_id=campaign_id, state=SendBatch.State.PENDING).update(
-            not_before=None
+def recover(now=None, *, full: bool = True) -> Recovery:
+    """Take over what dead workers left, and find the work nobody holds.
+
+    * a batch whose lease ran out: ``claimed`` → back to the queue untouched (nothing left);
+      ``answered`` → its stored answer is applied; ``sending`` → its in-flight messages
+      become ``unknown`` (the vendor may have them), the rest goes back to the queue;
+    * answers spooled while the database was out of reach are stored and applied;
+    * campaigns ``starting`` with no start running are started (idempotent: the start holds
+      the campaign's row and only a ``starting`` campaign starts);
+    * pending batches not in the broker (requeued, given back, or their task lost) are
+      returned in ``enqueue`` for the caller to enqueue;
+    * early reports left unmatched are matched; unknown messages past their account's report
+      window become "no report".
+
+    ``full=False`` does only the batches' part: cheap enough to run after every batch.
+    """
+    now = now or timezone.now()
+    result = Recovery(restarted=[], enqueue=[])
+    _store_spooled()
+    expired = SendBatch.objects.filter(
+        state__in=[SendBatch.State.CLAIMED, SendBatch.State.SENDING, SendBatch.State.ANSWERED],
+        lease_until__lt=now,
+    ).values_list("pk", "state")
+    for batch_pk, state in list(expired):
+        if state == SendBatch.State.ANSWERED:
+            result.applied += apply_answer(batch_pk).state != "not_answered"
+            continue
+        with transaction.atomic():
+            batch = (
+                SendBatch.objects.select_for_update()
+                .filter(pk=batch_pk, state=state, lease_until__lt=now)
+                .first()
+            )
+            if batch is None:
+                continue
+            if state == SendBatch.State.SENDING:
+                result.lost += len(
+                    lifecycle.lose_in_flight(
+                        batch_pk,
+                        _(
+                            "The worker stopped while the request was at the vendor: the vendor "
+                            "may have this message."
+                        ),
+                    )
+                )
+            else:
+                result.returned += 1
+            left = Message.objects.filter(send_batch_id=batch_pk, status=Status.QUEUED).exists()
+            batch.state = SendBatch.State.PENDING if left else SendBatch.State.DONE
+            batch.lease_until, batch.enqueued_at = None, None
+            batch.finished_at = None if left else now
+            batch.save(update_fields=["state", "lease_until", "enqueued_at", "finished_at"])
+            campaign_commands.complete_if_done(batch.campaign_id)
+    result.enqueue = due_batches(now)
+    if full:
+        result.restarted = campaign_commands.lost_starts(now - START_GRACE)
+        result.matched_reports = match_orphaned_reports()
+        result.no_report = campaign_commands.end_report_waits(now)
+    return result
+
+
+def _store_spooled() -> None:
+    directory = spool_dir()
+    if not directory.is_dir():
+        return
+    for path in sorted(directory.glob("answer-*.json")):
+        batch_pk = int(path.stem.split("-", 1)[1])
+        decisions = _decode(json.loads(path.read_text()))
+        SendBatch.objects.filter(pk=batch_pk, state=SendBatch.State.SENDING).update(
+            state=SendBatch.State.ANSWERED, answer=_encode(decisions)
         )
-    return pending_batches(campaign_id)
+        apply_answer(batch_pk)
+        path.unlink()
 
 
-def cancel_campaign(campaign_id: int, reason: str = "") -> int:
-    """Stop for good: messages not yet claimed are skipped.  Batches already at the vendor
-    finish normally.  Returns how many messages were withdrawn."""
-    with transaction.atomic():
-        updated = Campaign.objects.filter(
-            pk=campaign_id,
-            status__in=[
-                Campaign.State.DRAFT,
-                Campaign.State.SCHEDULED,
-                Campaign.State.SENDING,
-                Campaign.State.PAUSED,
-            ],
-        ).update(status=Campaign.State.CANCELLED, status_reason=reason, finished_at=timezone.now())
-        if not updated:
-            raise CampaignError(_("This campaign can no longer be cancelled."))
-        withdrawn = Message.objects.filter(campaign_id=campaign_id, status=Status.QUEUED).update(
-            status=Status.SKIPPED, error=_("Campaign cancelled")
-        )
-        SendBatch.objects.filter(campaign_id=campaign_id, state=SendBatch.State.PENDING).update(
-            state=SendBatch.State.DONE, finished_at=timezone.now(), error="cancelled"
-        )
-        refresh_counters([campaign_id])
-    return withdrawn
+def due_batches(now=None) -> list[int]:
+    """Pending batches of sending campaigns that are due and in nobody's queue: never
+    enqueued since they became pending, or enqueued so long ago, with the broker's queue
+    empty, that their task must have been lost.  Marked enqueued here."""
+    now = now or timezone.now()
+    due = SendBatch.objects.filter(
+        state=SendBatch.State.PENDING, campaign__status=Campaign.State.SENDING
+    ).exclude(not_before__gt=now)
+    fresh = list(due.filter(enqueued_at__isnull=True).values_list("pk", flat=True))
+    stale: list[int] = []
+    if _broker_is_empty():
+        stale = list(due.filter(enqueued_at__lt=now - ENQUEUED_STALE).values_list("pk", flat=True))
+    ids = sorted(fresh + stale)
+    if ids:
+        SendBatch.objects.filter(pk__in=ids).update(enqueued_at=now)
+    return ids
 
 
-def complete_if_done(campaign_id: int) -> bool:
-    if SendBatch.objects.filter(
-        campaign_id=campaign_id, state__in=[SendBatch.State.PENDING, SendBatch.State.SENDING]
-    ).exists():
+def _broker_is_empty() -> bool:
+    try:
+        from django_q.brokers import get_broker
+
+        return get_broker().queue_size() == 0
+    except Exception:  # the broker cannot say: never re-enqueue blindly
         return False
-    return bool(
-        Campaign.objects.filter(pk=campaign_id, status=Campaign.State.SENDING).update(
-            status=Campaign.State.COMPLETED, finished_at=timezone.now()
-        )
-    )
 
 
 def pending_batches(campaign_id: int | None = None) -> list[int]:
@@ -711,36 +959,6 @@ def pending_batches(campaign_id: int | None = None) -> list[int]:
     if campaign_id is not None:
         batches = batches.filter(campaign_id=campaign_id)
     return list(batches.order_by("campaign_id", "number").values_list("pk", flat=True))
-
-
-def sweep_stalled_batches(older_than: timedelta = STALL_AFTER) -> int:
-    """Batches left ``sending`` by a worker that died: their messages may be at the vendor, so
-    they become ``unknown`` (reconciled by reports), never queued again."""
-    cutoff = timezone.now() - older_than
-    count = 0
-    for batch in SendBatch.objects.filter(state=SendBatch.State.SENDING, claimed_at__lt=cutoff):
-        with transaction.atomic():
-            if not SendBatch.objects.filter(pk=batch.pk, state=SendBatch.State.SENDING).update(
-                state=SendBatch.State.DONE,
-                finished_at=timezone.now(),
-                error="worker stopped after claiming; outcome unknown",
-            ):
-                continue
-            count += Message.objects.filter(send_batch=batch, status=Status.SUBMITTING).update(
-                status=Status.UNKNOWN,
-                error=_("The worker stopped while sending: the vendor may have this message."),
-            )
-            refresh_counters([batch.campaign_id])
-            complete_if_done(batch.campaign_id)
-    return count
-
-
-def due_campaigns() -> list[int]:
-    return list(
-        Campaign.objects.filter(
-            status=Campaign.State.SCHEDULED, scheduled_at__lte=timezone.now()
-        ).values_list("pk", flat=True)
-    )
 
 
 # --------------------------------------------------------------------------- test send
@@ -762,25 +980,24 @@ def send_test_message(campaign: Campaign, phone: str) -> Message:
         segments=segment_count(content, account),
         custom_id=f"0{time.time_ns() // 1000}",
         status=Status.SUBMITTING,
+        submitted_at=timezone.now(),
         attempts=1,
     )
+    outgoing = OutgoingMessage(custom_id=message.custom_id, phone=phone, content=content)
     try:
-        result = account.client().send_single(
-            OutgoingMessage(custom_id=message.custom_id, phone=phone, content=content)
-        )
+        answer = account.client().send_single(outgoing)
     except VendorError as exc:
-        status = Status.UNKNOWN if not exc.retry_safe else Status.FAILED
-        Message.objects.filter(pk=message.pk).update(status=status, error=str(exc))
-        message.refresh_from_db()
-        return message
-    if result.accepted:
-        _record_submitted([(message.pk, result.vendor_message_id, result.batch_id)], timezone.now())
-    else:
-        Message.objects.filter(pk=message.pk).update(
-            status=Status.FAILED,
-            vendor_status_code=result.error_code[:32],
-            error=result.error_description or result.error_kind,
-            final_at=timezone.now(),
-        )
+        answer = exc
+    decision = decide(answer)
+    with transaction.atomic():
+        if decision.disposition == Disposition.SUBMITTED:
+            lifecycle.record_submitted(
+                [(message.pk, decision.vendor_message_id, decision.vendor_batch_id)]
+            )
+        elif decision.disposition == Disposition.UNKNOWN:
+            lifecycle.record_unknown([message.pk], decision.reason)
+        else:
+            # A test is not retried or paused for: what the vendor said is the result.
+            lifecycle.record_refused([message.pk], decision.code, decision.reason, timezone.now())
     message.refresh_from_db()
     return message

@@ -192,7 +192,7 @@ def test_scheduling_goes_through_the_task_schedule(marketer_client, sim_account,
     campaign.refresh_from_db()
     assert campaign.status == Campaign.State.SCHEDULED
     schedule = Schedule.objects.get(name=f"campaign {campaign.pk}")
-    assert schedule.func == "messaging.tasks.start_campaign"
+    assert schedule.func == "messaging.tasks.start_scheduled_campaign"
     assert abs((schedule.next_run - campaign.scheduled_at).total_seconds()) < 1
     assert not Message.objects.exists()
 

@@ -1,11 +1,12 @@
 """Matching reports to messages: duplicates, order, unknown ids, long messages, counters."""
 
 import datetime as dt
+from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import translation
+from django.utils import timezone, translation
 
 from messaging.models import Campaign, DeliveryReport, Message, Recipient
 from messaging.services.campaigns import refresh_counters
@@ -135,6 +136,7 @@ def test_one_push_mixing_every_case_counts_like_a_recount(vendor_account, campai
         segments=3,
         custom_id="waiting",
         status=Status.SUBMITTING,
+        submitted_at=timezone.now() - timedelta(minutes=1),
     )
     refresh_counters([campaign.pk])
     events = [
@@ -221,6 +223,7 @@ def test_custom_id_and_phone_matching(vendor_account, make_campaign):
         content="x",
         custom_id="ours-2",
         status=Status.UNKNOWN,
+        submitted_at=timezone.now() - timedelta(minutes=1),
     )
     refresh_counters([campaign.pk])
     events = [

@@ -99,7 +99,42 @@ def test_no_second_call_before_the_interval(sim, sim_account, make_campaign):
     assert polling.poll_once(account, polling.REPORTS).claimed
     # Whoever asks next (another worker, the command) is refused by the claim, not the vendor.
     assert not polling.poll_once(fresh(account), polling.REPORTS).claimed
+    # ashx5g's interval spans every call of the account: replies wait as well.
+    assert not polling.poll_once(fresh(account), polling.REPLIES).claimed
+    assert polling.poll_due([fresh(account)]) == []
+
+
+def test_vendors_without_a_shared_interval_poll_each_kind_on_its_own(
+    sim, sim_account, make_campaign
+):
+    account = sim_account("smscn")
+    sent_through(sim, account, make_campaign, n=1)
+    assert polling.poll_once(account, polling.REPORTS).claimed
+    assert not polling.poll_once(fresh(account), polling.REPORTS).claimed
     assert [s.kind for s in polling.poll_due([fresh(account)])] == ["replies"]
+
+
+def test_shared_interval_spaces_reports_and_replies_past_a_strict_gateway(
+    sim, sim_account, make_campaign
+):
+    """ashx5g answers 920 to a second manual call within 5 s, whatever its kind: the claim
+    keeps every call of the account that far apart, so replies are never refused."""
+    account = sim_account("ashx5g")
+    sent_through(sim, account, make_campaign, n=1)
+    sim.inject_reply(
+        vendor="ashx5g", account_id=account.account_id, phone="13800000001", content="好的"
+    )
+    assert polling.poll_once(account, polling.REPORTS).claimed
+    assert not polling.poll_once(fresh(account), polling.REPLIES).claimed
+    # Nine seconds later, for the portal and for the gateway alike.
+    VendorAccount.objects.filter(pk=account.pk).update(
+        reports_polled_at=timezone.now() - dt.timedelta(seconds=9)
+    )
+    with sim.state.lock:
+        for key in sim.state.last_poll:
+            sim.state.last_poll[key] -= 9
+    outcome = polling.poll_once(fresh(account), polling.REPLIES)
+    assert outcome.claimed and not outcome.error and outcome.stored == 1
 
 
 def test_draining_while_more_are_waiting(sim, sim_account, make_campaign):
@@ -182,9 +217,11 @@ def test_run_polls_every_account_at_its_interval(sim, sim_account, make_campaign
     sleeps = []
     summaries = polling.run(12, sleep=sleeps.append, clock=clock)
     polled = {(s.account, s.kind): s for s in summaries}
+    # ashx5g wants one call at a time, 5 s apart across kinds ("应采用单线程, 操作间隔 5 秒
+    # 以上"): its replies wait for the interval its reports call started (the run's clock is
+    # fake; the database's is not).
     assert set(polled) == {
         (first.name, "reports"),
-        (first.name, "replies"),
         (second.name, "reports"),
         (second.name, "replies"),
     }

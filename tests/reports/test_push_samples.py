@@ -148,8 +148,9 @@ def test_ashx5g_template_review_push_sample(client):
 def test_montnets_rpt_req_sample_is_answered_rpt_resp_with_its_seqid(client):
     # The document's signing example: userid J10003, password 111111, timestamp 0803192020.
     acct = account("montnets", "J10003", secret="111111")
-    first = message(acct, "9223372045854775808", "13800000001")
-    second = message(acct, "9223372045854875808", "13800000002")
+    # Both items are part 1 of 2 of a long message ("pknum": 1, "pktotal": 2).
+    first = message(acct, "9223372045854775808", "13800000001", segments=2)
+    second = message(acct, "9223372045854875808", "13800000002", segments=2)
     response = client.post(
         acct.push_path,
         data=sample("montnets", "rpt_push_request_json.txt"),
@@ -163,7 +164,14 @@ def test_montnets_rpt_req_sample_is_answered_rpt_resp_with_its_seqid(client):
     )
     for m in (first, second):
         m.refresh_from_db()
-        assert (m.status, m.vendor_status_code) == (Status.DELIVERED, "DELIVRD")
+        # One part delivered, the other not reported yet: not delivered until it is.
+        assert m.status == Status.SUBMITTED
+        (report,) = m.reports.all()
+        assert (report.status, report.part_index, report.part_count) == (
+            Status.DELIVERED,
+            1,
+            2,
+        )
 
 
 def test_montnets_push_with_a_wrong_pwd_is_refused_and_kept(client):

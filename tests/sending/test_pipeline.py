@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone, translation
 
 from messaging.models import Campaign, Message, SendBatch, Suppression
-from messaging.services import sending
+from messaging.services import campaign_commands, sending
 from messaging.services.reports import apply_status_events
 from messaging.statuses import Status
 from messaging.vendors.registry import VENDOR_KEYS, vendor
@@ -88,37 +88,51 @@ def test_refuses_marketing_without_signature_or_opt_out(make_campaign):
         sending.start_campaign(campaign.pk)
 
 
-def test_worker_killed_after_claim_leaves_messages_unknown_never_resent(sim, make_campaign):
+def test_worker_dead_after_claim_gives_the_batch_back_untouched(sim, make_campaign):
     campaign = make_campaign("ashx5g", n=3)
     (batch_id,) = sending.start_campaign(campaign.pk).batches
     assert sending.claim_batch(batch_id) is not None  # ... and the worker dies here
     assert sending.send_batch(batch_id).state == "not_claimed"
     assert sending.pending_batches() == []
-    assert sending.sweep_stalled_batches(older_than=timedelta(0)) == 3
-    assert set(Message.objects.values_list("status", flat=True)) == {Status.UNKNOWN}
-    assert sim.accepted(vendor="ashx5g") == []  # nothing was sent, nothing sent twice
+    # Nothing left: the batch goes back to the queue, its messages still queued.
+    recovery = sending.recover(timezone.now() + sending.LEASE * 2, full=False)
+    assert recovery.returned == 1 and recovery.enqueue == [batch_id]
+    assert set(Message.objects.values_list("status", flat=True)) == {Status.QUEUED}
+    assert sim.accepted(vendor="ashx5g") == []
+    assert sending.send_batch(batch_id).submitted == 3
+    assert len(sim.accepted(vendor="ashx5g")) == 3
 
 
-def test_worker_killed_between_answer_and_commit_is_reconciled_by_reports(sim, make_campaign):
+def test_worker_dead_with_the_request_out_leaves_messages_unknown(sim, make_campaign):
     campaign = make_campaign("ashx5g", n=3)
     (batch_id,) = sending.start_campaign(campaign.pk).batches
 
     class Killed(BaseException):
         pass
 
-    with mock.patch.object(sending, "finish_batch", side_effect=Killed), pytest.raises(Killed):
+    with mock.patch.object(sending, "_ask_vendor", side_effect=Killed), pytest.raises(Killed):
+        sending.send_batch(batch_id)
+    sending.recover(timezone.now() + sending.LEASE * 2, full=False)
+    assert set(Message.objects.values_list("status", flat=True)) == {Status.UNKNOWN}
+    assert sending.pending_batches() == []  # never re-sent
+
+
+def test_worker_killed_after_the_answer_is_stored_applies_it_on_recovery(sim, make_campaign):
+    campaign = make_campaign("ashx5g", n=3)
+    (batch_id,) = sending.start_campaign(campaign.pk).batches
+
+    class Killed(BaseException):
+        pass
+
+    with mock.patch.object(sending, "apply_answer", side_effect=Killed), pytest.raises(Killed):
         sending.send_batch(batch_id)
     assert len(sim.accepted(vendor="ashx5g")) == 3  # the vendor has them
-    sending.sweep_stalled_batches(older_than=timedelta(0))
-    assert sending.pending_batches() == []  # never re-sent
-    # The vendor's delivery reports resolve the unknown messages.
-    client = campaign.vendor_account.client()
-    sim.state.tick()
-    events = client.poll_reports().items
-    apply_status_events(campaign.vendor_account, events, source="poll")
-    statuses = set(Message.objects.values_list("status", flat=True))
-    assert statuses <= {Status.DELIVERED, Status.UNDELIVERED, Status.EXPIRED, Status.REJECTED}
+    assert SendBatch.objects.get(pk=batch_id).state == SendBatch.State.ANSWERED
+    assert sending.recover(timezone.now() + sending.LEASE * 2, full=False).applied == 1
+    assert set(Message.objects.values_list("status", flat=True)) == {Status.SUBMITTED}
     assert all(Message.objects.values_list("vendor_message_id", flat=True))
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.State.COMPLETED and campaign.submitted_count == 3
     assert len(sim.accepted(vendor="ashx5g")) == 3
 
 
@@ -166,17 +180,19 @@ def test_auth_or_balance_refusal_pauses_with_the_vendors_reason(mode, sim, make_
     assert campaign.status == Campaign.State.PAUSED
     assert campaign.status_reason
     assert set(Message.objects.values_list("status", flat=True)) == {Status.QUEUED}
-    assert sending.resume_campaign(campaign.pk) == [batch_id]
+    with mock.patch.object(campaign_commands, "enqueue_batches"):
+        assert campaign_commands.resume(campaign.pk) == [batch_id]
     assert sending.send_batch(batch_id).submitted == 2
 
 
 def test_pause_and_cancel_take_effect_within_one_batch(sim, make_campaign):
     campaign = make_campaign("smsadmin", n=3, body="同样的内容")
     result = sending.start_campaign(campaign.pk)
-    sending.pause_campaign(campaign.pk, "by marketer")
+    campaign_commands.pause(campaign.pk, "by marketer")
     assert sending.send_batch(result.batches[0]).state == "not_claimed"
-    sending.resume_campaign(campaign.pk)
-    sending.cancel_campaign(campaign.pk)
+    with mock.patch.object(campaign_commands, "enqueue_batches"):
+        campaign_commands.resume(campaign.pk)
+    campaign_commands.cancel(campaign.pk)
     assert sending.send_batch(result.batches[0]).state == "not_claimed"
     campaign.refresh_from_db()
     assert campaign.status == Campaign.State.CANCELLED
@@ -191,7 +207,7 @@ def test_scheduled_campaign_starts_when_due(sim, make_campaign):
     campaign.status = Campaign.State.SCHEDULED
     campaign.scheduled_at = timezone.now() + timedelta(hours=1)
     campaign.save()
-    assert sending.due_campaigns() == []
+    assert campaign_commands.due_scheduled() == []
     Campaign.objects.filter(pk=campaign.pk).update(scheduled_at=timezone.now())
     with mock.patch.object(tasks, "enqueue_batches") as enqueue:
         tasks.dispatch()
@@ -225,7 +241,7 @@ def test_duplicate_start_task_leaves_a_paused_campaign_alone(sim, make_campaign)
     campaign = make_campaign("ashx5g", n=1)
     with mock.patch.object(tasks, "enqueue_batches"):
         tasks.start_campaign(campaign.pk)
-    sending.pause_campaign(campaign.pk, "by marketer")
+    campaign_commands.pause(campaign.pk, "by marketer")
     assert tasks.start_campaign(campaign.pk).startswith("not started")
     campaign.refresh_from_db()
     assert campaign.status == Campaign.State.PAUSED

@@ -7,7 +7,6 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.db.models import Count, Max, Min, Q
 from django.db.models.functions import TruncDay, TruncHour, TruncMinute
 from django.http import JsonResponse
@@ -18,9 +17,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from ... import tasks
 from ...models import Campaign, InboundMessage, Message
-from ...services import sending
+from ...services import campaign_commands
 from ...services.content_checks import estimate_cost
 from ...statuses import Status
 from .common import optional_url, portal_view
@@ -229,7 +227,7 @@ def _operation(request, pk: int, action):
     campaign = get_object_or_404(Campaign, pk=pk)
     try:
         action(request, campaign)
-    except sending.CampaignError as exc:
+    except campaign_commands.CampaignError as exc:
         messages.error(request, str(exc))
     return redirect("portal:campaign", pk=campaign.pk)
 
@@ -238,8 +236,8 @@ def _operation(request, pk: int, action):
 @require_POST
 def pause(request, pk: int):
     def act(request, campaign):
-        if sending.pause_campaign(campaign.pk, _("Paused by %(user)s") % {"user": request.user}):
-            messages.success(request, _("Paused: no further batch will be sent."))
+        if campaign_commands.pause(campaign.pk, _("Paused by %(user)s") % {"user": request.user}):
+            messages.success(request, campaign_commands.pause_summary(campaign.pk))
         else:
             messages.error(request, _("Only a sending campaign can be paused."))
 
@@ -250,8 +248,7 @@ def pause(request, pk: int):
 @require_POST
 def resume(request, pk: int):
     def act(request, campaign):
-        batch_ids = sending.resume_campaign(campaign.pk)
-        transaction.on_commit(lambda: tasks.enqueue_batches(batch_ids))
+        campaign_commands.resume(campaign.pk)
         messages.success(request, _("Resumed."))
 
     return _operation(request, pk, act)
@@ -261,9 +258,25 @@ def resume(request, pk: int):
 @require_POST
 def cancel(request, pk: int):
     def act(request, campaign):
-        withdrawn = sending.cancel_campaign(
+        withdrawn = campaign_commands.cancel(
             campaign.pk, _("Cancelled by %(user)s") % {"user": request.user}
         )
         messages.success(request, _("Cancelled; %(n)d messages were not sent.") % {"n": withdrawn})
+
+    return _operation(request, pk, act)
+
+
+@portal_view("messaging.change_campaign")
+@require_POST
+def resend_unresolved(request, pk: int):
+    def act(request, campaign):
+        if request.POST.get("accept_duplicates") != "1":
+            messages.error(
+                request,
+                _("Confirm that some phones may receive the message twice."),
+            )
+            return
+        n = campaign_commands.resend_unresolved(campaign.pk, by=str(request.user))
+        messages.success(request, _("%(n)d unresolved messages are being sent again.") % {"n": n})
 
     return _operation(request, pk, act)

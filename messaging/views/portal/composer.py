@@ -21,9 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
-from django_q.tasks import async_task
 
-from ... import tasks
 from ...models import (
     Campaign,
     Recipient,
@@ -33,7 +31,7 @@ from ...models import (
     TemplateFile,
     VendorAccount,
 )
-from ...services import sending
+from ...services import campaign_commands, sending
 from ...services.compose import (
     MessageRenderer,
     compliance_errors,
@@ -645,22 +643,21 @@ def confirm(request, pk: int):
 
 
 def _start(request, campaign: Campaign, exclude_missing: bool):
-    """Schedule or start exactly as the admin's send view does."""
-    if campaign.scheduled_at and campaign.scheduled_at > timezone.now():
-        Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.State.SCHEDULED)
-        tasks.schedule_campaign(campaign)
+    """Schedule or start, through the same command as the admin's send view."""
+    try:
+        outcome = campaign_commands.confirm(campaign, exclude_missing=exclude_missing)
+    except campaign_commands.CampaignError as exc:
+        messages.error(request, str(exc))
+        return redirect("portal:campaign", pk=campaign.pk)
+    if outcome == "scheduled":
         messages.success(
             request,
             _("Scheduled for %(when)s.")
             % {"when": timezone.localtime(campaign.scheduled_at).strftime("%Y-%m-%d %H:%M")},
         )
-    else:
-        transaction.on_commit(
-            lambda: async_task("messaging.tasks.start_campaign", campaign.pk, exclude_missing)
-        )
-        messages.success(request, _("Sending started."))
-        return redirect(reverse("portal:campaign", args=[campaign.pk]) + "?sent=1")
-    return redirect("portal:campaign", pk=campaign.pk)
+        return redirect("portal:campaign", pk=campaign.pk)
+    messages.success(request, _("Sending started."))
+    return redirect(reverse("portal:campaign", args=[campaign.pk]) + "?sent=1")
 
 
 @portal_view("messaging.change_campaign")

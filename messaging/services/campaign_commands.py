@@ -1,0 +1,365 @@
+"""Every change of a campaign's state, and only here (see ``Campaign`` for the diagram).
+
+The admin, the marketer's pages and the tasks call these; nothing else writes
+``Campaign.status`` (``tests/sending/test_campaign_commands.py`` keeps it so).  Commands that
+need work done afterwards (a start, batches to send) enqueue it once the transaction commits.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from ..models import Campaign, Message, SendBatch
+from ..statuses import Status
+from . import lifecycle
+
+State = Campaign.State
+STARTABLE = (State.DRAFT, State.SCHEDULED, State.STARTING)
+SCHEDULE_PREFIX = "campaign "
+
+
+class CampaignError(Exception):
+    """A command cannot be carried out; the message is for the marketer."""
+
+
+def _error(text: str) -> CampaignError:
+    return CampaignError(text)
+
+
+def _set(campaign_id: int, allowed, **fields) -> bool:
+    return bool(Campaign.objects.filter(pk=campaign_id, status__in=allowed).update(**fields))
+
+
+# --------------------------------------------------------------------------- starting
+
+
+def confirm(campaign: Campaign, *, exclude_missing: bool) -> str:
+    """The marketer (or administrator) confirmed the send: schedule it when its time is in
+    the future, otherwise start it now.  Returns "scheduled" or "starting"."""
+    if campaign.status not in (State.DRAFT, State.SCHEDULED):
+        raise _error(_("Only a draft or scheduled campaign can be sent."))
+    if campaign.scheduled_at and campaign.scheduled_at > timezone.now():
+        schedule(campaign, campaign.scheduled_at, exclude_missing=exclude_missing)
+        return "scheduled"
+    request_start(campaign.pk, exclude_missing=exclude_missing)
+    return "starting"
+
+
+def request_start(campaign_id: int, *, exclude_missing: bool | None = None) -> None:
+    """Mark the campaign ``starting`` (committed first: a start whose worker dies is found
+    and run again by ``sending.recover``) and enqueue its start."""
+    fields = {"status": State.STARTING, "status_reason": "", "start_requested_at": timezone.now()}
+    if exclude_missing is not None:
+        fields["exclude_missing"] = exclude_missing
+    if not _set(campaign_id, (State.DRAFT, State.SCHEDULED), **fields):
+        raise _error(_("Only a draft or scheduled campaign can be started."))
+    _drop_schedule(campaign_id)
+    transaction.on_commit(lambda: _enqueue_start(campaign_id))
+
+
+def _enqueue_start(campaign_id: int) -> None:
+    from django_q.tasks import async_task
+
+    async_task(
+        "messaging.tasks.start_campaign",
+        campaign_id,
+        group="start",
+        q_options={"task_name": f"start campaign {campaign_id}"},
+    )
+
+
+def schedule(campaign: Campaign, when: datetime, *, exclude_missing: bool) -> None:
+    """Start at ``when``: the campaign waits ``scheduled`` and a one-off django-q schedule
+    starts it (the dispatcher starts any that is due too, should the schedule be lost)."""
+    if not _set(
+        campaign.pk,
+        (State.DRAFT, State.SCHEDULED),
+        status=State.SCHEDULED,
+        scheduled_at=when,
+        exclude_missing=exclude_missing,
+        status_reason="",
+    ):
+        raise _error(_("Only a draft or scheduled campaign can be scheduled."))
+    campaign.scheduled_at, campaign.exclude_missing = when, exclude_missing
+    campaign.status = State.SCHEDULED
+    _put_schedule(campaign.pk, when)
+
+
+def reschedule(campaign_id: int, when: datetime) -> None:
+    """Move a scheduled campaign's time; the django-q schedule moves with it."""
+    if when <= timezone.now():
+        raise _error(_("Choose a time in the future."))
+    if not _set(campaign_id, (State.SCHEDULED,), scheduled_at=when):
+        raise _error(_("Only a scheduled campaign can be re-timed."))
+    _put_schedule(campaign_id, when)
+
+
+def _put_schedule(campaign_id: int, when: datetime) -> None:
+    from django_q.models import Schedule
+
+    Schedule.objects.update_or_create(
+        name=f"{SCHEDULE_PREFIX}{campaign_id}",
+        defaults={
+            "func": "messaging.tasks.start_scheduled_campaign",
+            "args": str(campaign_id),
+            "schedule_type": Schedule.ONCE,
+            "next_run": when,
+            "repeats": 1,
+        },
+    )
+
+
+def _drop_schedule(campaign_id: int) -> None:
+    from django_q.models import Schedule
+
+    Schedule.objects.filter(name=f"{SCHEDULE_PREFIX}{campaign_id}").delete()
+
+
+def start_if_due(campaign_id: int) -> bool:
+    """A scheduled campaign whose time has come becomes ``starting`` (its schedule and the
+    dispatcher both call this; only one wins)."""
+    now = timezone.now()
+    return bool(
+        Campaign.objects.filter(
+            pk=campaign_id, status=State.SCHEDULED, scheduled_at__lte=now
+        ).update(status=State.STARTING, start_requested_at=now)
+    )
+
+
+def due_scheduled(now=None) -> list[int]:
+    now = now or timezone.now()
+    ids = list(
+        Campaign.objects.filter(status=State.SCHEDULED, scheduled_at__lte=now).values_list(
+            "pk", flat=True
+        )
+    )
+    for campaign_id in ids:
+        _set(campaign_id, (State.SCHEDULED,), status=State.STARTING, start_requested_at=now)
+    return ids
+
+
+def mark_started(campaign_id: int, *, sendable: int, skipped: int) -> None:
+    """The start wrote the messages: the campaign is sending, its counters set."""
+    Campaign.objects.filter(pk=campaign_id).update(
+        status=State.SENDING,
+        status_reason="",
+        started_at=timezone.now(),
+        total_count=sendable + skipped,
+        pending_count=sendable,
+        skipped_count=skipped,
+        submitted_count=0,
+        delivered_count=0,
+        failed_count=0,
+        unknown_count=0,
+        no_report_count=0,
+        segment_count=0,
+    )
+
+
+def fail_start(campaign_id: int, reason: str) -> bool:
+    """A start that cannot be done (compliance, nobody to send to): the reason is kept."""
+    return _set(
+        campaign_id,
+        STARTABLE,
+        status=State.FAILED,
+        status_reason=reason,
+        finished_at=timezone.now(),
+    )
+
+
+def lost_starts(requested_before: datetime) -> list[int]:
+    """Campaigns ``starting`` since before ``requested_before`` whose start is not running:
+    started here (a start holds the campaign's row; one that is running is skipped)."""
+    from .sending import start_campaign
+
+    restarted = []
+    waiting = Campaign.objects.filter(
+        status=State.STARTING, start_requested_at__lt=requested_before
+    ).values_list("pk", flat=True)
+    for campaign_id in list(waiting):
+        try:
+            result = start_campaign(campaign_id, skip_locked=True)
+        except CampaignError as exc:
+            fail_start(campaign_id, str(exc))
+            continue
+        if result is not None:
+            restarted.append(campaign_id)
+            batches = result.batches
+            transaction.on_commit(lambda b=batches: enqueue_batches(b))
+    return restarted
+
+
+def enqueue_batches(batch_ids: list[int]) -> None:
+    from django_q.tasks import async_task
+
+    if not batch_ids:
+        return
+    SendBatch.objects.filter(pk__in=batch_ids).update(enqueued_at=timezone.now())
+    for batch_id in batch_ids:
+        async_task(
+            "messaging.tasks.send_batch",
+            batch_id,
+            group="send",
+            q_options={"task_name": f"send batch {batch_id}"},
+        )
+
+
+# --------------------------------------------------------------------------- while sending
+
+
+def pause(campaign_id: int, reason: str = "") -> bool:
+    """Pause a sending campaign: no request leaves for it after this commits (a batch waiting
+    for its turn goes back untouched; one already at the vendor finishes)."""
+    return _set(campaign_id, (State.SENDING,), status=State.PAUSED, status_reason=reason)
+
+
+def pause_for_account(campaign_id: int, reason: str) -> bool:
+    """The vendor refused because of the account (credentials, balance, sender number,
+    signature) or kept refusing: pause with the vendor's words for the marketer to see."""
+    return pause(campaign_id, _("Paused: %(reason)s") % {"reason": reason})
+
+
+def in_flight_count(campaign_id: int) -> int:
+    """Messages handed to the vendor and not answered yet (they finish after a pause)."""
+    return Message.objects.filter(campaign_id=campaign_id, status=Status.SUBMITTING).count()
+
+
+def pause_summary(campaign_id: int) -> str:
+    """What a pause did, truthfully: nothing more leaves, but a request already at the vendor
+    gets its answer."""
+    out = in_flight_count(campaign_id)
+    if not out:
+        return _("Paused: no further message will be sent.")
+    return _(
+        "Paused: no further message will be sent.  %(n)d messages were already with the "
+        "vendor; their answers are recorded as they come."
+    ) % {"n": out}
+
+
+def resume(campaign_id: int) -> list[int]:
+    """Back to sending; its waiting batches go to the queue now (their back-off dropped)."""
+    with transaction.atomic():
+        if not _set(campaign_id, (State.PAUSED,), status=State.SENDING, status_reason=""):
+            raise _error(_("Only a paused campaign can be resumed."))
+        batches = SendBatch.objects.filter(campaign_id=campaign_id, state=SendBatch.State.PENDING)
+        batch_ids = list(batches.values_list("pk", flat=True))
+        batches.update(not_before=None)
+        transaction.on_commit(lambda: enqueue_batches(batch_ids))
+        complete_if_done(campaign_id)
+    return batch_ids
+
+
+def cancel(campaign_id: int, reason: str = "") -> int:
+    """Stop for good: messages not yet on their way are skipped; a request already at the
+    vendor finishes.  Returns how many messages were withdrawn."""
+    with transaction.atomic():
+        if not _set(
+            campaign_id,
+            (State.DRAFT, State.SCHEDULED, State.STARTING, State.SENDING, State.PAUSED),
+            status=State.CANCELLED,
+            status_reason=reason,
+            finished_at=timezone.now(),
+        ):
+            raise _error(_("This campaign can no longer be cancelled."))
+        _drop_schedule(campaign_id)
+        withdrawn = lifecycle.withdraw(campaign_id, _("Campaign cancelled"))
+        SendBatch.objects.filter(campaign_id=campaign_id, state=SendBatch.State.PENDING).update(
+            state=SendBatch.State.DONE, finished_at=timezone.now(), error="cancelled"
+        )
+    return withdrawn
+
+
+def complete_if_done(campaign_id: int) -> bool:
+    """A sending campaign none of whose batches is waiting or out is completed."""
+    if (
+        SendBatch.objects.filter(campaign_id=campaign_id)
+        .exclude(state=SendBatch.State.DONE)
+        .exists()
+    ):
+        return False
+    return _set(campaign_id, (State.SENDING,), status=State.COMPLETED, finished_at=timezone.now())
+
+
+# --------------------------------------------------------------------------- unknown outcomes
+
+
+def end_report_waits(now=None) -> int:
+    """Unknown messages whose account's report window has passed since they left become
+    "no report": final for the campaign, never billed, and resendable only by choice."""
+    now = now or timezone.now()
+    ended = 0
+    waiting = Campaign.objects.filter(unknown_count__gt=0).values_list(
+        "pk", "vendor_account__report_window_hours"
+    )
+    for campaign_id, hours in waiting:
+        cutoff = now - timedelta(hours=hours)
+        pks = list(
+            Message.objects.filter(
+                campaign_id=campaign_id, status=Status.UNKNOWN, submitted_at__lt=cutoff
+            ).values_list("pk", flat=True)[:10_000]
+        )
+        if pks:
+            with transaction.atomic():
+                ended += len(
+                    lifecycle.end_wait(
+                        pks,
+                        _(
+                            "No report within %(hours)d hours: the vendor may or may not have "
+                            "sent it."
+                        )
+                        % {"hours": hours},
+                        now,
+                    )
+                )
+    return ended
+
+
+def resend_unresolved(campaign_id: int, *, by: str = "") -> int:
+    """The marketer's explicit choice: send again every message of the campaign whose outcome
+    is unknown or that got no report.  Some may reach the phone twice (the vendor may have
+    sent the first try).  Returns how many go again."""
+    from .sending import MAX_BATCH, SINGLE_SEND_BATCH
+
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
+        if campaign.status not in (State.COMPLETED, State.PAUSED, State.SENDING):
+            raise _error(_("Only a sent campaign's unresolved messages can be sent again."))
+        pks = list(
+            Message.objects.filter(
+                campaign_id=campaign_id, status__in=[Status.UNKNOWN, Status.NO_REPORT]
+            )
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        if not pks:
+            raise _error(_("No message of this campaign is unresolved."))
+        moved = [
+            pk
+            for pk, _, _ in lifecycle.resend(pks, _("Sent again by %(user)s") % {"user": by or "?"})
+        ]
+        last = campaign.batches.order_by("-number").first()
+        shape = last.request_shape if last else "single"
+        size = SINGLE_SEND_BATCH if shape == "single" else MAX_BATCH
+        number = last.number if last else 0
+        batch_ids = []
+        for start in range(0, len(moved), size):
+            chunk = moved[start : start + size]
+            number += 1
+            batch = SendBatch.objects.create(
+                campaign=campaign, number=number, size=len(chunk), request_shape=shape
+            )
+            Message.objects.filter(pk__in=chunk).update(send_batch=batch)
+            batch_ids.append(batch.pk)
+        _set(
+            campaign_id,
+            (State.COMPLETED, State.PAUSED, State.SENDING),
+            status=State.SENDING,
+            status_reason="",
+            finished_at=None,
+        )
+        transaction.on_commit(lambda: enqueue_batches(batch_ids))
+    return len(moved)
