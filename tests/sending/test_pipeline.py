@@ -9,7 +9,6 @@ from django.utils import timezone, translation
 
 from messaging.models import Campaign, Message, SendBatch, Suppression
 from messaging.services import campaign_commands, sending
-from messaging.services.reports import apply_status_events
 from messaging.statuses import Status
 from messaging.vendors.registry import VENDOR_KEYS, vendor
 
