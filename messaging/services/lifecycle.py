@@ -18,7 +18,8 @@ Moves (old → new):
 * ``lose_in_flight`` — submitting → unknown (the worker died with the request out).
 * ``end_wait`` — unknown → no report (the account's report window passed).
 * ``resend`` — unknown | no report → queued (the marketer chose to send again).
-* ``apply_report_moves`` — reports: forward only, by rank.
+* ``advance_by_reports`` / ``save_report_moves`` — reports: forward only, by rank; a long
+  message's parts weighed together.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ from datetime import datetime
 from django.db import connection
 from django.utils import timezone
 
-from ..models import Message
-from ..statuses import RANK, Status
+from ..models import DeliveryReport, Message
+from ..statuses import FINAL_STATUSES, RANK, Status, can_advance
 from .campaigns import record_transitions
 
 Move = tuple[int, str, str]  # (message pk, old status, new status)
@@ -255,6 +256,50 @@ def resend(pks: Iterable[int], reason: str) -> list[Move]:
 
 
 # --------------------------------------------------------------------------- reports
+
+
+def advance_by_reports(targets: Sequence, now) -> list:
+    """Where its reports take each matched message (``reports._Target``, locked by the caller):
+    in arrival order, forward only.  Returns the messages that change (status or vendor id);
+    ``save_report_moves`` writes them.
+
+    A long message whose vendor reports each part (``part_count`` > 1) is delivered only when
+    every part is; the first part that fails makes the message fail with that part's code
+    (a failed part is the worst news, and what the handset shows).  A part delivered while
+    others are still out proves the vendor took the message: ``submitted``."""
+    delivered_parts = _delivered_parts([t for t in targets if _has_parts(t)])
+    for target in targets:
+        for report in target.reports:
+            status = report.status
+            if report.part_count > 1 and status == Status.DELIVERED:
+                parts = delivered_parts.setdefault(target.pk, set())
+                parts.add(report.part_index)
+                if len(parts) < report.part_count:
+                    status = Status.SUBMITTED
+            if can_advance(target.status, status):
+                target.status = status
+                target.code = report.vendor_code
+                target.description = report.description
+                if status in FINAL_STATUSES:
+                    target.final_at = report.done_at or now
+                target.changed = True
+    return [t for t in targets if t.changed]
+
+
+def _has_parts(target) -> bool:
+    return any(r.part_count > 1 for r in target.reports)
+
+
+def _delivered_parts(targets: Sequence) -> dict[int, set[int]]:
+    """Parts already reported delivered for these long messages (earlier pushes or polls)."""
+    if not targets:
+        return {}
+    parts: dict[int, set[int]] = {}
+    for message_id, part in DeliveryReport.objects.filter(
+        message_id__in=[t.pk for t in targets], status=Status.DELIVERED, part_count__gt=1
+    ).values_list("message_id", "part_index"):
+        parts.setdefault(message_id, set()).add(part)
+    return parts
 
 
 def _rank_sql(column: str) -> str:

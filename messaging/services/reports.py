@@ -34,7 +34,7 @@ from ..models import (
     TemplateRegistration,
     VendorAccount,
 )
-from ..statuses import FINAL_STATUSES, RANK, Status, can_advance
+from ..statuses import FINAL_STATUSES, RANK, Status
 from ..vendors.base import InboundReply, StatusEvent, TemplateReview
 from . import lifecycle
 from .campaigns import record_transitions
@@ -235,7 +235,7 @@ def apply_status_events(
             targets = _match(account, rest) if rest else []
         else:
             targets = _match(account, reports)
-        advanced = _advance(targets, now)
+        advanced = lifecycle.advance_by_reports(targets, now)
         _insert_reports(account, source, reports, now)
         moved = _save_messages(advanced)
     matched = sum(1 for r in reports if r.message_id is not None)
@@ -290,7 +290,7 @@ def match_waiting_reports(account: VendorAccount, vendor_message_ids: Sequence[s
             ]
             # By the vendor's id only: these reports already missed every other way.
             targets = _match(account, reports, by_phone=False)
-            advanced = _advance(targets, now)
+            advanced = lifecycle.advance_by_reports(targets, now)
             newly = [r for r in reports if r.message_id is not None]
             DeliveryReport.objects.bulk_update(
                 [DeliveryReport(pk=r.pk, message_id=r.message_id, matched_at=now) for r in newly],
@@ -389,9 +389,14 @@ def _match(account, reports: list[_Report], *, by_phone: bool = True) -> list[_T
     return list(targets.values())
 
 
+CLOCK_SKEW = timedelta(minutes=2)
+"""How far a vendor's clock (and its whole-second times) may stand from ours when a report's
+time is compared with the moment a message left."""
+
+
 def _only_candidate(report: _Report, messages: list[_Target]) -> _Target | None:
     """The one message that could have produced a report matched by phone, or None."""
-    made_at = report.done_at
+    made_at = report.done_at + CLOCK_SKEW if report.done_at else None
     fitting = [
         m
         for m in messages
@@ -523,49 +528,6 @@ def _find_by_vendor_id(account_pk: int, vendor_ids: set[str]) -> dict[str, _Targ
         for t in targets
         if t.status in FINAL_STATUSES or t.pk in locked
     }
-
-
-def _advance(targets: list[_Target], now) -> list[_Target]:
-    """Apply each message's reports in arrival order, forward only.  Returns the messages that
-    change (status or vendor id).
-
-    A long message whose vendor reports each part (``part_count`` > 1) is delivered only when
-    every part is; the first part that fails makes the message fail with that part's code
-    (a failed part is the worst news, and what the handset shows).  A part delivered while
-    others are still out proves the vendor took the message: ``submitted``."""
-    delivered_parts = _delivered_parts([t for t in targets if _has_parts(t)])
-    for target in targets:
-        for report in target.reports:
-            status = report.status
-            if report.part_count > 1 and status == Status.DELIVERED:
-                parts = delivered_parts.setdefault(target.pk, set())
-                parts.add(report.part_index)
-                if len(parts) < report.part_count:
-                    status = Status.SUBMITTED
-            if can_advance(target.status, status):
-                target.status = status
-                target.code = report.vendor_code
-                target.description = report.description
-                if status in FINAL_STATUSES:
-                    target.final_at = report.done_at or now
-                target.changed = True
-    return [t for t in targets if t.changed]
-
-
-def _has_parts(target: _Target) -> bool:
-    return any(r.part_count > 1 for r in target.reports)
-
-
-def _delivered_parts(targets: list[_Target]) -> dict[int, set[int]]:
-    """Parts already reported delivered for these long messages (earlier pushes or polls)."""
-    if not targets:
-        return {}
-    parts: dict[int, set[int]] = {}
-    for message_id, part in DeliveryReport.objects.filter(
-        message_id__in=[t.pk for t in targets], status=Status.DELIVERED, part_count__gt=1
-    ).values_list("message_id", "part_index"):
-        parts.setdefault(message_id, set()).add(part)
-    return parts
 
 
 def _insert_reports(account, source: str, reports: list[_Report], now) -> None:

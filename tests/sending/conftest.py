@@ -40,4 +40,30 @@ def make_campaign(db, sim, administrator):
             created_by=administrator,
         )
 
+    def again(campaign, name="again", phones=None):
+        """Another campaign of the same template on the same account, to the same phones
+        (or to ``phones``)."""
+        recipients = RecipientList.objects.create(name=f"list {name}")
+        if phones is None:
+            rows = [
+                Recipient(recipient_list=recipients, phone=r.phone, variables=r.variables)
+                for r in campaign.recipient_list.recipients.order_by("pk")
+            ]
+        else:
+            rows = [
+                Recipient(
+                    recipient_list=recipients, phone=p, variables={"name": "新", "points": "1"}
+                )
+                for p in phones
+            ]
+        Recipient.objects.bulk_create(rows)
+        return Campaign.objects.create(
+            name=name,
+            template=campaign.template,
+            vendor_account=campaign.vendor_account,
+            recipient_list=recipients,
+            created_by=campaign.created_by,
+        )
+
+    make.again = again
     return make
