@@ -8,9 +8,20 @@ words: the files' types and sizes (``content_checks.frame_rules``), empty files,
 that are not UTF-8.  The title is derived from the template's name so that it fits the
 vendor's limit (ashx5g: "长度小于等于 15"), since a campaign's draft is named after the campaign
 (up to 100 characters).
+
+Variables: our ``<name>`` placeholders in text frames become the vendor's ``{var1}``,
+``{var2}`` … (ashx5g 5.1 notes), numbered in the order of their first appearance across the
+text frames (frame by frame, file by file).  A send passes each recipient's values in the
+order of the template body's placeholders (``compose.placeholders``), so the body of a rich
+template is kept equal to its text frames' texts (``body_from_frames``, which the composer
+applies whenever the frames change) and a template whose body names its placeholders in
+another order is not submitted.
 """
 
 from __future__ import annotations
+
+import re
+from collections.abc import Iterable
 
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -18,7 +29,7 @@ from django.utils.translation import gettext as _
 from ..models import Template, TemplateFile, TemplateRegistration, VendorAccount
 from ..vendors.base import TemplateFrame, VendorError
 from ..vendors.registry import vendor
-from .compose import placeholders
+from .compose import PLACEHOLDER, placeholders
 from .content_checks import FrameRules, frame_rules
 
 
@@ -46,14 +57,14 @@ def submit_for_review(template: Template, account: VendorAccount) -> TemplateReg
     files = list(template.files.order_by("frame", "order"))
     if not files:
         raise TemplateSubmitError(_("The template has no frames to submit."))
-    frames, problems = read_frames(files, frame_rules(account))
+    frames, problems = read_frames(files, frame_rules(account), body=template.body)
     if problems:
         # Nothing was sent: the reason is ours, and the vendor's last answer (if any) stays.
         _record_reason(registration, " ".join(problems))
         raise TemplateSubmitError(" ".join(problems))
     try:
         upload = account.client().upload_template(
-            title=template_title(template, getattr(capabilities, "template_title_max_chars", 0)),
+            title=template_title(template, capabilities.template_title_max_chars),
             signature=template.signature or account.signature,
             frames=frames,
             has_variables=bool(placeholders(template.body)),
@@ -107,16 +118,20 @@ def _cut(text: str, units: int) -> str:
 
 
 def read_frames(
-    files: list[TemplateFile], rules: FrameRules
+    files: list[TemplateFile], rules: FrameRules, body: str | None = None
 ) -> tuple[list[TemplateFrame], list[str]]:
     """The frames to upload, and what is wrong with them in our words (empty when nothing).
     Frames and the files within a frame are numbered 1, 2, 3... in their order: the vendor
-    reads the frame number as "how many frames" (ashx5g 5.1: "index 表示有多少帧")."""
+    reads the frame number as "how many frames" (ashx5g 5.1: "index 表示有多少帧").  Text
+    frames go with their ``<name>`` placeholders as ``{var1}``, ``{var2}`` …; given the
+    template's ``body``, its placeholders must be the same names in the same order (a send
+    passes the values in the body's order)."""
     frames: list[TemplateFrame] = []
     problems: list[str] = []
     total = 0
     frame_numbers: dict[int, int] = {}
     orders: dict[int, int] = {}
+    read: list[tuple[TemplateFile, str, bytes, str | None]] = []
     for file in files:
         name = file.file.name.rsplit("/", 1)[-1]
         try:
@@ -125,6 +140,14 @@ def read_frames(
         except OSError as exc:
             problems.append(_("%(name)s cannot be read: %(error)s") % {"name": name, "error": exc})
             continue
+        read.append((file, name, data, _text_of(file, data)))
+    texts = [(name, text) for _file, name, _data, text in read if text is not None]
+    names = placeholders("\n".join(text for _name, text in texts))
+    if names:
+        problems += _variable_problems(names, texts, body)
+    for file, name, data, text in read:
+        if text is not None:
+            data = vendor_text(text, names).encode("utf-8")
         total += len(data)
         problems += _file_problems(name, file.content_type, data, rules)
         frame = frame_numbers.setdefault(file.frame, len(frame_numbers) + 1)
@@ -144,6 +167,101 @@ def read_frames(
             % {"limit": rules.max_total_bytes // 1024}
         )
     return frames, problems
+
+
+# --------------------------------------------------------------------------- variables
+
+VENDOR_VARIABLE = re.compile(r"\{var\d+\}")
+"""The vendor's own placeholder (ashx5g 5.1 notes: "{var1},{var2},{var3}...")."""
+
+
+def _text_of(file: TemplateFile, data: bytes) -> str | None:
+    if file.content_type != "text/plain":
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None  # said by _file_problems
+
+
+def frame_texts(files: Iterable[TemplateFile]) -> list[str]:
+    """The texts of the text frames among ``files`` (in the files' order), as UTF-8 text;
+    unreadable ones are left out (submission says why)."""
+    texts = []
+    for file in files:
+        if file.content_type != "text/plain":
+            continue
+        try:
+            with file.file.open("rb") as handle:
+                text = _text_of(file, handle.read())
+        except OSError:
+            continue
+        if text is not None:
+            texts.append(text)
+    return texts
+
+
+def vendor_text(text: str, names: list[str]) -> str:
+    """``text`` with each ``<name>`` as the vendor's ``{varN}``, N being the name's place in
+    ``names`` (the order of first appearance across the template's text frames)."""
+    number = {name: index for index, name in enumerate(names, 1)}
+    return PLACEHOLDER.sub(
+        lambda match: (
+            f"{{var{number[match.group(1)]}}}" if match.group(1) in number else match.group(0)
+        ),
+        text,
+    )
+
+
+def body_from_frames(template: Template) -> str | None:
+    """The body a rich template must have: its text frames' texts, one after the other on
+    their own lines, so that the body's placeholders — whose values a send passes, in the
+    body's order — are the text frames' ones in the order the vendor numbers them.  None for
+    an SMS template and for one without text frames (its body stays as written)."""
+    if not template.needs_vendor_approval or template.pk is None:
+        return None
+    texts = frame_texts(template.files.order_by("frame", "order"))
+    return "\n".join(texts) if texts else None
+
+
+def keep_body_with_frames(template: Template) -> bool:
+    """Make a rich template's body its text frames' texts (``body_from_frames``) and save it;
+    True when it changed.  For templates whose frames may still change (not submitted)."""
+    body = body_from_frames(template)
+    if body is None or body == template.body:
+        return False
+    template.body = body
+    template.save(update_fields=["body", "updated_at"])
+    return True
+
+
+def _variable_problems(
+    names: list[str], texts: list[tuple[str, str]], body: str | None
+) -> list[str]:
+    problems = []
+    for name, text in texts:
+        if PLACEHOLDER.search(text) and VENDOR_VARIABLE.search(text):
+            problems.append(
+                _(
+                    "%(name)s mixes <name> placeholders with the vendor's {var1} form: "
+                    "use <name> placeholders only."
+                )
+                % {"name": name}
+            )
+    if body is not None and placeholders(body) != names:
+        problems.append(
+            _(
+                "The text frames' placeholders (%(frames)s) differ from the message's "
+                "(%(body)s): a send passes the values in the message's order, the vendor "
+                "numbers them in the text frames' order. Make the message's placeholders "
+                "the same, in the same order."
+            )
+            % {
+                "frames": ", ".join(f"<{n}>" for n in names),
+                "body": ", ".join(f"<{n}>" for n in placeholders(body)) or _("none"),
+            }
+        )
+    return problems
 
 
 def _file_problems(name: str, content_type: str, data: bytes, rules: FrameRules) -> list[str]:

@@ -57,7 +57,10 @@ class Capabilities:
     ascii_segment_chars: tuple[int, int] = (160, 153)
     """The same for text that is all ASCII (GSM 7-bit); some vendors count it like Chinese."""
     balance_query: bool = True
-    """The vendor offers a balance query."""
+    """The vendor offers a balance query (without one, ``probe()`` proves the credentials)."""
+    template_title_max_chars: int = 0
+    """The longest template title the vendor takes, counted in UTF-16 code units (0: no
+    limit).  The template submission service derives titles that fit."""
 
 
 # --------------------------------------------------------------------------- code tables

@@ -16,7 +16,6 @@ import logging
 import re
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from urllib.parse import unquote
@@ -338,17 +337,10 @@ def inbound_reply(
 # --------------------------------------------------------------------------- client
 
 
-@dataclass(frozen=True)
-class Ashx5gCapabilities(Capabilities):
-    template_title_max_chars: int = 0
-    """The longest template title the vendor takes, counted in UTF-16 code units (0: no
-    limit).  Read by the template submission service, which derives titles that fit."""
-
-
 class Ashx5gClient(VendorClient):
     key = "ashx5g"
     label = "5G SMS (ashx)"
-    capabilities = Ashx5gCapabilities(
+    capabilities = Capabilities(
         # "群发建议使用 Post 接口 单批次 <500 万" (overview item 13).
         max_numbers_per_request=4_999_999,
         # "每次提交最大包含 50000 组变量" (overview item 3).
