@@ -840,11 +840,13 @@ class PushRecord(models.Model):
 
 
 class PollRecord(models.Model):
-    """Every poll answer with items, kept as received and committed *before* it is applied:
-    a vendor hands a fetched report or reply out once, so an answer lost with a crashed
-    worker would be lost for good.  ``items`` holds what the adapter read from ``raw``;
-    ``applied_at`` is set in the transaction that applies them, and ``services.polling``
-    applies any record left without it."""
+    """Every poll answer with items, and every answer the adapter could not read, kept as
+    received and committed *before* anything is applied: a vendor hands a fetched report or
+    reply out once, so an answer lost with a crashed worker would be lost for good, and one
+    we misread must be there to read again.  ``items`` holds what the adapter read from
+    ``raw``; ``applied_at`` is set in the transaction that applies them, and
+    ``services.polling`` applies any record left without it (an unreadable answer has no
+    items and ``error`` says why)."""
 
     class Kind(models.TextChoices):
         REPORTS = "reports", _("Delivery reports")
@@ -861,6 +863,7 @@ class PollRecord(models.Model):
     raw = models.TextField(_("raw answer"), blank=True)
     items = models.JSONField(_("items read"), default=list)
     item_count = models.PositiveIntegerField(_("items"), default=0)
+    error = models.TextField(_("error"), blank=True)
     applied_at = models.DateTimeField(_("applied"), null=True, blank=True)
 
     class Meta:

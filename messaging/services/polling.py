@@ -19,6 +19,13 @@ interval has passed.  Exactly one claimer wins; while the call is out the time l
 future, so nobody else is due; when it returns it becomes the call's end.  A process that dies
 mid-call frees the account after ``IN_FLIGHT``.  No lock is held during the HTTP call (the
 sending pipeline locks the account row for its rate-limit slot and must not wait for a poll).
+Where the vendor's interval spans every call of an account (``poll_interval_shared``), the
+claim also keeps the account's other kinds of call that far apart.
+
+A vendor hands a fetched report or reply out once.  Every answer with items is committed as a
+``PollRecord`` (raw and the items read) *before* it is applied, and applied in a transaction
+that marks the record; ``apply_pending`` (every run, and the dispatcher) applies whatever a
+crash or a dropped connection left.  An answer the adapter could not read is kept too.
 """
 
 from __future__ import annotations
@@ -37,7 +44,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from ..models import PollRecord, VendorAccount
-from ..vendors.base import InboundReply, RateLimited, StatusEvent, VendorError
+from ..vendors.base import InboundReply, RateLimited, StatusEvent, UnexpectedReply, VendorError
 from ..vendors.registry import vendor
 from .reports import apply_status_events, record_replies, retry_on_deadlock
 from .sending import crash_point
@@ -153,8 +160,11 @@ def claim(account: VendorAccount, kind: Kind, gap_s: float, now=None) -> bool:
     return accounts.update(**{last: now + IN_FLIGHT}) == 1
 
 
-def keep_answer(account: VendorAccount, kind: Kind, raw: str, items: list) -> PollRecord:
-    """Commit a poll's answer (raw, and the items read from it) before it is applied."""
+def keep_answer(
+    account: VendorAccount, kind: Kind, raw: str, items: list, *, error: str = ""
+) -> PollRecord:
+    """Commit a poll's answer (raw, and the items read from it) before it is applied; an
+    unreadable one (``error``) is kept as applied: there is nothing to apply."""
     return retry_on_deadlock(
         lambda: PollRecord.objects.create(
             vendor_account=account,
@@ -162,6 +172,8 @@ def keep_answer(account: VendorAccount, kind: Kind, raw: str, items: list) -> Po
             raw=(raw or "").replace("\x00", ""),
             items=[encode_item(item) for item in items],
             item_count=len(items),
+            error=error,
+            applied_at=timezone.now() if error else None,
         )
     )
 
@@ -238,6 +250,11 @@ def poll_once(account: VendorAccount, kind: Kind, *, gap_s: float | None = None)
         return CallOutcome(claimed=True, rate_limited=True, error=error)
     except (VendorError, NotImplementedError) as exc:
         error = f"{label}: {exc}"
+        raw = getattr(exc, "raw", "")
+        if isinstance(exc, UnexpectedReply) and raw:
+            # An answer we could not read may still hold reports the vendor will not give
+            # again: kept as it came, to be read again once the adapter is mended.
+            keep_answer(account, kind, raw, [], error=str(exc))
         _finish(account, kind, timezone.now(), error=error)
         log.warning("%s %s: %s", account, kind.name, exc)
         return CallOutcome(claimed=True, error=error)

@@ -184,3 +184,16 @@ def test_worker_without_a_crash_completes(sim, make_campaign):
     (batch_id,) = sending.start_campaign(campaign.pk).batches
     assert worker_sends(batch_id) == 0
     assert set(Message.objects.values_list("status", flat=True)) == {Status.SUBMITTED}
+
+
+def test_an_unreadable_poll_answer_is_kept(sim, make_campaign):
+    campaign = make_campaign("ashx5g", n=1)
+    account = campaign.vendor_account
+    account.polling_enabled = True
+    account.save()
+    sim.misbehave("ashx5g", "garbage", remaining=1)
+    outcome = polling.poll_once(account, polling.REPORTS)
+    assert outcome.error
+    (record,) = PollRecord.objects.all()
+    assert record.error and "not what the document shows" in record.raw
+    assert record.applied_at is not None and record.item_count == 0
