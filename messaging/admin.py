@@ -33,6 +33,7 @@ from .services import campaign_commands, inbox
 from .services.reports import localized_description, split_descriptions
 from .services.templates import TemplateSubmitError, submit_for_review
 from .services.vendor_accounts import refresh_balance
+from .statuses import Status
 
 # --------------------------------------------------------------------------- vendor accounts
 
@@ -393,6 +394,32 @@ class CampaignAdmin(CampaignOperations, admin.ModelAdmin):
             fields += ["name", "template", "vendor_account", "recipient_list", "scheduled_at"]
         return fields
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """The outcome as the pipeline keeps it: awaiting report, unknown (with why) and no
+        report apart, billed parts apart from the parts that may or may not be billed."""
+        from .services.content_checks import estimate_cost
+        from .views.portal import campaigns as pages
+
+        extra_context = extra_context or {}
+        campaign = Campaign.objects.select_related("vendor_account").filter(pk=object_id).first()
+        if campaign is not None:
+            unresolved = pages.unresolved_summary(campaign)
+            extra_context["outcome"] = {
+                "status_label": pages.status_label(campaign),
+                "paused_by_vendor": pages.paused_by_vendor(campaign),
+                "awaiting": pages.awaiting_count(campaign),
+                "unresolved": unresolved,
+                "cost": estimate_cost(campaign.segment_count, campaign.vendor_account),
+                "unresolved_cost": estimate_cost(unresolved["segments"], campaign.vendor_account),
+            }
+        response = super().change_view(request, object_id, form_url, extra_context)
+        # The status counts in words (the pipeline's values are for code, not people).
+        rows = (getattr(response, "context_data", None) or {}).get("status_counts") or []
+        labels = {**dict(Status.choices), Status.UNKNOWN: _("Outcome unknown")}
+        for row in rows:
+            row["label"] = labels.get(row["status"], row["status"])
+        return response
+
     @admin.display(description=_("progress"))
     def progress_display(self, campaign: Campaign) -> str:
         return progress_bar(campaign.progress)
@@ -461,7 +488,7 @@ class MessageAdmin(ReadOnlyAdmin):
     list_display = (
         "phone",
         "campaign",
-        "status",
+        "status_display",
         "vendor_status_code",
         "vendor_description",
         "segments",
@@ -476,6 +503,13 @@ class MessageAdmin(ReadOnlyAdmin):
     exclude = ("vendor_status_description",)
     readonly_fields = ("vendor_description_zh", "vendor_description_en")
     inlines = [DeliveryReportInline]
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_display(self, message: Message) -> str:
+        """An unknown message is not "awaiting report": the vendor may or may not have it."""
+        if message.status == Status.UNKNOWN:
+            return str(_("Outcome unknown"))
+        return message.get_status_display()
 
     @admin.display(description=_("vendor description"))
     def vendor_description(self, message: Message) -> str:

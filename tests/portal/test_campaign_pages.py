@@ -49,15 +49,18 @@ def test_stats_endpoint_gives_counters_funnel_codes_and_timeline(marketer_client
         "delivered": 2,
         "failed": 1,
         "unknown": 0,
+        "no_report": 0,
         "awaiting": 1,
         "segments": 4,
+        "unresolved_segments": 0,
     }
+    assert stats["unresolved"]["reasons"] == [] and not stats["actions"]["resend"]
     assert stats["funnel"]["values"] == [4, 4, 2]
     assert stats["delivery_rate"] == pytest.approx(66.7)
     assert [(c["code"], c["n"]) for c in stats["codes"]] == [("DELIVRD", 2), ("MK:0001", 1)]
     assert sum(stats["timeline"]["delivered"]) == 2 and sum(stats["timeline"]["failed"]) == 1
     assert stats["live"]  # a report is still awaited
-    assert stats["actions"] == {"pause": False, "resume": False, "cancel": False}
+    assert stats["actions"] == {"pause": False, "resume": False, "cancel": False, "resend": False}
 
 
 def test_campaign_page_shows_charts_replies_and_exports(english_client, draft):
