@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from .admin_campaigns import CampaignOperations
@@ -32,7 +32,15 @@ from .models import (
 from .services import campaign_commands, inbox
 from .services.reports import localized_description, split_descriptions
 from .services.templates import TemplateSubmitError, submit_for_review
-from .services.vendor_accounts import refresh_balance
+from .services.vendor_accounts import (
+    must_poll_message,
+    probe_summary,
+    pushes_reports,
+    refresh_balance,
+    report_delivery,
+    report_delivery_notes,
+    reports_unreachable,
+)
 from .statuses import Status
 
 # --------------------------------------------------------------------------- vendor accounts
@@ -74,8 +82,18 @@ class VendorAccountForm(forms.ModelForm):
             "push_enabled",
             "polling_enabled",
             "poll_interval_s",
+            "report_window_hours",
             "options",
         )
+
+    def clean(self):
+        cleaned = super().clean()
+        vendor_key = cleaned.get("vendor")
+        if vendor_key and not cleaned.get("polling_enabled") and not pushes_reports(vendor_key):
+            # Its reports reach us only by polling: without it every message would wait for
+            # a report that never comes.
+            self.add_error("polling_enabled", must_poll_message(vendor_key))
+        return cleaned
 
     def clean_secret(self):
         secret = self.cleaned_data.get("secret")
@@ -96,6 +114,7 @@ class VendorAccountAdmin(admin.ModelAdmin):
         "is_active",
         "push_enabled",
         "polling_enabled",
+        "report_delivery_display",
         "balance_display",
         "balance_checked_at",
     )
@@ -104,6 +123,7 @@ class VendorAccountAdmin(admin.ModelAdmin):
     actions = ["test_connection"]
     readonly_fields = (
         "push_url_display",
+        "report_delivery_display",
         "balance_display",
         "balance_checked_at",
         "last_error",
@@ -137,17 +157,41 @@ class VendorAccountAdmin(admin.ModelAdmin):
             _("Reports and replies"),
             {
                 "fields": (
+                    "report_delivery_display",
                     "push_enabled",
                     "polling_enabled",
                     "poll_interval_s",
+                    "report_window_hours",
                     "options",
                     "reports_polled_at",
                     "replies_polled_at",
                     "poll_backoff_until",
-                )
+                ),
+                "description": self._report_notes(obj),
             },
         )
         return [general, connection, sending, reports, status]
+
+    @staticmethod
+    def _report_notes(obj) -> str:
+        """Beside the push / poll choice: vendors that cannot push reports, and vendors that
+        do not push one again (for every vendor on the add form)."""
+        notes = report_delivery_notes(obj.vendor if obj is not None else None)
+        if not notes:
+            return ""
+        return format_html(
+            '<ul class="report-delivery-notes">{}</ul>',
+            format_html_join("", "<li>{}</li>", ((note,) for note in notes)),
+        )
+
+    @admin.display(description=_("delivery reports"))
+    def report_delivery_display(self, account: VendorAccount) -> str:
+        if not account.pk:
+            return "—"
+        text = report_delivery(account)
+        if reports_unreachable(account):
+            return format_html('<strong style="color:var(--error-fg)">⚠ {}</strong>', text)
+        return text
 
     @admin.display(description=_("push URL (give it to the vendor)"))
     def push_url_display(self, account: VendorAccount) -> str:
@@ -171,7 +215,9 @@ class VendorAccountAdmin(admin.ModelAdmin):
     def test_connection(self, request, queryset):
         for account in queryset:
             check = refresh_balance(account)
-            if check.ok:
+            if check.probed:
+                self.message_user(request, probe_summary(account, check), messages.SUCCESS)
+            elif check.ok:
                 self.message_user(
                     request,
                     _("%(account)s: connected, balance %(balance)s")

@@ -1,4 +1,5 @@
-"""Vendor account operations: connection test and balance refresh."""
+"""Vendor account operations: connection test and balance refresh, and how an account's
+delivery reports reach the portal (push, poll)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from datetime import timedelta
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from ..models import VendorAccount
 from ..vendors.base import Balance, RateLimited, TransientError, VendorError
+from ..vendors.registry import VENDOR_CHOICES, vendor
 from .polling import IN_FLIGHT
 from .reports import apply_status_events, retry_on_deadlock
 
@@ -27,6 +30,24 @@ class ConnectionCheck:
     error: VendorError | None = None
     reports: int = 0
     """Reports the probe of a vendor without a balance query fetched (and applied)."""
+
+    @property
+    def probed(self) -> bool:
+        """Proved by a probe (the vendor has no balance query): no balance to show."""
+        return self.ok and self.balance is None
+
+
+def probe_summary(account: VendorAccount, check: ConnectionCheck) -> str:
+    """What a successful check of a vendor without a balance query says (the admin's test
+    action and the portal's balance refresh): connected, and the reports the probe fetched
+    and applied; "" for a check that read a balance or failed."""
+    if not check.probed:
+        return ""
+    return ngettext(
+        "%(account)s: connected (no balance query; %(n)d report fetched and applied)",
+        "%(account)s: connected (no balance query; %(n)d reports fetched and applied)",
+        check.reports,
+    ) % {"account": account.name, "n": check.reports}
 
 
 def refresh_balance(
@@ -151,3 +172,83 @@ def _end_report_poll(account: VendorAccount, when, *, backoff_until=None) -> Non
 def _record_error(account: VendorAccount, exc: VendorError) -> None:
     VendorAccount.objects.filter(pk=account.pk).update(last_error=str(exc))
     account.last_error = str(exc)
+
+
+# --------------------------------------------------------------------------- report delivery
+
+VENDOR_LABELS = dict(VENDOR_CHOICES)
+
+PUSHED_REPORTS_NOT_RESENT: dict[str, str] = {
+    # 002 (montnets), "5. Precautions", item 3: "If a status report is pushed using the push
+    # status report API, the status report cannot be obtained by using the get_rpt API
+    # again."  Section 2.3 (Push Status Report API) names no second push either.
+    "montnets": "002 §5.3",
+    # 003 (smsadmin), "9. 短信回复推送" and "10. 状态报告推送": "由于用户服务器链接不成功，我方不再
+    # 传递这时间段的返回信息。" (while our server cannot be reached, nothing is passed on).
+    "smsadmin": "003 §9, §10",
+}
+"""Vendors whose documents say a pushed report is not delivered again: one pushed while the
+portal could not be reached is lost, so polling or an always reachable push URL matters.
+Kept here, by vendor key with the document's section, until it becomes a ``Capabilities``
+field of the adapters (``messaging/vendors/base.py``)."""
+
+
+def pushes_reports(vendor_key: str) -> bool:
+    """The vendor can push delivery reports (its adapter's ``capabilities.pushes``); one
+    that cannot (smscn) delivers them only to a poll."""
+    return "report" in vendor(vendor_key).capabilities.pushes
+
+
+def resends_pushed_reports(vendor_key: str) -> bool:
+    return vendor_key not in PUSHED_REPORTS_NOT_RESENT
+
+
+def must_poll_message(vendor_key: str) -> str:
+    return _(
+        "%(vendor)s cannot push delivery reports: they arrive only by polling, so “poll "
+        "reports and replies” must be ticked."
+    ) % {"vendor": VENDOR_LABELS.get(vendor_key, vendor_key)}
+
+
+def not_resent_message(vendor_key: str) -> str:
+    return _(
+        "%(vendor)s does not push a delivery report again: a report pushed while the portal "
+        "could not be reached is lost. Poll for reports, or make sure the push URL is always "
+        "reachable."
+    ) % {"vendor": VENDOR_LABELS.get(vendor_key, vendor_key)}
+
+
+def report_delivery_notes(vendor_key: str | None) -> list[str]:
+    """What an administrator must know about how this vendor's reports arrive (for every
+    vendor when ``vendor_key`` is None: the add form, before a vendor is chosen)."""
+    keys = [vendor_key] if vendor_key else list(VENDOR_LABELS)
+    notes = []
+    for key in keys:
+        if key not in VENDOR_LABELS:
+            continue
+        if not pushes_reports(key):
+            notes.append(must_poll_message(key))
+        elif not resends_pushed_reports(key):
+            notes.append(not_resent_message(key))
+    return notes
+
+
+def report_delivery(account: VendorAccount) -> str:
+    """How the account's delivery reports reach the portal, in words; says so when none can."""
+    pushed = account.push_enabled and pushes_reports(account.vendor)
+    if account.polling_enabled and pushed:
+        return _("pushed and polled")
+    if account.polling_enabled:
+        return _("polled")
+    if pushed:
+        return _("pushed")
+    if not pushes_reports(account.vendor):
+        return _("none: this vendor cannot push reports and polling is off")
+    return _("none: pushes and polling are off")
+
+
+def reports_unreachable(account: VendorAccount) -> bool:
+    """No delivery report can reach the portal for this account as it is set up."""
+    return not account.polling_enabled and not (
+        account.push_enabled and pushes_reports(account.vendor)
+    )
