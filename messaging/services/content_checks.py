@@ -5,15 +5,21 @@
 * ``price_per_segment`` / ``estimate_cost``: vendors publish no price through their APIs, so
   the estimate uses the account option ``price_per_segment`` (yuan per billed part), or
   ``DEFAULT_PRICE_PER_SEGMENT`` when the administrator set none.  It is an estimate only.
+  A billed part is one part of an SMS, or one whole MMS / video / 5G message (see
+  ``compose.billed_as_one_message``).
 * ``frame_rules`` / ``check_frame_file``: which files an MMS / video / 5G template frame may hold
-  for an account's vendor, and how large they may be.
+  for an account's vendor, and how large they may be; ``MEDIA_TYPES`` is the one table of the
+  files' types; ``media_duration`` reads a video's length for the composer's preview.
 """
 
 from __future__ import annotations
 
 import logging
+import struct
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import BinaryIO
 
 from django.utils.translation import gettext as _
 
@@ -33,32 +39,66 @@ documents name no limit; carriers commonly refuse MMS parts above about 2 MB."""
 DEFAULT_MAX_TEMPLATE_KB = 5120
 """Largest total of a template's files when the account has no ``max_template_kb`` option."""
 
-# The content types of TemplateFile (the ashx5g document's table 5.3), by family.
-FILE_EXTENSIONS: dict[str, tuple[str, ...]] = {
-    "text/plain": (".txt",),
-    "application/zip": (".zip",),
-    "image/jpeg": (".jpeg", ".jpg"),
-    "image/jpg": (".jpg", ".jpeg"),
-    "image/gif": (".gif",),
-    "image/bmp": (".bmp",),
-    "image/png": (".png",),
-    "video/mp4": (".mp4",),
-    "video/3gp": (".3gp",),
-    "audio/wmv": (".wmv",),
-    "audio/mp3": (".mp3",),
-    "audio/aac": (".aac",),
+
+@dataclass(frozen=True)
+class MediaType:
+    """One content type a template file may have: the ashx5g document's table 5.3, which is
+    also ``TemplateFile.CONTENT_TYPES``."""
+
+    extensions: tuple[str, ...]
+    served_as: str = ""
+    """The Content-Type the portal serves the file with (what browsers understand); the
+    type itself when empty."""
+    aliases: tuple[str, ...] = ()
+    """What browsers call this type when they upload such a file."""
+
+
+# The one table of template media types: every other list (extensions, what browsers send and
+# are sent, the families the composer's script checks) is derived from it.
+MEDIA_TYPES: dict[str, MediaType] = {
+    "text/plain": MediaType((".txt",), "text/plain; charset=utf-8"),
+    "application/zip": MediaType((".zip",), aliases=("application/x-zip-compressed",)),
+    "image/jpeg": MediaType((".jpeg", ".jpg")),
+    "image/jpg": MediaType((".jpg", ".jpeg"), "image/jpeg"),
+    "image/gif": MediaType((".gif",)),
+    "image/bmp": MediaType((".bmp",), aliases=("image/x-ms-bmp",)),
+    "image/png": MediaType((".png",)),
+    "video/mp4": MediaType((".mp4",)),
+    "video/3gp": MediaType((".3gp",), "video/3gpp", aliases=("video/3gpp",)),
+    "audio/wmv": MediaType(
+        (".wmv",), "audio/x-ms-wmv", aliases=("audio/x-ms-wmv", "video/x-ms-wmv")
+    ),
+    "audio/mp3": MediaType((".mp3",), "audio/mpeg", aliases=("audio/mpeg",)),
+    "audio/aac": MediaType((".aac",), aliases=("audio/x-aac",)),
 }
-# What browsers call some of those types.
 BROWSER_TYPES: dict[str, str] = {
-    "audio/mpeg": "audio/mp3",
-    "audio/x-ms-wmv": "audio/wmv",
-    "video/x-ms-wmv": "audio/wmv",
-    "video/3gpp": "video/3gp",
-    "audio/x-aac": "audio/aac",
-    "audio/aac": "audio/aac",
-    "application/x-zip-compressed": "application/zip",
-    "image/x-ms-bmp": "image/bmp",
+    alias: code for code, media in MEDIA_TYPES.items() for alias in media.aliases
 }
+"""Browsers' names of the types → ours."""
+
+
+def family(content_type: str) -> str:
+    """ "text", "image", "video", "audio" or "application"."""
+    return content_type.split("/", 1)[0]
+
+
+def served_type(content_type: str) -> str:
+    """The Content-Type to serve a template file of ``content_type`` with."""
+    media = MEDIA_TYPES.get(content_type)
+    return (media.served_as if media else "") or content_type
+
+
+def extension_families() -> dict[str, list[str]]:
+    """Per extension, the type families a browser may report for such a file (for the
+    composer's script, which checks a file before it is uploaded)."""
+    families: dict[str, list[str]] = {}
+    for code, media in MEDIA_TYPES.items():
+        for extension in media.extensions:
+            known = families.setdefault(extension, [])
+            for name in (code, *media.aliases):
+                if family(name) not in known:
+                    known.append(family(name))
+    return families
 
 
 # --------------------------------------------------------------------------- sensitive words
@@ -144,7 +184,8 @@ def price_per_segment(account: VendorAccount) -> Decimal:
 
 
 def estimate_cost(segments: int, account: VendorAccount) -> Decimal:
-    """Yuan, to the fen: billed parts × the account's price per part."""
+    """Yuan, to the fen: billed parts × the account's price per part (an MMS / video / 5G
+    message is one billed part, whatever its length)."""
     return (price_per_segment(account) * segments).quantize(Decimal("0.01"), ROUND_HALF_UP)
 
 
@@ -176,7 +217,8 @@ def frame_rules(account: VendorAccount) -> FrameRules:
         return FrameRules(supported=False)
     options = account.options or {}
     types = tuple(code for code, _label in TemplateFile.CONTENT_TYPES)
-    extensions = tuple(dict.fromkeys(ext for t in types for ext in FILE_EXTENSIONS.get(t, ())))
+    types = tuple(t for t in types if t in MEDIA_TYPES)
+    extensions = tuple(dict.fromkeys(ext for t in types for ext in MEDIA_TYPES[t].extensions))
     max_file = int(_decimal(options.get("max_file_kb"), Decimal(DEFAULT_MAX_FILE_KB)) * 1024)
     max_total = int(
         _decimal(options.get("max_template_kb"), Decimal(DEFAULT_MAX_TEMPLATE_KB)) * 1024
@@ -190,14 +232,14 @@ def content_type_for(filename: str, browser_type: str, rules: FrameRules) -> str
     name = filename.lower()
     browser_type = BROWSER_TYPES.get(browser_type, browser_type)
     candidates = [
-        t for t in rules.content_types if any(name.endswith(e) for e in FILE_EXTENSIONS[t])
+        t for t in rules.content_types if any(name.endswith(e) for e in MEDIA_TYPES[t].extensions)
     ]
     if not candidates:
         return None
     if browser_type in candidates:
         return browser_type
-    family = browser_type.split("/")[0] if browser_type else ""
-    if family and family not in {c.split("/")[0] for c in candidates} and family != "application":
+    given = family(browser_type) if browser_type else ""
+    if given and given not in {family(c) for c in candidates} and given != "application":
         return None
     return candidates[0]
 
@@ -225,3 +267,65 @@ def check_frame_file(
             "limit": rules.max_total_bytes // 1024
         }
     return content_type, ""
+
+
+# --------------------------------------------------------------------------- media facts
+
+
+def media_duration(handle: BinaryIO, content_type: str) -> float | None:
+    """A video's or sound's length in seconds, when it can be read cheaply: MP4 and 3GP keep it
+    in their movie header ("mvhd").  None for the other types and for unreadable files."""
+    if content_type not in ("video/mp4", "video/3gp"):
+        return None
+    try:
+        return _movie_duration(handle)
+    except (OSError, ValueError, IndexError, struct.error):
+        return None
+
+
+Box = tuple[bytes, int, int | None]
+"""(type, where its content starts, where it ends: None for the end of the file)."""
+
+
+def _boxes(handle: BinaryIO, start: int, end: int | None) -> Iterator[Box]:
+    """The ISO media boxes (MP4, 3GP) in a range of a file."""
+    position = start
+    for _box in range(1000):
+        if end is not None and position + 8 > end:
+            return
+        handle.seek(position)
+        header = handle.read(8)
+        if len(header) < 8:
+            return
+        size, kind = struct.unpack(">I4s", header)
+        content = position + 8
+        if size == 1:
+            size = struct.unpack(">Q", handle.read(8))[0]
+            content += 8
+        if size == 0:  # the box runs to the end
+            yield kind, content, end
+            return
+        if size < content - position:
+            return
+        yield kind, content, position + size
+        position += size
+
+
+def _movie_duration(handle: BinaryIO) -> float | None:
+    for kind, content, end in _boxes(handle, 0, None):
+        if kind != b"moov":
+            continue
+        for inner, header, _end in _boxes(handle, content, end):
+            if inner != b"mvhd":
+                continue
+            handle.seek(header)
+            version = handle.read(4)[0]
+            if version == 1:
+                handle.seek(16, 1)  # creation and modification times
+                timescale, duration = struct.unpack(">IQ", handle.read(12))
+            else:
+                handle.seek(8, 1)
+                timescale, duration = struct.unpack(">II", handle.read(8))
+            return duration / timescale if timescale else None
+        return None
+    return None
