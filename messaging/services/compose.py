@@ -55,11 +55,24 @@ def segment_count(text: str, account: VendorAccount) -> int:
     return segments(text, *capabilities.sms_segment_chars, *capabilities.ascii_segment_chars)
 
 
+def billed_as_one_message(template: Template) -> bool:
+    """An MMS / video / 5G template message is billed as one message, whatever its length:
+    the vendor sends the approved template's frames with the recipient's values, not a text
+    cut into 70 / 67-character parts (ashx5g: a template send's report says "row 计费条数" 1;
+    its balance counts 条).  An SMS is billed per part (``segment_count``)."""
+    return template.needs_vendor_approval
+
+
+def message_parts(template: Template, text: str, account: VendorAccount) -> int:
+    """The billed parts of one message of ``template`` whose full text is ``text``."""
+    return 1 if billed_as_one_message(template) else segment_count(text, account)
+
+
 class MessageRenderer:
     """One template rendered for one account many times (a campaign start renders millions):
     the body is split into literals and placeholders once, the signature, opt-out suffix and
     the vendor's segment limits are looked up once.  Same results as ``render`` +
-    ``full_text`` + ``segment_count``."""
+    ``full_text`` + ``message_parts``."""
 
     def __init__(self, template: Template, account: VendorAccount):
         self.names = placeholders(template.body)
@@ -72,6 +85,7 @@ class MessageRenderer:
         self._suffix = account.opt_out_suffix if template.is_marketing else ""
         capabilities = vendor(account.vendor).capabilities
         self._limits = (*capabilities.sms_segment_chars, *capabilities.ascii_segment_chars)
+        self._one_part = billed_as_one_message(template)
 
     def render(self, values: Sequence[object]) -> tuple[str, int, list[str]]:
         """``values`` in ``names`` order → (full text, parts, names without a value)."""
@@ -86,7 +100,8 @@ class MessageRenderer:
         if self._suffix and self._suffix not in text:
             text += self._suffix
         text = self._signature + text
-        return text, segments(text, *self._limits), missing
+        parts = 1 if self._one_part else segments(text, *self._limits)
+        return text, parts, missing
 
 
 def compliance_errors(template: Template, account: VendorAccount) -> list[str]:

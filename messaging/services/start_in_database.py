@@ -9,7 +9,8 @@ test_start_in_database.py`` holds the two to the same output row for row:
 * placeholders: ``compose.MessageRenderer`` (a value that is missing or blank leaves the
   ``<name>`` in place and makes the recipient "missing");
 * the text: signature + rendered body + the opt-out suffix for marketing unless present;
-* parts: ``vendors.base.segments`` with the vendor's limits;
+* parts: ``vendors.base.segments`` with the vendor's limits, or 1 for an MMS / video / 5G
+  template message (``compose.billed_as_one_message``);
 * custom ids, skipped reasons and batch numbering: ``sending._MessageWriter``.
 
 Values are read with ``->>`` (text), exactly as the Python path reads them on PostgreSQL.
@@ -25,7 +26,7 @@ from django.utils.translation import gettext as _
 
 from ..models import Campaign, Message, Recipient, SendBatch, Suppression, VendorAccount
 from ..statuses import Status
-from .compose import PLACEHOLDER, signature_for
+from .compose import PLACEHOLDER, billed_as_one_message, signature_for
 
 # Python's str.strip() blank test as a regular expression: every character Python counts as
 # whitespace, spelled out (PostgreSQL's [[:space:]] depends on the database's locale).
@@ -86,6 +87,7 @@ def _selection(plan: Plan, params: dict) -> str:
     )
     single, multi, gsm_single, gsm_multi = plan.segment_limits
     params.update(single=single, multi=multi, gsm_single=gsm_single, gsm_multi=gsm_multi)
+    params["one_part"] = billed_as_one_message(template)
     suppressed = (
         f"EXISTS (SELECT 1 FROM {Suppression._meta.db_table} s WHERE s.phone = r.phone)"  # noqa: S608
         if plan.suppress
@@ -95,6 +97,7 @@ def _selection(plan: Plan, params: dict) -> str:
     return f"""
         SELECT r.id, r.phone, r.suppressed, r.missing, r.vals, c.content,
                CASE
+                 WHEN %(one_part)s THEN 1
                  WHEN char_length(c.content) = 0 THEN 0
                  WHEN c.content ~ '^[\\x01-\\x7f]*$' THEN
                    CASE WHEN char_length(c.content) <= %(gsm_single)s THEN 1
