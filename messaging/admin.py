@@ -420,6 +420,7 @@ class CampaignAdmin(CampaignOperations, admin.ModelAdmin):
         "started_at",
         "finished_at",
         "total_count",
+        "pending_count",
         "skipped_count",
         "submitted_count",
         "delivered_count",
