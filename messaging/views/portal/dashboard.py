@@ -15,7 +15,8 @@ from accounts.roles import MARKETERS, has_role
 
 from ...models import Campaign, DeliveryReport, VendorAccount
 from ...services import inbox
-from ...services.vendor_accounts import refresh_balance
+from ...services.vendor_accounts import probe_summary, refresh_balance
+from ...vendors.registry import vendor
 from .common import is_administrator, portal_view, safe_next
 
 RECENT_CAMPAIGNS = 8
@@ -48,6 +49,7 @@ def account_rows() -> list[dict]:
                 "threshold": threshold,
                 "low": low,
                 "has_error": bool(account.last_error),
+                "no_balance_query": not vendor(account.vendor).capabilities.balance_query,
             }
         )
     return rows
@@ -75,7 +77,8 @@ def dashboard(request):
         "unread": unread[:RECENT_REPLIES],
         "unmatched_count": unmatched.count(),
         "unmatched_by_account": unmatched_by_account,
-        "sending_count": by_state.get(Campaign.State.SENDING, 0),
+        "sending_count": by_state.get(Campaign.State.SENDING, 0)
+        + by_state.get(Campaign.State.STARTING, 0),
         "scheduled_count": by_state.get(Campaign.State.SCHEDULED, 0),
         "draft_count": by_state.get(Campaign.State.DRAFT, 0),
     }
@@ -88,7 +91,11 @@ def refresh_account_balance(request, pk: int):
     account = get_object_or_404(VendorAccount, pk=pk, is_active=True)
     check = refresh_balance(account)
     if check.ok:
-        messages.success(request, _("Balance of %(account)s updated.") % {"account": account.name})
+        messages.success(
+            request,
+            probe_summary(account, check)
+            or _("Balance of %(account)s updated.") % {"account": account.name},
+        )
     else:
         messages.error(
             request,
