@@ -14,7 +14,7 @@ from django.db import transaction
 
 from accounts.roles import ADMINISTRATORS, MARKETERS
 from messaging.models import Campaign, Recipient, RecipientList, Template, VendorAccount
-from messaging.vendors.registry import VENDOR_CHOICES
+from messaging.vendors.registry import VENDOR_CHOICES, vendor
 
 DEMO_SECRET = "demo-secret"
 DEMO_RECIPIENTS = [
@@ -76,7 +76,9 @@ class Command(BaseCommand):
                     "extension": "1234",
                     "signature": "【演示商城】",
                     "push_enabled": True,
-                    "polling_enabled": False,
+                    # A vendor that cannot push reports (sms.cn) is polled, or its reports
+                    # would never come.
+                    "polling_enabled": "report" not in vendor(key).capabilities.pushes,
                 },
             )
         template, _ = Template.objects.get_or_create(
