@@ -78,7 +78,7 @@ BROWSER_TYPES: dict[str, str] = {
 
 
 def family(content_type: str) -> str:
-    """ "text", "image", "video", "audio" or "application"."""
+    """A type's family: "text", "image", "video", "audio" or "application"."""
     return content_type.split("/", 1)[0]
 
 

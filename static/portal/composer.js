@@ -1,6 +1,7 @@
-/* The campaign composer's instant feedback: column toolbar, template picker, a rough character
-   count while typing, account and list facts, and the frame file checks before upload.
-   The preview panel (server-rendered through htmx) has the authoritative numbers. */
+/* The campaign composer's instant feedback: column toolbars (message and frame text), template
+   picker, a rough character count while typing, account and list facts, and the frame file
+   checks before upload.  The preview panel (server-rendered through htmx) has the
+   authoritative numbers; an MMS / video / 5G message is one billed message, not parts. */
 (function () {
   "use strict";
   var config = JSON.parse(document.getElementById("composer-config").textContent);
@@ -16,6 +17,8 @@
   var signature = field("signature");
   var marketing = field("is_marketing");
   var toolbar = document.getElementById("var-toolbar");
+  var frameToolbar = document.getElementById("frame-var-toolbar");
+  var frameText = document.getElementById("frame-text");
   var counter = document.getElementById("instant-counter");
   var frames = document.getElementById("frames");
 
@@ -24,32 +27,42 @@
     element.dispatchEvent(new Event("change", { bubbles: true }));
   }
 
-  function insertColumn(name) {
+  function rich() { return kindSelect.value !== "sms"; }
+
+  function insertColumn(name, into) {
     var token = "<" + name + ">";
-    var start = body.selectionStart, end = body.selectionEnd;
-    if (typeof start !== "number") { start = end = body.value.length; }
-    body.setRangeText(token, start, end, "end");
-    body.focus();
-    changed(body);
+    var start = into.selectionStart, end = into.selectionEnd;
+    if (typeof start !== "number") { start = end = into.value.length; }
+    into.setRangeText(token, start, end, "end");
+    into.focus();
+    changed(into);
   }
 
-  function renderToolbar() {
-    toolbar.querySelectorAll("button").forEach(function (b) { b.remove(); });
-    var hint = document.getElementById("no-columns");
-    var list = config.lists[listSelect.value];
-    var info = document.getElementById("list-info");
-    if (!list) { hint.textContent = hint.dataset.initial || hint.textContent; hint.classList.remove("hidden"); info.textContent = ""; return; }
-    info.textContent = list.count + " " + text.recipients + (list.columns.length ? " · " + text.columns + ": " + list.columns.join(", ") : "");
-    if (!list.columns.length) { hint.textContent = text.noColumns; hint.classList.remove("hidden"); return; }
-    hint.classList.add("hidden");
-    list.columns.forEach(function (name) {
+  function columnButtons(bar, columns, into) {
+    if (!bar) { return; }
+    bar.querySelectorAll("button").forEach(function (b) { b.remove(); });
+    columns.forEach(function (name) {
       var button = document.createElement("button");
       button.type = "button";
       button.textContent = "<" + name + ">";
       button.setAttribute("data-column", name);
-      button.addEventListener("click", function () { insertColumn(name); });
-      toolbar.appendChild(button);
+      button.addEventListener("click", function () { insertColumn(name, into); });
+      bar.appendChild(button);
     });
+  }
+
+  function renderToolbar() {
+    var hint = document.getElementById("no-columns");
+    var list = config.lists[listSelect.value];
+    var info = document.getElementById("list-info");
+    var columns = list ? list.columns : [];
+    toolbar.classList.toggle("hidden", body.readOnly);
+    columnButtons(toolbar, body.readOnly ? [] : columns, body);
+    columnButtons(frameToolbar, columns, frameText);
+    if (!list) { hint.textContent = hint.dataset.initial || hint.textContent; hint.classList.remove("hidden"); info.textContent = ""; return; }
+    info.textContent = list.count + " " + text.recipients + (list.columns.length ? " · " + text.columns + ": " + list.columns.join(", ") : "");
+    if (!list.columns.length) { hint.textContent = text.noColumns; hint.classList.remove("hidden"); return; }
+    hint.classList.add("hidden");
   }
 
   function account() { return config.accounts[accountSelect.value]; }
@@ -59,7 +72,7 @@
     var info = document.getElementById("account-info");
     if (!a) { info.textContent = ""; return; }
     info.textContent = text.signature + " " + (a.signature || text.none) + " · " + text.suffix + " " +
-      (a.suffix || text.none) + " · ¥" + a.price + " " + text.price;
+      (a.suffix || text.none) + " · ¥" + a.price + " " + (rich() ? text.priceRich : text.price);
     signature.placeholder = a.signature || "";
     var rules = a.frames, ruleText = document.getElementById("frame-rules-text");
     if (ruleText) {
@@ -84,6 +97,10 @@
     var ascii = /^[\x00-\x7f]*$/.test(full);
     var n = Array.from(full).length;
     counter.innerHTML = "";
+    if (rich()) {
+      counter.textContent = text.richParts;
+      return;
+    }
     var strong = document.createElement("strong");
     strong.textContent = n;
     counter.appendChild(strong);
@@ -101,7 +118,12 @@
   }
 
   function renderKind() {
-    if (frames) { frames.classList.toggle("hidden", kindSelect.value === "sms"); }
+    if (frames) { frames.classList.toggle("hidden", !rich()); }
+    // An MMS / video / 5G draft with text frames: the message is those texts (edited there).
+    body.readOnly = rich() && body.hasAttribute("data-from-frames");
+    renderToolbar();
+    renderCounter();
+    renderAccount();
   }
 
   templateSelect.addEventListener("change", function () {
@@ -140,10 +162,9 @@
       var name = file.name.toLowerCase();
       if (!extensions.some(function (e) { return name.endsWith(e); })) { return text.badType + " (" + extensions.join(" ") + ")"; }
       var family = (file.type || "").split("/")[0];
-      var wanted = { ".jpg": "image", ".jpeg": "image", ".png": "image", ".gif": "image", ".bmp": "image",
-        ".mp4": "video", ".3gp": "video", ".mp3": "audio", ".aac": "audio", ".wmv": "audio", ".txt": "text" };
       var ext = extensions.filter(function (e) { return name.endsWith(e); })[0];
-      if (family && wanted[ext] && family !== wanted[ext] && !(ext === ".wmv" && family === "video")) { return text.badType; }
+      var families = config.media[ext] || [];  /* content_checks.MEDIA_TYPES */
+      if (family && family !== "application" && families.length && families.indexOf(family) === -1) { return text.badType; }
       if (file.size > parseInt(fileInput.dataset.maxFile, 10)) { return text.tooBig; }
       if (existing + file.size > parseInt(fileInput.dataset.maxTotal, 10)) { return text.tooBigTotal; }
       return "";

@@ -2,10 +2,18 @@
 MMS / 5G frames, sensitive-word check, schedule, test send and the confirmation.
 
 The live numbers come from ``messaging.services.compose`` on the server (segment rules differ
-per vendor); the page's own character count is only instant feedback while typing."""
+per vendor; an MMS / video / 5G message is one billed message); the page's own character count
+is only instant feedback while typing.
+
+MMS / video / 5G: a frame holds uploaded files or a text typed here, whose ``<name>``
+placeholders become the vendor's ``{var1}``… on submission (``services.templates``).  The
+template's body is kept equal to its text frames' texts, so that a send passes the values in
+the order the vendor numbers them.  The preview shows the frames as the handset will (text
+frames filled with the first recipient's values), not an SMS with signature and suffix."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -36,19 +44,25 @@ from ...services.compose import (
     MessageRenderer,
     compliance_errors,
     full_text,
+    message_parts,
     placeholders,
     preview_campaign,
-    segment_count,
+    render,
     signature_for,
 )
 from ...services.content_checks import (
     check_content,
     check_frame_file,
     estimate_cost,
+    extension_families,
+    family,
     frame_rules,
+    media_duration,
     price_per_segment,
+    served_type,
     vendor_checks_content,
 )
+from ...services.templates import frame_texts, keep_body_with_frames, template_title
 from ...vendors.registry import vendor
 from .common import portal_view, safe_next
 
@@ -173,6 +187,15 @@ class LivePreview:
     segments: int = 0
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    frames: list[dict] = field(default_factory=list)
+    """MMS / video / 5G: the frames as the first recipient's handset shows them."""
+    title: str = ""
+    """MMS / video / 5G: the subject the vendor gets with the template."""
+
+    @property
+    def rich(self) -> bool:
+        """An MMS / video / 5G message: frames, one billed message each."""
+        return self.template.needs_vendor_approval
 
     @property
     def extrapolated(self) -> bool:
@@ -211,7 +234,17 @@ class LivePreview:
         return vendor(self.account.vendor).capabilities.sms_segment_chars
 
 
-def live_preview(template: Template, account: VendorAccount, recipient_list: RecipientList):
+def live_preview(
+    template: Template,
+    account: VendorAccount,
+    recipient_list: RecipientList,
+    *,
+    frames_of: Template | None = None,
+    file_url: Callable[[TemplateFile], str] | None = None,
+):
+    """The preview panel's facts.  ``frames_of``: the saved template whose frames an MMS /
+    video / 5G preview shows (``template`` itself when saved); ``file_url``: where an image
+    frame's thumbnail is served (none: names and sizes only)."""
     preview = LivePreview(template, account, recipient_list)
     preview.recipients = recipient_list.recipients.count()
     if template.pk:
@@ -262,8 +295,103 @@ def live_preview(template: Template, account: VendorAccount, recipient_list: Rec
             preview.segments += parts
     if not preview.samples:
         text = full_text(template, account, template.body)
-        preview.samples.append(_sample(preview, "", text, segment_count(text, account), [], False))
+        parts = message_parts(template, text, account)
+        preview.samples.append(_sample(preview, "", text, parts, [], False))
+    if preview.rich:
+        if frames_of is None and template.pk:
+            frames_of = template
+        first = rows.values_list("variables", flat=True).first() or {}
+        _rich_preview(preview, frames_of, first, file_url)
     return preview
+
+
+def _rich_preview(
+    preview: LivePreview,
+    frames_of: Template | None,
+    values: Mapping,
+    file_url: Callable[[TemplateFile], str] | None,
+) -> None:
+    """The frames as the handset shows them, and what the marketer should know about them."""
+    if frames_of is None or frames_of.pk is None:
+        return  # not saved yet: the errors say to save the draft first
+    files = list(frames_of.files.order_by("frame", "order"))
+    preview.frames = handset_frames(files, values, file_url)
+    capabilities = vendor(preview.account.vendor).capabilities
+    preview.title = template_title(frames_of, capabilities.template_title_max_chars)
+    if not files:
+        preview.warnings.append(
+            _("No frame yet: add the texts, images, videos or sounds of the message below.")
+        )
+        return
+    texts = frame_texts(files)
+    carried = set(placeholders("\n".join(texts)))
+    uncarried = [n for n in placeholders(preview.template.body) if n not in carried]
+    if uncarried:
+        preview.warnings.append(
+            _(
+                "No text frame holds %(names)s: the vendor's template would have no place for "
+                "these values. Add a text frame with them."
+            )
+            % {"names": ", ".join(f"<{n}>" for n in uncarried)}
+        )
+    if preview.suffix and not any(preview.suffix in text for text in texts):
+        preview.warnings.append(
+            _(
+                "A marketing message should say how to opt out: the vendor sends only the "
+                "frames, so put %(suffix)s in a text frame."
+            )
+            % {"suffix": preview.suffix}
+        )
+
+
+def handset_frames(
+    files: list[TemplateFile],
+    values: Mapping,
+    file_url: Callable[[TemplateFile], str] | None = None,
+) -> list[dict]:
+    """Frame by frame (numbered 1, 2, 3… as the vendor counts them), each file as the handset
+    shows it: a text filled with ``values`` (a placeholder without a value stays as it is and
+    is listed in ``missing``), an image (``url``: its thumbnail, when ``file_url`` is given),
+    a video or sound with its size and, when it can be read, its length."""
+    frames: dict[int, list[dict]] = {}
+    for item in files:
+        content_type = item.content_type
+        entry = {
+            "pk": item.pk,
+            "kind": family(content_type),
+            "content_type": content_type,
+            "name": item.file.name.rsplit("/", 1)[-1],
+            "size": None,
+            "duration": "",
+            "url": "",
+            "text": "",
+            "missing": [],
+        }
+        frames.setdefault(item.frame, []).append(entry)
+        if not _exists(item):
+            continue
+        entry["size"] = item.file.size
+        if content_type == "text/plain":
+            texts = frame_texts([item])
+            if texts:
+                entry["text"], entry["missing"] = render(texts[0], values)
+            else:
+                entry["kind"] = "unreadable"
+        elif entry["kind"] == "image":
+            entry["url"] = file_url(item) if file_url else ""
+        elif entry["kind"] in ("video", "audio"):
+            try:
+                with item.file.open("rb") as handle:
+                    seconds = media_duration(handle, content_type)
+            except OSError:
+                seconds = None
+            if seconds is not None:
+                whole = round(seconds)
+                entry["duration"] = f"{whole // 60}:{whole % 60:02d}"
+    return [
+        {"number": number, "items": items}
+        for number, (_frame, items) in enumerate(sorted(frames.items()), 1)
+    ]
 
 
 def _sample(preview: LivePreview, phone, text, parts, missing, suppressed) -> dict:
@@ -298,7 +426,25 @@ def _bound_preview(request) -> LivePreview | None:
     if account is None or recipient_list is None:
         return None
     data.setdefault("body", request.POST.get("body", ""))
-    return live_preview(template_from(data), account, recipient_list)
+    # The draft being edited holds the frames (its template, even while the form differs).
+    campaign_pk = request.POST.get("campaign", "")
+    campaign = (
+        Campaign.objects.select_related("template").filter(pk=campaign_pk).first()
+        if campaign_pk.isdigit()
+        else None
+    )
+    file_url = None
+    if campaign and request.user.has_perms(
+        ["messaging.view_campaign", "messaging.view_templatefile"]
+    ):
+        file_url = lambda item: reverse("portal:frame_file", args=[campaign.pk, item.pk])  # noqa: E731
+    return live_preview(
+        template_from(data),
+        account,
+        recipient_list,
+        frames_of=campaign.template if campaign else None,
+        file_url=file_url,
+    )
 
 
 @portal_view("messaging.add_campaign")
@@ -357,7 +503,12 @@ def composer_config() -> dict:
         }
         for t in Template.objects.order_by("-updated_at")[:200]
     }
-    return {"accounts": accounts, "lists": lists, "templates": templates}
+    return {
+        "accounts": accounts,
+        "lists": lists,
+        "templates": templates,
+        "media": extension_families(),
+    }
 
 
 def composer_texts() -> dict:
@@ -373,6 +524,8 @@ def composer_texts() -> dict:
         "suffix": _("opt-out suffix"),
         "none": _("none"),
         "price": _("per part (estimate)"),
+        "richParts": _("one billed message per recipient, whatever the length"),
+        "priceRich": _("per message (estimate)"),
         "frameRules": _("Allowed: %(types)s; at most %(file)s KB a file, %(total)s KB in all."),
         "badType": _("This vendor does not accept this kind of file."),
         "tooBig": _("The file is too large."),
@@ -436,8 +589,13 @@ def compose(request, pk: int | None = None):
         messages.success(request, _("Draft saved."))
         return redirect("portal:compose_edit", pk=campaign.pk)
     template = campaign.template if campaign else None
+    text_frames = _has_text_frames(template)
+    if text_frames:
+        # The body is the text frames' texts (kept in step with them): edited there.
+        form.fields["body"].widget.attrs.update(readonly=True, **{"data-from-frames": "1"})
     context = {
         "form": form,
+        "text_frames": text_frames,
         "campaign": campaign,
         "template_obj": template,
         "frames": _frames(template),
@@ -447,6 +605,20 @@ def compose(request, pk: int | None = None):
         "texts": composer_texts(),
     }
     return TemplateResponse(request, "portal/composer/compose.html", context)
+
+
+def _has_text_frames(template: Template | None) -> bool:
+    return bool(
+        template is not None
+        and template.pk
+        and template.needs_vendor_approval
+        and template.files.filter(content_type="text/plain").exists()
+    )
+
+
+def _frames_fixed(template: Template) -> bool:
+    """Submitted to a vendor: its frames (and so its body's placeholders) may not change."""
+    return template.registrations.exclude(review_status="draft").exists()
 
 
 def _frames(template: Template | None) -> list[dict]:
@@ -478,6 +650,10 @@ def _save(request, data: dict, campaign: Campaign | None) -> Campaign:
                 content_type=item.content_type,
                 file=item.file.name,
             )
+    if not _frames_fixed(template):
+        # MMS / video / 5G: the body follows the text frames (their placeholders' order is
+        # the order a send passes the values in).
+        keep_body_with_frames(template)
     campaign.name = data["name"]
     campaign.template = template
     campaign.recipient_list = data["recipient_list"]
@@ -499,7 +675,7 @@ def upload_frame(request, pk: int):
     if campaign.status != Campaign.State.DRAFT:
         return _frame_answer(request, back, _("Only a draft can be edited."), 409)
     template = campaign.template
-    if template.registrations.exclude(review_status="draft").exists():
+    if _frames_fixed(template):
         return _frame_answer(
             request, back, _("This template was submitted to a vendor; its frames are fixed."), 409
         )
@@ -526,13 +702,15 @@ def upload_frame(request, pk: int):
     order = (
         template.files.filter(frame=frame).order_by("-order").values_list("order", flat=True)[:1]
     )
-    TemplateFile.objects.create(
-        template=template,
-        frame=frame,
-        order=(order[0] + 1) if order else 1,
-        content_type=content_type,
-        file=upload,
-    )
+    with transaction.atomic():
+        TemplateFile.objects.create(
+            template=template,
+            frame=frame,
+            order=(order[0] + 1) if order else 1,
+            content_type=content_type,
+            file=upload,
+        )
+        keep_body_with_frames(template)
     return _frame_answer(request, back, "", 201)
 
 
@@ -543,20 +721,10 @@ def frame_file(request, pk: int, file_pk: int):
     item = get_object_or_404(TemplateFile, pk=file_pk, template_id=campaign.template_id)
     if not _exists(item):
         raise Http404
-    response = FileResponse(item.file.open("rb"), content_type=_served_type(item.content_type))
+    response = FileResponse(item.file.open("rb"), content_type=served_type(item.content_type))
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response
-
-
-def _served_type(content_type: str) -> str:
-    return {
-        "image/jpg": "image/jpeg",
-        "video/3gp": "video/3gpp",
-        "audio/mp3": "audio/mpeg",
-        "audio/wmv": "audio/x-ms-wmv",
-        "text/plain": "text/plain; charset=utf-8",
-    }.get(content_type, content_type)
 
 
 def _frames_bytes(template: Template | None) -> int:
@@ -577,9 +745,10 @@ def _exists(item: TemplateFile) -> bool:
 def delete_frame_file(request, pk: int, file_pk: int):
     campaign = get_object_or_404(Campaign, pk=pk, status=Campaign.State.DRAFT)
     item = get_object_or_404(TemplateFile, pk=file_pk, template=campaign.template)
-    if not campaign.template.registrations.exclude(review_status="draft").exists():
+    if not _frames_fixed(campaign.template):
         item.file.delete(save=False)
         item.delete()
+        keep_body_with_frames(campaign.template)
     return redirect(reverse("portal:compose_edit", args=[campaign.pk]) + "#frames")
 
 
