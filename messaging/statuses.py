@@ -12,7 +12,7 @@ class Status(models.TextChoices):
     QUEUED = "queued", _("Queued")
     SKIPPED = "skipped", _("Skipped")
     SUBMITTING = "submitting", _("Submitting")
-    UNKNOWN = "unknown", _("Unknown (awaiting report)")
+    UNKNOWN = "unknown", _("Outcome unknown")
     SUBMITTED = "submitted", _("Submitted")
     FAILED = "failed", _("Failed")
     DELIVERED = "delivered", _("Delivered")
