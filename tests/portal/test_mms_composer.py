@@ -316,7 +316,10 @@ def test_mms_cost_is_one_billed_message_per_recipient(english_client, draft):
     ).content.decode()
     assert "per message" in html
 
-    # The confirmation counts the same way.
+    # The confirmation counts the same way, and has the frames for the handset's view.
     page = english_client.get(reverse("portal:confirm", args=[campaign.pk]))
     assert page.context["preview"].total_segments == 4
     assert page.context["cost"] == estimate_cost(4, campaign.vendor_account)
+    assert page.context["rich"]
+    (frame,) = page.context["frames"]
+    assert frame["items"][0]["text"] == long_text.replace("<name>", "用户1")

@@ -433,17 +433,12 @@ def _bound_preview(request) -> LivePreview | None:
         if campaign_pk.isdigit()
         else None
     )
-    file_url = None
-    if campaign and request.user.has_perms(
-        ["messaging.view_campaign", "messaging.view_templatefile"]
-    ):
-        file_url = lambda item: reverse("portal:frame_file", args=[campaign.pk, item.pk])  # noqa: E731
     return live_preview(
         template_from(data),
         account,
         recipient_list,
         frames_of=campaign.template if campaign else None,
-        file_url=file_url,
+        file_url=_file_url(request, campaign),
     )
 
 
@@ -807,8 +802,36 @@ def confirm(request, pk: int):
         "price": price_per_segment(campaign.vendor_account),
         "exclude_missing": exclude_missing,
         "scheduled": bool(campaign.scheduled_at and campaign.scheduled_at > timezone.now()),
+        # MMS / video / 5G: what the handset shows (the samples' texts are not sent as such).
+        "rich": campaign.template.needs_vendor_approval,
+        "frames": _campaign_frames(request, campaign),
     }
     return TemplateResponse(request, "portal/composer/confirm.html", context)
+
+
+def _campaign_frames(request, campaign: Campaign) -> list[dict]:
+    """An MMS / video / 5G campaign's frames filled with its first recipient's values."""
+    if not campaign.template.needs_vendor_approval:
+        return []
+    first = (
+        campaign.recipient_list.recipients.order_by("pk")
+        .values_list("variables", flat=True)
+        .first()
+    )
+    return handset_frames(
+        list(campaign.template.files.order_by("frame", "order")),
+        first or {},
+        _file_url(request, campaign),
+    )
+
+
+def _file_url(request, campaign: Campaign | None) -> Callable[[TemplateFile], str] | None:
+    """Where the composer's pages show a frame's file, for those allowed to see it."""
+    if campaign is None or not request.user.has_perms(
+        ["messaging.view_campaign", "messaging.view_templatefile"]
+    ):
+        return None
+    return lambda item: reverse("portal:frame_file", args=[campaign.pk, item.pk])
 
 
 def _start(request, campaign: Campaign, exclude_missing: bool):
