@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -66,6 +67,64 @@ def billed_as_one_message(template: Template) -> bool:
 def message_parts(template: Template, text: str, account: VendorAccount) -> int:
     """The billed parts of one message of ``template`` whose full text is ``text``."""
     return 1 if billed_as_one_message(template) else segment_count(text, account)
+
+
+def request_encoding(account: VendorAccount) -> str:
+    """The encoding this account's send requests carry the message text in (a Python codec
+    name: "gb2312", "gbk", "utf-8"), the one rule behind every "can the vendor carry this
+    text" check.  The vendor's client decides per account where it can (smscn's ``encode``
+    option: ``SmscnClient.request_encoding``); otherwise the vendor's declared
+    ``Capabilities.request_encoding``."""
+    client = account.client()
+    declared = getattr(client, "request_encoding", client.capabilities.request_encoding)
+    return codecs.lookup(declared).name
+
+
+class Encodability:
+    """Which characters of a message an account's request encoding cannot carry.  Only
+    multi-byte Chinese encodings can lack a character; every one of them carries ASCII."""
+
+    def __init__(self, account: VendorAccount):
+        self.encoding = request_encoding(account)
+        self.label = self.encoding.upper()
+        """How the marketer reads it: "GB2312", "GBK"."""
+        self.checks = not self.encoding.startswith("utf-")
+        self._fits: dict[str, bool] = {}
+
+    def fits(self, char: str) -> bool:
+        fits = self._fits.get(char)
+        if fits is None:
+            try:
+                char.encode(self.encoding)
+                fits = True
+            except UnicodeEncodeError:
+                fits = False
+            self._fits[char] = fits
+        return fits
+
+    def misfits(self, text: str) -> list[str]:
+        """The characters of ``text`` the encoding cannot carry, each once, in order."""
+        if not self.checks or text.isascii():
+            return []
+        try:
+            text.encode(self.encoding)
+            return []
+        except UnicodeEncodeError:
+            return [char for char in dict.fromkeys(text) if not self.fits(char)]
+
+    def reason(self, misfits: Sequence[str]) -> str:
+        """A skipped message's reason."""
+        return _("The vendor's %(encoding)s cannot carry: %(chars)s") % {
+            "encoding": self.label,
+            "chars": ", ".join(misfits),
+        }
+
+    def refusal(self, count: int, phone: str, misfits: Sequence[str]) -> str:
+        """Why a start that must stop on such recipients refuses."""
+        return _(
+            "%(n)d recipients have characters the vendor's %(encoding)s cannot carry "
+            "(first: %(phone)s: %(chars)s)."
+        ) % {"n": count, "encoding": self.label, "phone": phone, "chars": ", ".join(misfits)}
 
 
 class MessageRenderer:
@@ -150,6 +209,14 @@ class Preview:
     """(phone, missing variable names) for the first recipients lacking a value."""
     missing_count: int = 0
     """How many recipients lack a value (``missing`` lists the first ``MISSING_LISTED``)."""
+    unencodable: list[tuple[str, list[str]]] = field(default_factory=list)
+    """(phone, characters) for the first recipients (with every value) whose text has
+    characters the account's request encoding cannot carry."""
+    unencodable_count: int = 0
+    """How many such recipients (``unencodable`` lists the first ``MISSING_LISTED``)."""
+    encoding: str = ""
+    """The account's request encoding as the marketer reads it ("GB2312"); empty when it
+    carries every character (UTF-8)."""
     samples: list[tuple[str, str, int]] = field(default_factory=list)
     """(phone, full text, parts) for the first recipients."""
     sendable: int = 0
@@ -168,12 +235,18 @@ class Preview:
 def preview_campaign(
     campaign: Campaign, *, exclude_missing: bool = True, sample_size: int = 5
 ) -> Preview:
-    """What starting this campaign would send, computed without writing anything."""
+    """What starting this campaign would send, computed without writing anything.
+
+    A recipient counts under the first of: suppressed, missing a value, text the account's
+    request encoding cannot carry.  ``exclude_missing`` (the marketer's one choice for both
+    of the latter) leaves those out of ``sendable``, as the start would skip them."""
     template, account = campaign.template, campaign.vendor_account
+    encodability = Encodability(account)
     preview = Preview(
         errors=compliance_errors(template, account),
         balance=account.balance,
         balance_unit=account.balance_unit,
+        encoding=encodability.label if encodability.checks else "",
     )
     suppressed = (
         set(Suppression.objects.values_list("phone", flat=True))
@@ -200,6 +273,12 @@ def preview_campaign(
             if len(preview.missing) < MISSING_LISTED:
                 preview.missing.append((phone, missing))
             preview.missing_count += 1
+            if exclude_missing:
+                continue
+        elif misfits := encodability.misfits(text):
+            if len(preview.unencodable) < MISSING_LISTED:
+                preview.unencodable.append((phone, misfits))
+            preview.unencodable_count += 1
             if exclude_missing:
                 continue
         preview.sendable += 1
