@@ -55,6 +55,7 @@ from ..vendors.registry import vendor
 from . import campaign_commands, lifecycle, start_in_database
 from .bulk import insert_rows
 from .compose import (
+    Encodability,
     MessageRenderer,
     compliance_errors,
     full_text,
@@ -209,14 +210,22 @@ def _write_messages_in_python(
     campaign, account, template, shape, batch_size, template_id, exclude_missing
 ) -> tuple[int, int, list[int]]:
     """Render each recipient's message in Python and stream them into the database a batch at
-    a time (SQLite; PostgreSQL renders in the database)."""
+    a time (SQLite; PostgreSQL renders in the database).
+
+    A recipient is skipped for the first of: suppressed, missing a value, text the account's
+    request encoding cannot carry (``compose.Encodability``).  Without ``exclude_missing``
+    the last two stop the start instead: once one is seen nothing more is written, the rest
+    is only counted, and the error names the count and the first recipient (missing values
+    first), as ``start_in_database`` does."""
     names = placeholders(template.body)
     suppressed = (
         set(Suppression.objects.values_list("phone", flat=True)) if template.is_marketing else set()
     )
     writer = _MessageWriter(campaign, account, shape, batch_size)
     renderer = MessageRenderer(template, account)
-    missing_count = 0
+    encodability = Encodability(account)
+    missing_count = unencodable_count = 0
+    first_missing = first_unencodable = None
     # Only the placeholders' values, extracted by the database as text: decoding every
     # recipient's whole JSON in Python cost more than rendering.
     values = {f"v{i}": KeyTextTransform(name, "variables") for i, name in enumerate(names)}
@@ -228,23 +237,32 @@ def _write_messages_in_python(
     )
     for phone, *variables in rows.iterator(chunk_size=10000):
         content, parts, missing = renderer.render(variables)
-        template_values = [v or "" for v in variables] if template_id else None
+        reason = ""
         if phone in suppressed:
-            writer.skip(phone, content, parts, template_values, _("Suppressed (opted out)"))
+            reason = _("Suppressed (opted out)")
         elif missing:
             missing_count += 1
-            if not exclude_missing:
-                raise CampaignError(
-                    _(
-                        "%(n)d recipients lack a value for a placeholder (first: %(phone)s "
-                        "lacks %(names)s)."
-                    )
-                    % {"n": missing_count, "phone": phone, "names": ", ".join(missing)}
-                )
+            first_missing = first_missing or (phone, missing)
             reason = _("Missing values: %(names)s") % {"names": ", ".join(missing)}
+        elif misfits := encodability.misfits(content):
+            unencodable_count += 1
+            first_unencodable = first_unencodable or (phone, misfits)
+            reason = encodability.reason(misfits)
+        if not exclude_missing and (first_missing or first_unencodable):
+            continue  # the start stops: count, write nothing more
+        template_values = [v or "" for v in variables] if template_id else None
+        if reason:
             writer.skip(phone, content, parts, template_values, reason)
         else:
             writer.send(phone, content, parts, template_values)
+    if not exclude_missing and first_missing:
+        phone, missing = first_missing
+        raise CampaignError(
+            _("%(n)d recipients lack a value for a placeholder (first: %(phone)s lacks %(names)s).")
+            % {"n": missing_count, "phone": phone, "names": ", ".join(missing)}
+        )
+    if not exclude_missing and first_unencodable:
+        raise CampaignError(encodability.refusal(unencodable_count, *first_unencodable))
     writer.flush()
     return writer.sendable, writer.skipped, writer.batch_ids
 

@@ -11,7 +11,9 @@ test_start_in_database.py`` holds the two to the same output row for row:
 * the text: signature + rendered body + the opt-out suffix for marketing unless present;
 * parts: ``vendors.base.segments`` with the vendor's limits, or 1 for an MMS / video / 5G
   template message (``compose.billed_as_one_message``);
-* custom ids, skipped reasons and batch numbering: ``sending._MessageWriter``.
+* custom ids, skipped reasons and batch numbering: ``sending._MessageWriter``;
+* text the account's request encoding cannot carry: ``compose.Encodability``, decided by
+  Python's own codec, never PostgreSQL's conversions (they differ: see ``_misfit_class``).
 
 Values are read with ``->>`` (text), exactly as the Python path reads them on PostgreSQL.
 """
@@ -26,7 +28,8 @@ from django.utils.translation import gettext as _
 
 from ..models import Campaign, Message, Recipient, SendBatch, Suppression, VendorAccount
 from ..statuses import Status
-from .compose import PLACEHOLDER, billed_as_one_message, signature_for
+from .campaign_commands import CampaignError
+from .compose import PLACEHOLDER, Encodability, billed_as_one_message, signature_for
 
 # Python's str.strip() blank test as a regular expression: every character Python counts as
 # whitespace, spelled out (PostgreSQL's [[:space:]] depends on the database's locale).
@@ -54,8 +57,54 @@ class Created:
     first_missing: tuple[str, list[str]] | None
 
 
-def _selection(plan: Plan, params: dict) -> str:
-    """The recipients with their values, flags, rendered text and parts (a SELECT)."""
+def _misfit_class(plan: Plan, encodability: Encodability, names: list[str]) -> tuple[str, bool]:
+    """A regular expression bracket matching every character of the campaign's texts that the
+    account's request encoding cannot carry ("" when there is none), and whether the
+    template's fixed text has one (then every text has).
+
+    Only the values vary: the template's fixed text (signature, literals, suffix) is checked
+    here once, and the values' distinct non-ASCII characters are read with one query and
+    each tested with Python's codec, the very rule of the Python path and of the vendor's
+    client.  PostgreSQL's own conversions are not used: its GBK carries €, Python's (which
+    the smscn client sends with) does not, and testing each value with ``convert_to`` in a
+    plpgsql exception block costs a subtransaction per value.  On 100,000 recipients the
+    query and the bracket add about 0.3 s to a 1.7 s start."""
+    if not encodability.checks:
+        return "", False
+    template = plan.campaign.template
+    suffix = plan.account.opt_out_suffix if template.is_marketing else ""
+    fixed = signature_for(template, plan.account) + "".join(PLACEHOLDER.split(template.body)[0::2])
+    fixed_misfits = encodability.misfits(fixed + suffix)
+    chars = set(fixed_misfits)
+    if names:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                SELECT DISTINCT c.ch
+                FROM {Recipient._meta.db_table} r
+                CROSS JOIN LATERAL unnest(%(names)s::text[]) AS n(name)
+                CROSS JOIN LATERAL unnest(string_to_array(
+                    regexp_replace(r.variables ->> n.name, '[\\x01-\\x7f]+', '', 'g'), NULL
+                )) AS c(ch)
+                WHERE r.recipient_list_id = %(list_id)s
+                """,  # noqa: S608 - identifiers only
+                {"names": names, "list_id": plan.campaign.recipient_list_id},
+            )
+            chars.update(row[0] for row in cursor.fetchall())
+    misfits = sorted(char for char in chars if not char.isascii() and not encodability.fits(char))
+    if not misfits:
+        return "", False
+    return "[" + "".join(_escaped(char) for char in misfits) + "]", bool(fixed_misfits)
+
+
+def _escaped(char: str) -> str:
+    code = ord(char)
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def _selection(plan: Plan, params: dict, encodability: Encodability) -> str:
+    """The recipients with their values, flags, rendered text, parts and the characters of
+    the text the account's encoding cannot carry (``misfits``, NULL when none: a SELECT)."""
     template = plan.campaign.template
     names = list(dict.fromkeys(PLACEHOLDER.findall(template.body)))
     pieces = PLACEHOLDER.split(template.body)
@@ -94,8 +143,29 @@ def _selection(plan: Plan, params: dict) -> str:
         else "false"
     )
     recipients = Recipient._meta.db_table
+    params["misfit"], fixed_misfit = _misfit_class(plan, encodability, names)
+    # Whether the text has a misfit: the values are matched (shorter than the text, and
+    # evaluated once per row where the text is evaluated more than once), or every text has
+    # one.  Then each misfit once, in the order the text first shows it
+    # (compose.Encodability.misfits): only for the few texts that have one.
+    if fixed_misfit:
+        has_misfit = "true"
+    elif params["misfit"]:
+        has_misfit = " OR ".join(f"v{i} ~ %(misfit)s" for i in range(len(names)))
+    else:
+        has_misfit = "false"
+    misfits = (
+        """CASE WHEN r.has_misfit THEN (
+                   SELECT string_agg(m.ch, ', ' ORDER BY m.at)
+                   FROM (SELECT t.ch, min(t.at) AS at
+                         FROM unnest(string_to_array(c.content, NULL)) WITH ORDINALITY t(ch, at)
+                         WHERE t.ch ~ %(misfit)s GROUP BY t.ch) m
+               ) END"""
+        if params["misfit"]
+        else "NULL::text"
+    )
     return f"""
-        SELECT r.id, r.phone, r.suppressed, r.missing, r.vals, c.content,
+        SELECT r.id, r.phone, r.suppressed, r.missing, r.vals, c.content, {misfits} AS misfits,
                CASE
                  WHEN %(one_part)s THEN 1
                  WHEN char_length(c.content) = 0 THEN 0
@@ -111,7 +181,8 @@ def _selection(plan: Plan, params: dict) -> str:
                    array_remove(ARRAY[{", ".join(missing) or "NULL"}]::text[], NULL) AS missing,
                    ARRAY[{", ".join(f"coalesce(v{i}, '')" for i in range(len(names)))}]::text[]
                        AS vals,
-                   {rendered} AS body
+                   {rendered} AS body,
+                   {has_misfit} AS has_misfit
             FROM (
                 SELECT r.id, r.phone, {suppressed} AS suppressed
                        {"".join(", " + value for value in values)}
@@ -125,25 +196,39 @@ def _selection(plan: Plan, params: dict) -> str:
 
 
 def create_messages(plan: Plan, *, exclude_missing: bool) -> Created:
-    """Write the campaign's messages and batches (in the caller's transaction)."""
+    """Write the campaign's messages and batches (in the caller's transaction).
+
+    A recipient is skipped for the first of: suppressed, missing a value, text the account's
+    request encoding cannot carry.  Without ``exclude_missing`` nothing is written when any
+    recipient misses a value (``first_missing`` says who, for the caller's error) or else
+    has such text (raises ``CampaignError``, as ``sending._write_messages_in_python``)."""
     params: dict = {}
-    selection = _selection(plan, params)
+    encodability = Encodability(plan.account)
+    selection = _selection(plan, params, encodability)
     first_missing, missing_count = None, 0
     if not exclude_missing:
-        # Stopping on a missing value needs to know before anything is written.
+        # Stopping needs to know before anything is written: one pass counts both kinds.
         with connection.cursor() as cursor:
             cursor.execute(
                 f"""
-                SELECT count(*), (array_agg(ARRAY[phone, array_to_string(missing, ', ')]
-                                  ORDER BY id))[1:1]
-                FROM ({selection}) s WHERE NOT suppressed AND cardinality(missing) > 0
+                SELECT count(*) FILTER (WHERE cardinality(missing) > 0),
+                       (array_agg(ARRAY[phone, array_to_string(missing, ', ')] ORDER BY id)
+                            FILTER (WHERE cardinality(missing) > 0))[1:1],
+                       count(*) FILTER (WHERE cardinality(missing) = 0),
+                       (array_agg(ARRAY[phone, misfits] ORDER BY id)
+                            FILTER (WHERE cardinality(missing) = 0))[1:1]
+                FROM ({selection}) s
+                WHERE NOT suppressed AND (cardinality(missing) > 0 OR misfits IS NOT NULL)
                 """,  # noqa: S608
                 params,
             )
-            missing_count, first = cursor.fetchone()
+            missing_count, first, unencodable_count, first_unencodable = cursor.fetchone()
         if missing_count:
             first_missing = (first[0][0], first[0][1].split(", "))
             return Created(0, 0, missing_count, [], first_missing)
+        if unencodable_count:
+            phone, misfits = first_unencodable[0]
+            raise CampaignError(encodability.refusal(unencodable_count, phone, misfits.split(", ")))
 
     # One pass: batch ids are reserved up front for the most batches the list could need
     # (unused ones are simply never created), so the INSERT can point at them; the batch rows
@@ -171,6 +256,10 @@ def create_messages(plan: Plan, *, exclude_missing: bool) -> Created:
     params["missing_before"], _names, params["missing_after"] = missing_format.partition(
         "%(names)s"
     )
+    # "The vendor's GB2312 cannot carry: %(chars)s" likewise, around the characters.
+    params["misfits_before"], _chars, params["misfits_after"] = encodability.reason(
+        ["\x00"]
+    ).partition("\x00")
     values_json = "to_jsonb(s.vals)" if plan.template_values else "'[]'::jsonb"
     with connection.cursor() as cursor:
         cursor.execute(
@@ -191,8 +280,10 @@ def create_messages(plan: Plan, *, exclude_missing: bool) -> Created:
                        CASE WHEN s.sendable THEN %(queued)s ELSE %(skipped)s END,
                        CASE WHEN s.sendable THEN ''
                             WHEN s.suppressed THEN %(suppressed_reason)s
-                            ELSE %(missing_before)s || array_to_string(s.missing, ', ')
-                                 || %(missing_after)s END,
+                            WHEN cardinality(s.missing) > 0 THEN
+                                %(missing_before)s || array_to_string(s.missing, ', ')
+                                || %(missing_after)s
+                            ELSE %(misfits_before)s || s.misfits || %(misfits_after)s END,
                        '', '', '', '', 0, %(created_at)s
                 FROM (
                     SELECT t.*,
@@ -200,7 +291,8 @@ def create_messages(plan: Plan, *, exclude_missing: bool) -> Created:
                            row_number() OVER (PARTITION BY t.sendable ORDER BY t.id)
                                AS sendable_number
                     FROM (
-                        SELECT x.*, NOT x.suppressed AND cardinality(x.missing) = 0 AS sendable
+                        SELECT x.*, NOT x.suppressed AND cardinality(x.missing) = 0
+                                    AND x.misfits IS NULL AS sendable
                         FROM ({selection}) x
                     ) t
                 ) s
