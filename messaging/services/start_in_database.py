@@ -67,8 +67,10 @@ def _misfit_class(plan: Plan, encodability: Encodability, names: list[str]) -> t
     each tested with Python's codec, the very rule of the Python path and of the vendor's
     client.  PostgreSQL's own conversions are not used: its GBK carries €, Python's (which
     the smscn client sends with) does not, and testing each value with ``convert_to`` in a
-    plpgsql exception block costs a subtransaction per value.  On 100,000 recipients the
-    query and the bracket add about 0.3 s to a 1.7 s start."""
+    plpgsql exception block costs a subtransaction per value (2.7 s per pass over a million
+    recipients, against 0.2 s for this bracket).  The query and the bracket add about 0.3 s
+    to a 1.7 s start of 100,000 recipients, 2.6 s to a 12.8 s start of a million (1.1 s of
+    it the query)."""
     if not encodability.checks:
         return "", False
     template = plan.campaign.template
