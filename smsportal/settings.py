@@ -163,6 +163,11 @@ else:
         }
     }
 
+# How long a sending worker's hold on a batch outlives its last sign of life, and how long a
+# confirmed start may wait for its task before the dispatcher runs it (seconds).
+SENDING_LEASE_S = env.float("SENDING_LEASE_S", default=15.0)
+SENDING_START_GRACE_S = env.float("SENDING_START_GRACE_S", default=20.0)
+
 IMPORT_EXPORT_USE_TRANSACTIONS = True
 IMPORT_EXPORT_SKIP_ADMIN_LOG = True
 

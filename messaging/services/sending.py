@@ -73,15 +73,15 @@ SINGLE_SEND_BATCH = 50
 MAX_BATCH = 50_000
 """Cap on one request even where a vendor allows more (ashx5g: 5 million): a lost answer
 leaves at most this many messages unknown."""
-LEASE = timedelta(seconds=15)
-"""How long a batch stays a worker's after its last sign of life (renewed every few seconds
-while the worker lives): a dead worker's batch is taken over within this, plus one
-``recover`` run."""
-HEARTBEAT_S = 4.0
+LEASE = timedelta(seconds=getattr(settings, "SENDING_LEASE_S", 15))
+"""How long a batch stays a worker's after its last sign of life (renewed every
+``HEARTBEAT_S`` while the worker lives): a dead worker's batch is taken over within this,
+plus one ``recover`` run."""
+HEARTBEAT_S = LEASE.total_seconds() / 4
 INLINE_RETRY_S = 60.0
 """A requeue due within this many seconds is retried by the same task, to the second; a
 longer one is left to the dispatcher."""
-START_GRACE = timedelta(seconds=20)
+START_GRACE = timedelta(seconds=getattr(settings, "SENDING_START_GRACE_S", 20))
 """A campaign ``starting`` for longer than this without a start running is started again."""
 ENQUEUED_STALE = timedelta(minutes=2)
 DB_RETRIES = 8
@@ -91,13 +91,24 @@ CRASH_AT_ENV = "SMSPORTAL_CRASH_AT"
 DROP_DB_AT_ENV = "SMSPORTAL_DROP_DB_AT"
 
 
+CRASH_ONCE_ENV = "SMSPORTAL_CRASH_ONCE_FILE"
+
+
 def crash_point(name: str) -> None:
     """Fault injection for the kill tests (tests/sending/test_kill.py): when the environment
     names this point, the process is killed here with SIGKILL — no cleanup, no rollback
-    handlers — exactly as a crashed or OOM-killed worker would stop.  ``DROP_DB_AT_ENV``
-    instead closes the database connection under Django's feet, as a restarted server or a
-    network cut would."""
+    handlers — exactly as a crashed or OOM-killed worker would stop.  With
+    ``CRASH_ONCE_ENV`` naming a file, only the first process to get here dies (a task
+    cluster respawns its workers, which must then go on).  ``DROP_DB_AT_ENV`` instead closes
+    the database connection under Django's feet, as a restarted server or a network cut
+    would."""
     if os.environ.get(CRASH_AT_ENV) == name:
+        once = os.environ.get(CRASH_ONCE_ENV)
+        if once:
+            try:
+                os.close(os.open(once, os.O_CREAT | os.O_EXCL))
+            except FileExistsError:
+                return
         os.kill(os.getpid(), signal.SIGKILL)
     if os.environ.get(DROP_DB_AT_ENV) == name and connection.connection is not None:
         connection.connection.close()

@@ -8,11 +8,15 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from django_q.tasks import async_task
 
+from messaging import tasks
 from messaging.models import Campaign, Message
+from messaging.services import campaign_commands, sending
 from messaging.statuses import Status
 from messaging.vendors.registry import VENDOR_KEYS
 
@@ -24,25 +28,46 @@ RECIPIENTS = 30
 
 
 @pytest.fixture
-def task_cluster(tmp_path):
-    env = {**os.environ, "DATABASE_URL": database_url(), "Q_POLL": "0.1", "Q_WORKERS": "2"}
-    log = tmp_path / "qcluster.log"
-    with log.open("w") as output:
-        cluster = subprocess.Popen(
-            [sys.executable, "manage.py", "qcluster"],
-            cwd=ROOT,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    cluster.log = log
-    yield cluster
-    os.killpg(cluster.pid, signal.SIGTERM)
-    try:
-        cluster.wait(timeout=3)  # a graceful stop takes ~10 s; nothing here needs one
-    except subprocess.TimeoutExpired:
-        os.killpg(cluster.pid, signal.SIGKILL)
+def start_cluster(tmp_path):
+    """Start ``manage.py qcluster`` in a process group of its own, with extra environment."""
+    clusters = []
+
+    def start(**extra_env):
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url(),
+            "Q_POLL": "0.1",
+            "Q_WORKERS": "2",
+            **extra_env,
+        }
+        log = tmp_path / f"qcluster-{len(clusters)}.log"
+        with log.open("w") as output:
+            cluster = subprocess.Popen(
+                [sys.executable, "manage.py", "qcluster"],
+                cwd=ROOT,
+                env=env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        cluster.log = log
+        clusters.append(cluster)
+        return cluster
+
+    yield start
+    for cluster in clusters:
+        if cluster.poll() is not None:
+            continue
+        os.killpg(cluster.pid, signal.SIGTERM)
+        try:
+            cluster.wait(timeout=3)  # a graceful stop takes ~10 s; nothing here needs one
+        except subprocess.TimeoutExpired:
+            os.killpg(cluster.pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def task_cluster(start_cluster):
+    return start_cluster()
 
 
 def test_every_vendor_sends_through_the_task_cluster(sim, make_campaign, task_cluster):
@@ -71,3 +96,44 @@ def test_every_vendor_sends_through_the_task_cluster(sim, make_campaign, task_cl
         assert set(accepted.values()) == {1}, f"{vendor}: a message was sent twice"
         first = Message.objects.filter(campaign=campaign).order_by("pk").first()
         assert first.content == "【测试商城】用户1您好，积分10回T退订"
+
+
+@pytest.mark.parametrize(
+    "crash_at",
+    ["start_before_commit", "rate_wait", "after_claim", "answer_stored", "before_commit"],
+)
+def test_a_cluster_whose_worker_is_killed_finishes_the_campaign_exactly_once(
+    crash_at, sim, make_campaign, start_cluster, tmp_path, monkeypatch
+):
+    """A worker of a real cluster is SIGKILLed once at ``crash_at``; the cluster respawns it
+    and the dispatcher (run here every second; its schedule runs it every minute) takes over
+    what the dead worker held once its lease ran out: every recipient accepted once, nothing
+    unknown that the portal could have known."""
+    cluster = start_cluster(
+        SMSPORTAL_CRASH_AT=crash_at,
+        SMSPORTAL_CRASH_ONCE_FILE=str(tmp_path / "crashed"),
+        SENDING_LEASE_S="2",
+    )
+    monkeypatch.setattr(sending, "START_GRACE", timedelta(seconds=1))
+    campaign = make_campaign("smsadmin", n=12, body="<name>您好", rate_limit_per_s=6)
+    # Another campaign holds the account's next seconds: the batch waits for its slot.
+    campaign.vendor_account.send_slot_at = timezone.now() + timedelta(seconds=3)
+    campaign.vendor_account.save(update_fields=["send_slot_at"])
+    campaign_commands.request_start(campaign.pk, exclude_missing=True)  # enqueues the start
+
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        campaign.refresh_from_db()
+        if campaign.status == Campaign.State.COMPLETED:
+            break
+        assert cluster.poll() is None, cluster.log.read_text()
+        tasks.dispatch()
+        time.sleep(1)
+    assert (tmp_path / "crashed").exists(), "the worker was never killed"
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.State.COMPLETED, campaign.status_reason
+    accepted = Counter(row["phone"] for row in sim.accepted(vendor="smsadmin"))
+    assert set(accepted.values()) == {1}, "a message was sent twice"
+    assert len(accepted) == 12, "a message was lost"
+    statuses = Counter(Message.objects.filter(campaign=campaign).values_list("status", flat=True))
+    assert statuses == {Status.SUBMITTED: 12}
