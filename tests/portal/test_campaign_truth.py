@@ -232,7 +232,7 @@ def test_a_vendor_pause_shows_the_reason_and_what_to_do(english_client, chinese_
     sim.misbehave("ashx5g", "auth_error", remaining=1)
     send_all(campaign)
     assert campaign.status == Campaign.State.PAUSED
-    assert campaign.status_reason.startswith("Paused: ")
+    assert campaign.status_reason.startswith(("Paused: ", "已暂停："))
     stats = stats_of(english_client, campaign)
     assert stats["paused_by_vendor"] and stats["status_reason"] == campaign.status_reason
     html = page_of(english_client, campaign)
