@@ -59,9 +59,9 @@ from .compose import (
     MessageRenderer,
     compliance_errors,
     full_text,
+    message_parts,
     placeholders,
     render,
-    segment_count,
 )
 from .outcomes import MAX_REQUEUES, Decision, Disposition, backoff_s, decide
 from .reports import match_orphaned_reports, match_waiting_reports, retry_on_deadlock
@@ -994,27 +994,43 @@ def pending_batches(campaign_id: int | None = None) -> list[int]:
 
 
 def send_test_message(campaign: Campaign, phone: str) -> Message:
-    """Send the campaign's first rendered message to one phone now, outside the campaign."""
+    """Send the campaign's first rendered message to one phone now, outside the campaign: by
+    the approved vendor template for MMS / video / 5G, as an SMS otherwise."""
     template, account = campaign.template, campaign.vendor_account
     errors = compliance_errors(template, account)
     if errors:
         raise CampaignError(" ".join(errors))
     first = campaign.recipient_list.recipients.order_by("pk").first()
-    rendered, _missing = render(template.body, first.variables if first else {})
+    variables = (first.variables if first else {}) or {}
+    rendered, _missing = render(template.body, variables)
     content = full_text(template, account, rendered)
+    encodability = Encodability(account)
+    if misfits := encodability.misfits(content):
+        raise CampaignError(encodability.reason(misfits))
     message = Message.objects.create(
         vendor_account=account,
         phone=phone,
         content=content,
-        segments=segment_count(content, account),
+        segments=message_parts(template, content, account),
         custom_id=f"0{time.time_ns() // 1000}",
         status=Status.SUBMITTING,
         submitted_at=timezone.now(),
         attempts=1,
     )
-    outgoing = OutgoingMessage(custom_id=message.custom_id, phone=phone, content=content)
+    client = account.client()
     try:
-        answer = account.client().send_single(outgoing)
+        if template.needs_vendor_approval:
+            template_id = (
+                template.registrations.filter(vendor_account=account, review_status="approved")
+                .exclude(vendor_template_id="")
+                .values_list("vendor_template_id", flat=True)
+                .first()
+            )
+            values = tuple(str(variables.get(name) or "") for name in placeholders(template.body))
+            outgoing = OutgoingMessage(message.custom_id, phone, content, variables=values)
+            answer = client.send_template(template_id, [outgoing])[0]
+        else:
+            answer = client.send_single(OutgoingMessage(message.custom_id, phone, content))
     except VendorError as exc:
         answer = exc
     decision = decide(answer)

@@ -315,3 +315,27 @@ def test_mms_draft_is_not_sendable_before_approval(english_client, draft):
     campaign = mms_draft(draft)
     page = english_client.get(reverse("portal:confirm", args=[campaign.pk]))
     assert any("not approved" in e for e in page.context["preview"].errors)
+
+
+def test_live_preview_counts_recipients_the_vendors_encoding_cannot_carry(
+    english_client, sim_account, recipient_list
+):
+    recipient_list.recipients.filter(phone="13800000001").update(
+        variables={"name": "王堃", "points": "1"}
+    )
+    account = sim_account("smsadmin")  # GB2312
+    response = english_client.post(
+        reverse("portal:compose_preview"), form_data(recipient_list, account)
+    )
+    preview = response.context["preview"]
+    assert preview.unencodable == 1 and preview.unencodable_examples == ["13800000001: 堃"]
+    assert preview.est_sendable == 3
+    html = response.content.decode()
+    assert "the vendor's GB2312 cannot carry (13800000001: 堃)" in html
+    # A UTF-8 vendor carries it.
+    account.delete()
+    utf8 = sim_account("ashx5g")
+    response = english_client.post(
+        reverse("portal:compose_preview"), form_data(recipient_list, utf8)
+    )
+    assert response.context["preview"].unencodable == 0

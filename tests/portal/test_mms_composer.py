@@ -323,3 +323,6 @@ def test_mms_cost_is_one_billed_message_per_recipient(english_client, draft):
     assert page.context["rich"]
     (frame,) = page.context["frames"]
     assert frame["items"][0]["text"] == long_text.replace("<name>", "用户1")
+    html = page.content.decode()
+    assert "data-confirm-frames" in html and "Billed messages" in html
+    assert "per message, an estimate" in html and "First messages" not in html

@@ -259,3 +259,29 @@ def test_the_vendors_own_refusal_keeps_its_words(sim, make_campaign):
     registration = TemplateRegistration.objects.get()
     code = json.loads(registration.raw)["code"]  # 901 plain, 902 md5: a wrong password
     assert code in ("901", "902") and f"[{code}]" in registration.review_reason
+
+
+def test_a_test_send_of_an_approved_mms_goes_by_its_template(sim, make_campaign, client):
+    campaign = mms_campaign(make_campaign)
+    account = campaign.vendor_account
+    registration = submit_for_review(campaign.template, account)
+    simulator = sim.server.simulators["ashx5g"]
+    simulator._templates()[registration.vendor_template_id]["status"] = "approved"
+    TemplateRegistration.objects.filter(pk=registration.pk).update(
+        review_status=TemplateRegistration.Review.APPROVED
+    )
+    message = sending.send_test_message(campaign, "13911112222")
+    assert message.status == Status.SUBMITTED and message.segments == 1
+    (sent,) = sim.accepted(vendor="ashx5g")
+    assert sent["phone"] == "13911112222"
+    assert sent["extra"]["mms_id"] == registration.vendor_template_id
+
+
+def test_a_test_send_the_vendors_encoding_cannot_carry_is_refused_before_sending(
+    sim, make_campaign
+):
+    campaign = make_campaign("smsadmin", n=1)
+    campaign.recipient_list.recipients.update(variables={"name": "王堃", "points": "1"})
+    with translation.override("en"), pytest.raises(sending.CampaignError, match="GB2312"):
+        sending.send_test_message(campaign, "13911112222")
+    assert sim.accepted(vendor="smsadmin") == []

@@ -41,6 +41,7 @@ from ...models import (
 )
 from ...services import campaign_commands, sending
 from ...services.compose import (
+    Encodability,
     MessageRenderer,
     compliance_errors,
     full_text,
@@ -183,6 +184,10 @@ class LivePreview:
     counted: int = 0
     sendable: int = 0
     missing: int = 0
+    unencodable: int = 0
+    """Recipients whose text the account's request encoding cannot carry."""
+    unencodable_examples: list[str] = field(default_factory=list)
+    encoding: str = ""
     suppressed: int = 0
     segments: int = 0
     errors: list[str] = field(default_factory=list)
@@ -277,6 +282,8 @@ def live_preview(
     )
     # Phones are unique within a list, so every row is one message.
     renderer = MessageRenderer(template, account)
+    encodability = Encodability(account)
+    preview.encoding = encodability.label
     rows = Recipient.objects.filter(recipient_list=recipient_list).order_by("pk")
     for phone, variables in rows.values_list("phone", "variables")[:LIVE_PREVIEW_ROWS]:
         preview.counted += 1
@@ -290,6 +297,11 @@ def live_preview(
             preview.suppressed += 1
         elif missing:
             preview.missing += 1
+        elif misfits := encodability.misfits(text):
+            # The same rule as the confirmation and the start (``compose.Encodability``).
+            preview.unencodable += 1
+            if len(preview.unencodable_examples) < SAMPLES:
+                preview.unencodable_examples.append(f"{phone}: {''.join(misfits)}")
         else:
             preview.sendable += 1
             preview.segments += parts
