@@ -17,8 +17,9 @@ from django.utils.translation import ngettext
 from ..models import VendorAccount
 from ..vendors.base import Balance, RateLimited, TransientError, VendorError
 from ..vendors.registry import VENDOR_CHOICES, vendor
+from . import polling
 from .polling import IN_FLIGHT
-from .reports import apply_status_events, retry_on_deadlock
+from .reports import retry_on_deadlock
 
 log = logging.getLogger(__name__)
 
@@ -114,12 +115,11 @@ def probe_connection(
     events = list(result.items)
     try:
         if events:
-            retry_on_deadlock(lambda: apply_status_events(account, events, source="poll"))
+            # Handed out once: kept before it is applied, as every poll answer is.
+            record = polling.keep_answer(account, polling.REPORTS, result.raw, events)
+            retry_on_deadlock(lambda: polling.apply_record(record.pk))
     except Exception:
-        # The vendor has handed these over and will not give them again: keep them in the log.
-        log.exception(
-            "%s connection probe: could not apply reports; raw answer: %s", account, result.raw
-        )
+        log.exception("%s connection probe: reports kept, not applied yet", account)
         _end_report_poll(account, timezone.now())
         raise
     now = timezone.now()
@@ -178,20 +178,6 @@ def _record_error(account: VendorAccount, exc: VendorError) -> None:
 
 VENDOR_LABELS = dict(VENDOR_CHOICES)
 
-PUSHED_REPORTS_NOT_RESENT: dict[str, str] = {
-    # 002 (montnets), "5. Precautions", item 3: "If a status report is pushed using the push
-    # status report API, the status report cannot be obtained by using the get_rpt API
-    # again."  Section 2.3 (Push Status Report API) names no second push either.
-    "montnets": "002 §5.3",
-    # 003 (smsadmin), "9. 短信回复推送" and "10. 状态报告推送": "由于用户服务器链接不成功，我方不再
-    # 传递这时间段的返回信息。" (while our server cannot be reached, nothing is passed on).
-    "smsadmin": "003 §9, §10",
-}
-"""Vendors whose documents say a pushed report is not delivered again: one pushed while the
-portal could not be reached is lost, so polling or an always reachable push URL matters.
-Kept here, by vendor key with the document's section, until it becomes a ``Capabilities``
-field of the adapters (``messaging/vendors/base.py``)."""
-
 
 def pushes_reports(vendor_key: str) -> bool:
     """The vendor can push delivery reports (its adapter's ``capabilities.pushes``); one
@@ -200,7 +186,7 @@ def pushes_reports(vendor_key: str) -> bool:
 
 
 def resends_pushed_reports(vendor_key: str) -> bool:
-    return vendor_key not in PUSHED_REPORTS_NOT_RESENT
+    return vendor(vendor_key).capabilities.pushed_reports_resent
 
 
 def must_poll_message(vendor_key: str) -> str:

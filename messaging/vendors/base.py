@@ -44,6 +44,9 @@ class Capabilities:
     max_reports_per_poll: int = 500
     pushes: frozenset[str] = frozenset()
     """Subset of {"report", "mo", "template_review"} the vendor can push to us."""
+    pushed_reports_resent: bool = True
+    """False where the document says a report pushed while we could not be reached is not
+    pushed again (nor handed to a poll): polling or an always reachable push URL matters."""
     request_encoding: str = "utf-8"
     reply_encoding: str = "utf-8"
     auth_modes: tuple[str, ...] = ("plain",)

@@ -8,7 +8,6 @@ from django.urls import reverse
 
 from messaging.models import Message, VendorAccount
 from messaging.services.vendor_accounts import (
-    PUSHED_REPORTS_NOT_RESENT,
     ConnectionCheck,
     probe_summary,
     pushes_reports,
@@ -16,7 +15,7 @@ from messaging.services.vendor_accounts import (
 )
 from messaging.statuses import Status
 from messaging.vendors.base import OutgoingMessage
-from messaging.vendors.registry import VENDOR_KEYS
+from messaging.vendors.registry import VENDOR_KEYS, vendor
 
 pytestmark = pytest.mark.django_db
 
@@ -66,7 +65,10 @@ def account(vendor: str, **fields) -> VendorAccount:
 
 def test_only_smscn_cannot_push_reports_and_two_vendors_do_not_push_again():
     assert [k for k in VENDOR_KEYS if not pushes_reports(k)] == ["smscn"]
-    assert set(PUSHED_REPORTS_NOT_RESENT) == {"montnets", "smsadmin"}
+    assert [k for k in VENDOR_KEYS if not vendor(k).capabilities.pushed_reports_resent] == [
+        "montnets",
+        "smsadmin",
+    ]
 
 
 def test_report_window_is_on_the_form_with_its_help(administrator):

@@ -369,6 +369,9 @@ class MontnetsClient(VendorClient):
     key = "montnets"
     label = "Montnets (梦网)"
     capabilities = Capabilities(
+        # 5. Precautions, item 3: "If a status report is pushed using the push status report
+        # API, the status report cannot be obtained by using the get_rpt API again."
+        pushed_reports_resent=False,
         max_numbers_per_request=MAX_NUMBERS_PER_BATCH,  # send_batch, 2.4.3 (error -100014)
         max_personalised_per_request=0,  # no per-recipient content API in this document
         # 5.5: an account gets 100 concurrent connections (-100056 beyond); leave most of them

@@ -158,6 +158,8 @@ class SmsAdminClient(VendorClient):
     key = "smsadmin"
     label = "smsadmin.cn (通用短信平台)"
     capabilities = Capabilities(
+        # 9 and 10: "由于用户服务器链接不成功，我方不再传递这时间段的返回信息。"
+        pushed_reports_resent=False,
         max_numbers_per_request=1000,  # POST; the GET interfaces take 100
         max_personalised_per_request=1000,
         min_poll_interval_s=5.0,
