@@ -59,11 +59,24 @@ def refresh_balance(
     client = account.client()
     if not client.capabilities.balance_query:
         return probe_connection(account, client, sleep=sleep)
+    shared = client.capabilities.poll_interval_shared
+    if shared:
+        # ashx5g: "请求状态报告、上行和余额接口的频率小于 5 秒, 则返回错误码 920": a balance
+        # call takes its turn among the account's polls.
+        gap = timedelta(seconds=client.capabilities.min_poll_interval_s)
+        if not _claim_report_poll(account, gap, sleep, shared=True):
+            exc = TransientError(
+                _("The account's reports are being fetched right now: try again later.")
+            )
+            return ConnectionCheck(ok=False, error=exc)
     try:
         balance = client.balance()
     except VendorError as exc:
         _record_error(account, exc)
         return ConnectionCheck(ok=False, error=exc)
+    finally:
+        if shared:
+            _end_report_poll(account, timezone.now())
     now = timezone.now()
     VendorAccount.objects.filter(pk=account.pk).update(
         balance=balance.amount, balance_unit=balance.unit, balance_checked_at=now, last_error=""
@@ -130,29 +143,39 @@ def probe_connection(
 
 
 def _claim_report_poll(
-    account: VendorAccount, gap: timedelta, sleep: Callable[[float], None]
+    account: VendorAccount,
+    gap: timedelta,
+    sleep: Callable[[float], None],
+    *,
+    shared: bool = False,
 ) -> bool:
     """Take the account's report-poll slot as ``services.polling`` does (one conditional
     UPDATE), whether or not the account polls.  When the last poll is less than ``gap`` ago,
-    wait for the rest of it once."""
+    wait for the rest of it once.  ``shared``: the replies poll must be ``gap`` back too."""
     for attempt in (1, 2):
         now = timezone.now()
-        won = (
+        free = (
             VendorAccount.objects.filter(pk=account.pk)
             .filter(Q(reports_polled_at__isnull=True) | Q(reports_polled_at__lte=now - gap))
             .filter(Q(poll_backoff_until__isnull=True) | Q(poll_backoff_until__lte=now))
-            .update(reports_polled_at=now + IN_FLIGHT)
         )
-        if won:
+        if shared:
+            free = free.filter(
+                Q(replies_polled_at__isnull=True) | Q(replies_polled_at__lte=now - gap)
+            )
+        if free.update(reports_polled_at=now + IN_FLIGHT):
             return True
         if attempt == 2:
             return False
-        last, backoff = (
+        last, replies, backoff = (
             VendorAccount.objects.filter(pk=account.pk)
-            .values_list("reports_polled_at", "poll_backoff_until")
+            .values_list("reports_polled_at", "replies_polled_at", "poll_backoff_until")
             .get()
         )
-        due = max(filter(None, [last + gap if last else None, backoff]), default=now)
+        moments = [last + gap if last else None, backoff]
+        if shared:
+            moments.append(replies + gap if replies else None)
+        due = max(filter(None, moments), default=now)
         wait = (due - now).total_seconds()
         if wait > gap.total_seconds():
             return False  # a poll in flight, or a long back-off: do not hold the page

@@ -274,3 +274,28 @@ def test_polled_messages_sent_outside_campaigns_match_too(sim, sim_account):
     sim.state.tick()
     assert polling.poll_once(account, polling.REPORTS).items == 1
     assert Message.objects.get().status in FINAL_STATUSES
+
+
+def test_an_ashx5g_balance_call_waits_its_turn_among_the_polls(sim, sim_account):
+    """ashx5g refuses a balance call within 5 s of a report or reply poll (920): the balance
+    refresh waits for the account's shared interval instead of failing."""
+    from messaging.services.vendor_accounts import refresh_balance
+
+    account = sim_account("ashx5g")
+    assert polling.poll_once(account, polling.REPLIES).claimed
+    waits = []
+
+    def time_passes(seconds):
+        waits.append(seconds)
+        VendorAccount.objects.filter(pk=account.pk).update(
+            replies_polled_at=F("replies_polled_at") - dt.timedelta(seconds=seconds)
+        )
+        with sim.state.lock:
+            for key in sim.state.last_poll:
+                sim.state.last_poll[key] -= seconds
+
+    check = refresh_balance(fresh(account), sleep=time_passes)
+    assert check.ok, check.error
+    assert len(waits) == 1 and 0 < waits[0] <= 8.1
+    # The poller now waits for the balance call too.
+    assert not polling.poll_once(fresh(account), polling.REPLIES).claimed
