@@ -1,12 +1,16 @@
 """Settings, all from the environment (django-environ).  See README "Configuration".
 
-Defaults give a working development portal on SQLite with django-q2's ORM broker; production
-sets ``DJANGO_DEBUG=false`` and real secrets, and ``manage.py check --deploy`` is then clean.
+Production is the default: ``DJANGO_DEBUG`` is false unless set, and production refuses to
+start without real secrets (nor with the development ones below); ``manage.py check --deploy``
+is then clean.  Development asks for itself with ``DJANGO_DEBUG=true`` (``bin/run``,
+``bin/test``, pytest's ``smsportal.settings_test``), which gives a working portal on SQLite with
+django-q2's ORM broker.
 """
 
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -14,17 +18,44 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-DEBUG = env.bool("DJANGO_DEBUG", default=True)
+# Production unless development is asked for: a forgotten variable must not fail open.
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
 
-# Development-only fallbacks: production refuses to start without real ones.
+# Development-only fallbacks, public in this repository: production refuses to start without
+# real ones, and refuses these.
 _DEV_SECRET = "dev-insecure-secret-key-change-me-0123456789abcdefghijklmnopqrstuvwxyz"
 _DEV_FIELD_KEY = "ZGV2LW9ubHktZmllbGQta2V5LTAxMjM0NTY3ODlhYmM="
 if DEBUG:
     SECRET_KEY = env.str("DJANGO_SECRET_KEY", default=_DEV_SECRET)
     FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[_DEV_FIELD_KEY])
 else:
-    SECRET_KEY = env.str("DJANGO_SECRET_KEY")
-    FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS")
+    SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="").strip()
+    FIELD_ENCRYPTION_KEYS = [
+        key.strip() for key in env.list("FIELD_ENCRYPTION_KEYS", default=[]) if key.strip()
+    ]
+    _DEVELOPMENT = "(or set DJANGO_DEBUG=true for development)"
+    if not SECRET_KEY:
+        raise ImproperlyConfigured(
+            f"DJANGO_SECRET_KEY is not set. Production (DJANGO_DEBUG=false, the default) needs "
+            f"a secret key of its own {_DEVELOPMENT}."
+        )
+    if SECRET_KEY == _DEV_SECRET:
+        raise ImproperlyConfigured(
+            f"DJANGO_SECRET_KEY is the repository's development key, which anyone can read. "
+            f"Set a secret key of its own for production {_DEVELOPMENT}."
+        )
+    if not FIELD_ENCRYPTION_KEYS:
+        raise ImproperlyConfigured(
+            f"FIELD_ENCRYPTION_KEYS is not set. Production (DJANGO_DEBUG=false, the default) "
+            f"needs Fernet keys of its own for vendor secrets {_DEVELOPMENT}."
+        )
+    if _DEV_FIELD_KEY in FIELD_ENCRYPTION_KEYS:
+        raise ImproperlyConfigured(
+            f"FIELD_ENCRYPTION_KEYS holds the repository's development key, which anyone can "
+            f"read. Use keys of your own for production (to move secrets off it: put the new "
+            f"key first, run rotate_secrets with DJANGO_DEBUG=true, then drop the old one) "
+            f"{_DEVELOPMENT}."
+        )
 """Fernet keys for vendor secrets; the first encrypts, all decrypt (see README: rotation)."""
 
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])

@@ -1,0 +1,15 @@
+"""Settings for the test suite: development mode, asked for explicitly.
+
+The base settings default to production (``DJANGO_DEBUG=false``), which refuses to start
+without real secrets.  pytest (``DJANGO_SETTINGS_MODULE`` in pyproject.toml) loads this module
+instead; it asks for development mode before the base settings read the environment.  It sets
+the variable in ``os.environ`` itself, so that the processes tests start (task cluster, workers,
+``manage.py shell``) inherit development mode together with ``DJANGO_SETTINGS_MODULE``.  An
+explicit ``DJANGO_DEBUG`` in the environment still wins.
+"""
+
+import os
+
+os.environ.setdefault("DJANGO_DEBUG", "true")
+
+from .settings import *  # noqa: F403
