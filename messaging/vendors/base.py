@@ -9,15 +9,20 @@ errors below; they never touch the ORM and always keep the raw payload they pars
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import parse_qsl
+from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
     from .http import HttpTransport
+
+log = logging.getLogger(__name__)
 
 
 # --------------------------------------------------------------------------- capabilities
@@ -64,6 +69,46 @@ class Capabilities:
     template_title_max_chars: int = 0
     """The longest template title the vendor takes, counted in UTF-16 code units (0: no
     limit).  The template submission service derives titles that fit."""
+
+
+# --------------------------------------------------------------------------- vendor times
+
+VENDOR_TIME_ZONE = ZoneInfo("Asia/Shanghai")
+"""Every vendor writes its local time, Beijing time."""
+EARLIEST_VENDOR_TIME = dt.datetime(2000, 1, 1, tzinfo=VENDOR_TIME_ZONE)
+VENDOR_CLOCK_AHEAD = dt.timedelta(days=1)
+"""How far ahead of our clock a vendor's clock may run."""
+_REFUSED_LOG_EVERY_S = 60.0
+_refused = {"count": 0, "logged_at": float("-inf")}
+
+
+def vendor_time(value: dt.datetime | None, *, now: dt.datetime | None = None) -> dt.datetime | None:
+    """A time a vendor gave (a report's, a reply's, a review's), when it is one such an item can
+    have: from 2000-01-01 to a day after ``now`` (Asia/Shanghai; a naive time is taken as
+    such).  None otherwise: the item is kept without it, and its ``raw`` text shows what the
+    vendor sent.  Every adapter's time parsing ends here, so that no time a vendor sends is
+    stored as a date the database cannot give back (a year 0001 in Beijing is a BC date in
+    UTC) or one that puts the item in a far future.  A refused time is logged, at most once a
+    minute with the count since the last line."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=VENDOR_TIME_ZONE)
+    latest = (now or dt.datetime.now(dt.UTC)) + VENDOR_CLOCK_AHEAD
+    if EARLIEST_VENDOR_TIME <= value <= latest:
+        return value
+    _refused["count"] += 1
+    clock = time.monotonic()
+    if clock - _refused["logged_at"] >= _REFUSED_LOG_EVERY_S:
+        log.warning(
+            "vendor time %s is outside %s .. now + 1 day: not stored as a date, kept in the "
+            "item's raw text (%d such times since the last warning)",
+            value.replace(tzinfo=None).isoformat(sep=" "),
+            EARLIEST_VENDOR_TIME.date().isoformat(),
+            _refused["count"],
+        )
+        _refused["count"], _refused["logged_at"] = 0, clock
+    return None
 
 
 # --------------------------------------------------------------------------- code tables

@@ -12,7 +12,15 @@ import json
 from collections.abc import Iterable
 from zoneinfo import ZoneInfo
 
-from ..base import AccountConfig, InboundReply, PushOutcome, PushRejected, PushRequest, StatusEvent
+from ..base import (
+    AccountConfig,
+    InboundReply,
+    PushOutcome,
+    PushRejected,
+    PushRequest,
+    StatusEvent,
+    vendor_time,
+)
 from .codes import report_code
 
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -35,12 +43,14 @@ def _text(item: dict, key: str, *, required: bool = True) -> str:
 
 
 def _time(item: dict) -> dt.datetime | None:
-    # The time is informative only: an item with an odd or missing time is still a valid
-    # report or reply, so it keeps ``None`` rather than being lost.
+    # The time is informative only: an item with an odd, missing or impossible time (outside
+    # ``vendor_time``'s window) is still a valid report or reply, so it keeps ``None`` rather
+    # than being lost; its raw text keeps the time as sent.
     try:
-        return dt.datetime.strptime(str(item.get("time", "")), TIME_FORMAT).replace(tzinfo=CHINA)
+        when = dt.datetime.strptime(str(item.get("time", "")), TIME_FORMAT)
     except ValueError:
         return None
+    return vendor_time(when.replace(tzinfo=CHINA))
 
 
 def _report(item: dict, raw: str) -> StatusEvent:

@@ -34,6 +34,7 @@ from ..base import (
     TemplateUpload,
     UnexpectedReply,
     VendorClient,
+    vendor_time,
 )
 from ..http import HttpReply
 from . import codes
@@ -92,8 +93,13 @@ def md5_password(account: str, password: str, ts: str) -> str:
 
 def china_time(value: object) -> datetime | None:
     """The vendor's local time as an aware datetime.  Most fields are yyyyMMddHHmmss, but the
-    reply items' ``ct`` and the template answers use "yyyy-MM-dd HH:mm:ss" (3.7, 5.1)."""
-    text = as_text(value)
+    reply items' ``ct`` and the template answers use "yyyy-MM-dd HH:mm:ss" (3.7, 5.1).  None
+    for no time, an unreadable one or one outside ``vendor_time``'s window (the item's raw
+    text keeps it)."""
+    return vendor_time(_parse_china_time(as_text(value)))
+
+
+def _parse_china_time(text: str) -> datetime | None:
     if len(text) == 14 and text.isdigit():
         # The common case, without strptime (which costs more than the rest of a report).
         try:

@@ -38,6 +38,7 @@ from ..base import (
     SubmitResult,
     UnexpectedReply,
     VendorClient,
+    vendor_time,
 )
 from ..http import HttpReply
 from .codes import REPORT_CODES, error_for, result_code
@@ -282,11 +283,13 @@ def report_items(value: object) -> list:
 
 
 def parse_local_time(value: object) -> datetime | None:
-    """stime / rtime are "YYYY-MM-DD HH:MM:SS" in Beijing time."""
+    """stime / rtime are "YYYY-MM-DD HH:MM:SS" in Beijing time.  None for an unreadable time
+    or one outside ``vendor_time``'s window (the report's raw text keeps it)."""
     try:
-        return datetime.strptime(str(value).strip(), "%Y-%m-%d %H:%M:%S").replace(tzinfo=CHINA)
+        when = datetime.strptime(str(value).strip(), "%Y-%m-%d %H:%M:%S")
     except ValueError:
         return None
+    return vendor_time(when.replace(tzinfo=CHINA))
 
 
 def _positive_int(value: object, default: int) -> int:

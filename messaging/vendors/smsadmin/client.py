@@ -34,6 +34,7 @@ from ..base import (
     SubmitResult,
     UnexpectedReply,
     VendorClient,
+    vendor_time,
 )
 from .codes import RESULT_CODES, error_for, report_code
 
@@ -68,11 +69,13 @@ def vendor_message_id(linkid: str, phone: str) -> str:
 
 def parse_time(text: str) -> datetime | None:
     """The gateway's Asia/Shanghai local time; None for a value that is no time at all (the
-    document's samples show the placeholder ``0000-00-00 00:00:00``)."""
+    document's samples show the placeholder ``0000-00-00 00:00:00``) or one outside
+    ``vendor_time``'s window (the item's raw text keeps it)."""
     try:
-        return datetime.strptime(text.strip(), TIME_FORMAT).replace(tzinfo=CHINA)
+        when = datetime.strptime(text.strip(), TIME_FORMAT)
     except ValueError:
         return None
+    return vendor_time(when.replace(tzinfo=CHINA))
 
 
 def md5_hex(secret: str) -> str:

@@ -28,6 +28,7 @@ from ..base import (
     SubmitResult,
     UnexpectedReply,
     VendorClient,
+    vendor_time,
 )
 from ..http import HttpReply
 from .codes import STAT_OK, error_for, report_status
@@ -59,9 +60,14 @@ def form_encode(fields: dict[str, str], encoding: str) -> str:
     return "&".join(f"{name}={urlencode_value(value, encoding)}" for name, value in fields.items())
 
 
-def parse_time(text: str) -> dt.datetime:
-    """The vendor's ``YYYY-MM-DD HH:MM:SS`` in Beijing time; ValueError otherwise."""
-    return dt.datetime.strptime(text.strip(), TIME_FORMAT).replace(tzinfo=CHINA)
+def parse_time(text: str) -> dt.datetime | None:
+    """The vendor's ``YYYY-MM-DD HH:MM:SS`` in Beijing time; None for an unreadable time or one
+    outside ``vendor_time``'s window: the item is kept without it (its raw text keeps it)."""
+    try:
+        when = dt.datetime.strptime(text.strip(), TIME_FORMAT)
+    except ValueError:
+        return None
+    return vendor_time(when.replace(tzinfo=CHINA))
 
 
 @dataclass(frozen=True)
@@ -369,10 +375,7 @@ class SmscnClient(VendorClient):
             # Unlike /rx/, the document does not say "||" inside content is escaped here: the
             # fields between the number and the status are the content.
             sent, phone, *content, status = fields
-            try:
-                sent_at = parse_time(sent)
-            except ValueError:
-                sent_at = None  # the document does not show this field's format
+            sent_at = parse_time(sent)  # None too where the format is not the usual one
             records.append(
                 SendRecord(
                     phone=phone.strip(),

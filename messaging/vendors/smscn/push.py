@@ -57,11 +57,9 @@ def parse_push(request: PushRequest, config: AccountConfig) -> PushOutcome:
     raw = request.body.decode(PUSH_ENCODING, errors="replace") or urlencode(request.query)
     outcome = PushOutcome(reply_body=ACK_BODY, reply_content_type="text/plain; charset=utf-8")
     phone = fields.get("mobile", "").strip()
-    try:
-        # received/report time is optional in practice; keep the item without it.
-        when = parse_time(fields["time"]) if fields.get("time") else None
-    except ValueError:
-        when = None
+    # received/report time is optional in practice (and refused outside a sane window): the
+    # item is kept without it.
+    when = parse_time(fields["time"]) if fields.get("time") else None
     if not phone.lstrip("+").isdigit():
         outcome.errors.append(f"sms.cn push item without a valid mobile: {raw}")
     elif "content" in fields or "content" in undecodable:
