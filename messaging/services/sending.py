@@ -483,6 +483,7 @@ def _send_claimed(batch: SendBatch, messages: list[ClaimedMessage]) -> BatchOutc
     account = batch.campaign.vendor_account
     client = account.client()
     totals: defaultdict[str, int] = defaultdict(int)
+    vendor_ids: list[str] = []
     state, error = SendBatch.State.DONE, ""
     for wave in _waves(batch, account, messages):
         if not wait_for_rate_slot(account, batch, len(wave)):
@@ -499,6 +500,11 @@ def _send_claimed(batch: SendBatch, messages: list[ClaimedMessage]) -> BatchOutc
         store_answer(batch.pk, decisions)
         crash_point("answer_stored")
         result = apply_answer(batch.pk, decisions)
+        vendor_ids += [
+            d.vendor_message_id
+            for d in decisions.values()
+            if d.disposition == Disposition.SUBMITTED and d.vendor_message_id
+        ]
         for name in ("submitted", "failed", "unknown", "requeued"):
             totals[name] += getattr(result, name)
         state, error = result.state, result.error or error
@@ -507,20 +513,10 @@ def _send_claimed(batch: SendBatch, messages: list[ClaimedMessage]) -> BatchOutc
     else:
         if not messages:
             state = _finish_empty(batch.pk)
-    retry_on_deadlock(
-        lambda: (
-            match_waiting_reports(account, _vendor_ids_of(batch.pk)) if totals["submitted"] else 0
-        )
-    )
+    if vendor_ids:
+        # Reports that came before this answer was recorded (``recover`` sweeps any missed).
+        retry_on_deadlock(lambda: match_waiting_reports(account, vendor_ids))
     return BatchOutcome(state=state, error=error, **totals)
-
-
-def _vendor_ids_of(batch_pk: int) -> list[str]:
-    return list(
-        Message.objects.filter(send_batch_id=batch_pk)
-        .exclude(vendor_message_id="")
-        .values_list("vendor_message_id", flat=True)
-    )
 
 
 def _waves(batch: SendBatch, account: VendorAccount, messages: list[ClaimedMessage]):
