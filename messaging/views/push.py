@@ -4,6 +4,9 @@ One URL per vendor account, carrying the account's unguessable token.  The push 
 before anything else, parsed by the vendor's ``parse_push`` and applied in bulk; the answer is
 exactly what that vendor expects.  A malformed or unauthenticated push gets a 4xx and stays in
 ``PushRecord`` for inspection — never a 500.
+
+Logs name a push by its account (id and name), never by its token: the token is the push's
+only credential (``smsportal.log_filters`` hides it in Django's request and access logs).
 """
 
 import hmac
@@ -65,7 +68,7 @@ def receive(request: HttpRequest, account_pk: int, token: str) -> HttpResponse:
         )
         return _reject(record, outcome_kind, str(exc), exc.status)
     except Exception as exc:  # a parser bug must not lose the push nor answer 500
-        log.exception("push parser failed for account %s", account.pk)
+        log.exception("push parser failed for account %s", _who(account))
         return _reject(record, PushRecord.Outcome.REJECTED, f"parser error: {exc!r}", 400)
 
     items = len(outcome.reports) + len(outcome.replies) + len(outcome.reviews)
@@ -85,18 +88,23 @@ def receive(request: HttpRequest, account_pk: int, token: str) -> HttpResponse:
     try:
         retry_on_deadlock(store_and_apply)
     except Exception as exc:  # e.g. the database went away: keep the push, let the vendor retry
-        log.exception("push for account %s could not be applied", account.pk)
+        log.exception("push for account %s could not be applied", _who(account))
         record.pk = None
         record.outcome, record.error = PushRecord.Outcome.REJECTED, f"not applied: {exc!r}"
         try:
             record.save()
         except Exception:
-            log.exception("push record for account %s could not be saved", account.pk)
+            log.exception("push record for account %s could not be saved", _who(account))
         return HttpResponse(
             "temporarily unavailable", status=503, content_type="text/plain; charset=utf-8"
         )
     body = outcome.reply_body
     return HttpResponse(body, content_type=outcome.reply_content_type, status=outcome.reply_status)
+
+
+def _who(account: VendorAccount) -> str:
+    """How logs name a push: its account's id and name (never the token of the URL)."""
+    return f"{account.pk} ({account.name})"
 
 
 def _reject(record: PushRecord, outcome: str, error: str, status: int) -> HttpResponse:

@@ -68,7 +68,9 @@ def _check_signature(payload: dict, config: AccountConfig, body: bytes) -> None:
     if not (userid and pwd and timestamp):
         raise PushRejected("RPT_REQ without userid / pwd / timestamp", status=401, raw=body)
     expected = password_digest(config.account_id, config.secret, timestamp)
+    # Compared as bytes: compare_digest refuses str with non-ASCII characters (a TypeError, i.e.
+    # a traceback in the log for every such push), and a pwd that is not hex is simply wrong.
     if userid.upper() != config.account_id.upper() or not hmac.compare_digest(
-        pwd.lower(), expected
+        pwd.lower().encode(), expected.encode()
     ):
         raise PushRejected("RPT_REQ signature does not match this account", status=403, raw=body)
