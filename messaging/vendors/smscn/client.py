@@ -1,7 +1,8 @@
 """sms.cn: /mt/ sends, /st/ report and /rx/ reply polling, /mm/ counters, /rd/ send records.
 
-Every request is ``name=value`` fields signed with ``pwd = md5(password + uid)``; every reply is
-GBK plain text.  Requests are GBK too unless the account's ``encode`` option is ``utf8``.
+Every request is ``name=value`` fields signed with ``pwd = md5(password + uid)``, POSTed (the
+document takes GET or POST alike); every reply is GBK plain text.  Requests are GBK too unless
+the account's ``encode`` option is ``utf8``.
 """
 
 from __future__ import annotations
@@ -147,9 +148,12 @@ class SmscnClient(VendorClient):
     def _url(self, path: str) -> str:
         return f"{self.config.base_url.rstrip('/')}/{path}/"
 
-    def _get(self, path: str, **extra: str) -> HttpReply:
-        query = form_encode(self._fields(**extra), self.request_encoding)
-        return self._checked(self.http.get(f"{self._url(path)}?{query}"))
+    def _ask(self, path: str, **extra: str) -> HttpReply:
+        """/st/, /rx/, /mm/ and /rd/.  Their samples are GET URLs, but the document takes
+        every request by GET or POST ("通过HTTP的GET/POST方式交换", section 一; "GET/POST操作
+        格式", section 五): they go by POST, so that pwd - md5(password + uid), fixed, which
+        works as the password itself - never rides in a URL."""
+        return self._post(path, self._fields(**extra))
 
     def _post(self, path: str, fields: dict[str, str]) -> HttpReply:
         body = form_encode(fields, self.request_encoding)
@@ -245,7 +249,7 @@ class SmscnClient(VendorClient):
 
     # ------------------------------------------------------------------ polling
     def poll_reports(self) -> PollResult:
-        reply = self._get("st")
+        reply = self._ask("st")
         text = reply.text.strip()
         if not text:
             return PollResult(raw=reply.text)
@@ -286,7 +290,7 @@ class SmscnClient(VendorClient):
         )
 
     def poll_mo(self) -> PollResult:
-        reply = self._get("rx")
+        reply = self._ask("rx")
         text = reply.text.strip()
         # "无回复内容时返回空": no replies is an empty body.
         if not text:
@@ -335,12 +339,12 @@ class SmscnClient(VendorClient):
 
     # ------------------------------------------------------------------ account
     def balance(self) -> Balance:
-        reply = self._get("mm")
+        reply = self._ask("mm")
         return Balance(amount=Decimal(self._counter(reply)), unit="messages", raw=reply.text)
 
     def sent_count(self) -> SentCount:
         # Quirk: the sent total comes back under the same name as the balance, "remain".
-        reply = self._get("mm", cmd="send")
+        reply = self._ask("mm", cmd="send")
         return SentCount(count=self._counter(reply), raw=reply.text)
 
     def send_records(
@@ -352,7 +356,7 @@ class SmscnClient(VendorClient):
             extra["date"] = date.isoformat()
         if phone:
             extra["key"] = phone
-        reply = self._get("rd", **extra)
+        reply = self._ask("rd", **extra)
         text = reply.text.strip()
         if not text:
             return SendRecords(total=0, count=0, pages=0, raw=reply.text)
