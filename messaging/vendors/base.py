@@ -472,6 +472,14 @@ class VendorClient(ABC):
     label: ClassVar[str]
     capabilities: ClassVar[Capabilities]
 
+    def __init_subclass__(cls, **kwargs):
+        """Every public operation of an adapter hands out its errors and refusals scrubbed of
+        the account's credentials (``http.guard_credentials``): no adapter can forget it."""
+        super().__init_subclass__(**kwargs)
+        from .http import guard_credentials
+
+        guard_credentials(cls)
+
     def __init__(self, config: AccountConfig, transport: HttpTransport | None = None):
         from .http import HttpTransport
 
