@@ -1,12 +1,14 @@
 """The two roles and what each may do.
 
-Administrators manage vendor accounts (and their credentials) and users.  Marketers manage
+Administrators manage vendor accounts (and their credentials) and users, and see and clear
+login lockouts.  Marketers manage
 templates, recipient lists and campaigns and read reports and replies; they may *view* vendor
 accounts (to choose one for a campaign and see its balance) but never a credential: the secret
 is write-only for everyone, and the admin hides the other connection details from viewers.
 
 The groups and their permissions are created by ``accounts/migrations/0002_roles.py`` from the
-tables below, and kept in step by ``manage.py sync_roles`` when models are added.
+tables below, kept in step by ``manage.py sync_roles`` and after every migrate, and a migration
+re-applies the table to existing databases whenever a row changes (0003).
 """
 
 from django.contrib.auth.models import Group, Permission
@@ -38,6 +40,10 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "django_q.success": ("view", "delete"),
         "django_q.failure": ("view", "delete"),
         "django_q.ormq": ("view", "delete"),
+        # Login lockouts (django-axes): seen, and cleared by deleting the attempt.
+        "axes.accessattempt": ("view", "delete"),
+        "axes.accesslog": ("view",),
+        "axes.accessfailurelog": ("view",),
     },
     MARKETERS: {
         "messaging.vendoraccount": ("view",),

@@ -7,6 +7,7 @@ is then clean.  Development asks for itself with ``DJANGO_DEBUG=true`` (``bin/ru
 django-q2's ORM broker.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -71,6 +72,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "import_export",
     "django_q",
+    "accounts.axes_app.LoginLockoutsConfig",  # django-axes
     "accounts",
     "messaging",
 ]
@@ -84,6 +86,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "smsportal.urls"
@@ -130,12 +134,39 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
+AUTHENTICATION_BACKENDS = [
+    # Refuses a locked-out login before any password is checked (django-axes).
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# --- Login throttling (django-axes), for the portal's and the admin's login alike: after
+# AXES_FAILURE_LIMIT wrong passwords for one username from one address, that username is
+# refused from that address (even with the right password) until AXES_COOLOFF_MINUTES after
+# the last failure, or until an administrator deletes the attempt in the admin ("Access
+# attempts") or runs ``manage.py axes_reset``.  LOGIN_LOCKOUT_BY lists what is counted
+# together: "username+ip_address" (default) locks a username at one address only, so a
+# guesser elsewhere cannot lock the real user out; add ",username" to also lock the username
+# everywhere, or ",ip_address" to lock an address that tries many usernames.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [
+    part.split("+") if "+" in part else part
+    for part in env.list("LOGIN_LOCKOUT_BY", default=["username+ip_address"])
+]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+# The client's address: REMOTE_ADDR, unless a reverse proxy in front sets a header (then name
+# it, e.g. HTTP_X_FORWARDED_FOR, and say how many proxies there are).
+AXES_IPWARE_META_PRECEDENCE_ORDER = env.list("AXES_CLIENT_IP_HEADERS", default=["REMOTE_ADDR"])
+AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=None)
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
