@@ -6,6 +6,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from .admin_campaigns import CampaignOperations
+from .admin_template_files import TemplateFileInline
 from .importing.admin_mixins import (
     RecipientImportMixin,
     export_messages_csv,
@@ -25,7 +26,6 @@ from .models import (
     SensitiveWord,
     Suppression,
     Template,
-    TemplateFile,
     TemplateRegistration,
     VendorAccount,
 )
@@ -233,11 +233,6 @@ class VendorAccountAdmin(admin.ModelAdmin):
 
 
 # --------------------------------------------------------------------------- templates
-
-
-class TemplateFileInline(admin.TabularInline):
-    model = TemplateFile
-    extra = 0
 
 
 class TemplateRegistrationInline(admin.TabularInline):

@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -14,10 +13,10 @@ urlpatterns = [
     path("vendor/", include("messaging.urls")),
     path("imports/", include("messaging.importing.urls")),
     path("portal/", include("messaging.portal_urls")),
+    # Uploaded files, behind permission checks (messaging/views/media.py).
+    path("files/", include("messaging.views.media")),
     path("", home, name="home"),
 ]
 
-if settings.DEBUG:
-    from django.conf.urls.static import static
-
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+# Nothing is served from MEDIA_ROOT directly, in DEBUG or not: uploads (template files,
+# rejected-rows reports with phone numbers) go out only through views that check permissions.

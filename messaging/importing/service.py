@@ -418,7 +418,9 @@ class _RejectedReport:
         self.file = None
         if not discard:
             stem = Path(self.job.original_name).stem[:60]
-            name = f"imports/rejected/{self.job.pk}-{stem}-rejected.csv"
+            # Phone numbers: a folder no one can guess, and served only by the import's view
+            # (``views.rejected_report``), never from MEDIA_ROOT directly.
+            name = f"imports/rejected/{os.urandom(16).hex()}/{self.job.pk}-{stem}-rejected.csv"
             with open(self.path, "rb") as f:
                 self.job.rejected_report.save(name, File(f), save=False)
             ImportJob.objects.filter(pk=self.job.pk).update(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.http import FileResponse, Http404, JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import get_language, gettext_lazy
@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from messaging.models import Campaign, ImportJob, InboundMessage, Message, RecipientList
+from messaging.views.media import protected_file_response
 
 from . import exports, service
 from .phones import normalize
@@ -244,14 +245,16 @@ def job_status(request, job_pk: int):
 
 @can_import
 def rejected_report(request, job_pk: int):
+    """The rejected rows (phone numbers): to those who may import, as a download that no
+    browser renders (``protected_file_response``)."""
     job = get_object_or_404(ImportJob, pk=job_pk)
     if not job.rejected_report:
         raise Http404
-    return FileResponse(
-        job.rejected_report.open("rb"),
-        as_attachment=True,
+    return protected_file_response(
+        job.rejected_report,
+        "text/csv; charset=utf-8",
+        attachment=True,
         filename=job.rejected_report.name.rsplit("/", 1)[-1].split("-", 1)[-1],
-        content_type="text/csv; charset=utf-8",
     )
 
 
