@@ -1,3 +1,11 @@
+"""Users (one role each), the role groups and login lockouts in the admin.
+
+A user who is not a superuser never sees a superuser here: the list leaves them out, and their
+change, password and delete pages answer as for a user that does not exist.  Nobody grants
+superuser or staff status or single permissions here; what a user may do is their role's row
+in ``accounts.roles``.
+"""
+
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
@@ -75,7 +83,24 @@ class UserAdmin(BaseUserAdmin):
         )
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("groups")
+        users = super().get_queryset(request).prefetch_related("groups")
+        if not request.user.is_superuser:
+            # Not listed, and their change, password, history and delete pages find nothing.
+            users = users.filter(is_superuser=False)
+        return users
+
+    @staticmethod
+    def _protected(request, obj) -> bool:
+        return obj is not None and obj.is_superuser and not request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return not self._protected(request, obj) and super().has_view_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return not self._protected(request, obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return not self._protected(request, obj) and super().has_delete_permission(request, obj)
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)

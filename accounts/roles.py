@@ -1,14 +1,15 @@
 """The two roles and what each may do.
 
-Administrators manage vendor accounts (and their credentials) and users, and see and clear
-login lockouts.  Marketers manage
+Administrators manage vendor accounts (and their credentials) and users, and see the task
+cluster's history and login lockouts; they schedule no tasks (the portal's schedules are made
+by code) and never see, change or create a superuser (``accounts.admin``).  Marketers manage
 templates, recipient lists and campaigns and read reports and replies; they may *view* vendor
 accounts (to choose one for a campaign and see its balance) but never a credential: the secret
 is write-only for everyone, and the admin hides the other connection details from viewers.
 
 The groups and their permissions are created by ``accounts/migrations/0002_roles.py`` from the
 tables below, kept in step by ``manage.py sync_roles`` and after every migrate, and a migration
-re-applies the table to existing databases whenever a row changes (0003).
+re-applies the table to existing databases whenever a row changes (0003, 0004).
 """
 
 from django.contrib.auth.models import Group, Permission
@@ -36,10 +37,13 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "messaging.pushrecord": ("view", "delete"),
         "messaging.sensitiveword": ALL,
         "messaging.importjob": ALL,
-        "django_q.schedule": ALL,
+        # Tasks: what ran and when, read-only.  Schedules call any dotted function with any
+        # arguments, so only code (and superusers) create them; queued tasks belong to the
+        # pipeline.  What a task was given and returned is shown to superusers only.
+        "django_q.schedule": ("view",),
         "django_q.success": ("view", "delete"),
         "django_q.failure": ("view", "delete"),
-        "django_q.ormq": ("view", "delete"),
+        "django_q.ormq": ("view",),
         # Login lockouts (django-axes): seen, and cleared by deleting the attempt.
         "axes.accessattempt": ("view", "delete"),
         "axes.accesslog": ("view",),

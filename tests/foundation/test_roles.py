@@ -154,3 +154,18 @@ def test_vendor_account_default_push_settings(vendor_account):
     assert len(vendor_account.push_token) >= 40
     assert vendor_account.push_token != other.push_token
     assert f"/{vendor_account.pk}/{vendor_account.push_token}/" in vendor_account.push_url
+
+
+def test_administrators_see_task_history_and_lockouts_marketers_neither(
+    admin_client, marketer_client
+):
+    pages = [
+        "admin:django_q_schedule_changelist",
+        "admin:django_q_success_changelist",
+        "admin:django_q_failure_changelist",
+        "admin:axes_accessattempt_changelist",
+    ]
+    for name in pages:
+        assert admin_client.get(reverse(name)).status_code == 200, name
+        assert marketer_client.get(reverse(name)).status_code == 403, name
+    assert admin_client.get(reverse("admin:django_q_schedule_add")).status_code == 403
