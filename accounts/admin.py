@@ -6,13 +6,17 @@ superuser or staff status or single permissions here; what a user may do is thei
 in ``accounts.roles``.
 """
 
+from axes.admin import AccessAttemptAdmin, AccessFailureLogAdmin, AccessLogAdmin
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django import forms
 from django.contrib import admin
+from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 from django.contrib.auth.models import Group
 from django.utils.translation import gettext_lazy as _
 
+from .admin_lookups import DeclaredLookupsOnly
 from .models import User
 from .roles import ADMINISTRATORS, MARKETERS
 
@@ -50,7 +54,7 @@ class PortalUserChangeForm(RoleFormMixin, UserChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(DeclaredLookupsOnly, BaseUserAdmin):
     form = PortalUserChangeForm
     add_form = PortalUserCreationForm
     list_display = ("username", "email", "role", "is_active", "last_login")
@@ -105,3 +109,25 @@ class UserAdmin(BaseUserAdmin):
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         form.save_role(form.instance)
+
+
+# --------------------------------------------------------------------------- third-party admins
+# Registered again with the declared-filters-only rule (see ``accounts.admin_lookups``).
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(DeclaredLookupsOnly, BaseGroupAdmin):
+    pass
+
+
+for _model, _base in (
+    (AccessAttempt, AccessAttemptAdmin),
+    (AccessLog, AccessLogAdmin),
+    (AccessFailureLog, AccessFailureLogAdmin),
+):
+    # Administrators see lockouts and clear one by deleting its access attempt.
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
+    admin.site.register(_model, type(_base.__name__, (DeclaredLookupsOnly, _base), {}))

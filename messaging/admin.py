@@ -7,6 +7,8 @@ from django.utils.translation import gettext_lazy as _
 from django_q import admin as q_admin
 from django_q.models import Failure, OrmQ, Schedule, Success
 
+from accounts.admin_lookups import DeclaredLookupsOnly
+
 from .admin_campaigns import CampaignOperations
 from .admin_template_files import TemplateFileInline
 from .importing.admin_mixins import (
@@ -107,7 +109,7 @@ class VendorAccountForm(forms.ModelForm):
 
 
 @admin.register(VendorAccount)
-class VendorAccountAdmin(admin.ModelAdmin):
+class VendorAccountAdmin(DeclaredLookupsOnly, admin.ModelAdmin):
     form = VendorAccountForm
     list_display = (
         "name",
@@ -251,7 +253,7 @@ class TemplateRegistrationInline(admin.TabularInline):
 
 
 @admin.register(Template)
-class TemplateAdmin(admin.ModelAdmin):
+class TemplateAdmin(DeclaredLookupsOnly, admin.ModelAdmin):
     list_display = ("name", "kind", "signature", "is_marketing", "updated_at")
     list_filter = ("kind", "is_marketing")
     search_fields = ("name", "body")
@@ -264,7 +266,7 @@ class TemplateAdmin(admin.ModelAdmin):
 
 
 @admin.register(TemplateRegistration)
-class TemplateRegistrationAdmin(admin.ModelAdmin):
+class TemplateRegistrationAdmin(DeclaredLookupsOnly, admin.ModelAdmin):
     list_display = (
         "template",
         "vendor_account",
@@ -297,7 +299,7 @@ class TemplateRegistrationAdmin(admin.ModelAdmin):
 
 
 @admin.register(RecipientList)
-class RecipientListAdmin(admin.ModelAdmin):
+class RecipientListAdmin(DeclaredLookupsOnly, admin.ModelAdmin):
     list_display = ("name", "recipient_count", "created_by", "created_at")
     # Links to the import page, the admin import and the exports.
     change_form_template = "importing/admin_recipientlist_change_form.html"
@@ -318,7 +320,7 @@ class RecipientListAdmin(admin.ModelAdmin):
 
 
 @admin.register(Recipient)
-class RecipientAdmin(RecipientImportMixin, admin.ModelAdmin):
+class RecipientAdmin(DeclaredLookupsOnly, RecipientImportMixin, admin.ModelAdmin):
     list_display = ("phone", "recipient_list", "variables", "source_row")
     list_filter = ("recipient_list",)
     search_fields = ("phone",)
@@ -327,7 +329,7 @@ class RecipientAdmin(RecipientImportMixin, admin.ModelAdmin):
 
 
 @admin.register(ImportJob)
-class ImportJobAdmin(admin.ModelAdmin):
+class ImportJobAdmin(DeclaredLookupsOnly, admin.ModelAdmin):
     """Spreadsheet imports: made on the import pages, read here."""
 
     list_display = (
@@ -365,7 +367,7 @@ class ImportJobAdmin(admin.ModelAdmin):
 
 
 @admin.register(Suppression)
-class SuppressionAdmin(admin.ModelAdmin):
+class SuppressionAdmin(DeclaredLookupsOnly, admin.ModelAdmin):
     list_display = ("phone", "reason", "evidence", "created_by", "created_at")
     list_filter = ("reason",)
     search_fields = ("phone", "evidence")
@@ -392,7 +394,7 @@ def progress_bar(fraction: float) -> str:
 
 
 @admin.register(Campaign)
-class CampaignAdmin(CampaignOperations, admin.ModelAdmin):
+class CampaignAdmin(DeclaredLookupsOnly, CampaignOperations, admin.ModelAdmin):
     list_display = (
         "name",
         "status",
@@ -495,7 +497,7 @@ class CampaignAdmin(CampaignOperations, admin.ModelAdmin):
                 messages.error(request, str(exc))
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(DeclaredLookupsOnly, admin.ModelAdmin):
     """Records written only by the pipeline: viewable, never edited by hand."""
 
     show_full_result_count = False
@@ -705,7 +707,7 @@ class PushRecordAdmin(ReadOnlyAdmin):
 
 
 @admin.register(SensitiveWord)
-class SensitiveWordAdmin(admin.ModelAdmin):
+class SensitiveWordAdmin(DeclaredLookupsOnly, admin.ModelAdmin):
     list_display = ["word", "note", "created_at"]
     search_fields = ["word", "note"]
 
@@ -731,7 +733,7 @@ SCHEDULE_FIELDS = (
 QUEUED_FIELDS = ("key", "lock", "task_id", "name", "group", "func")
 
 
-class TaskDetailsForSuperusers:
+class TaskDetailsForSuperusers(DeclaredLookupsOnly):
     """Mix into django-q2's admins (before them): non-superusers see ``staff_fields`` only,
     as read-only, with ``staff_list_display`` in the list and no actions that queue tasks."""
 
