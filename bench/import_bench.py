@@ -108,6 +108,7 @@ def setup_django(media_root: str) -> None:
     os.environ.setdefault("DATABASE_URL", DEFAULT_URL)
     os.environ["DJANGO_MEDIA_ROOT"] = media_root
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smsportal.settings")
+    os.environ.setdefault("DJANGO_DEBUG", "true")  # development settings: dev keys, this machine
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     sys.path.insert(0, str(ROOT))
     import django

@@ -329,6 +329,8 @@ def main() -> None:
         "Q_WORKERS": str(args.workers),
         "Q_POLL": "0.1",
         "DJANGO_SETTINGS_MODULE": "smsportal.settings",
+        # The development settings (dev keys; the processes run on this machine only).
+        "DJANGO_DEBUG": os.environ.get("DJANGO_DEBUG", "true"),
     }
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
