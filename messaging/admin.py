@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -447,7 +448,7 @@ class CampaignAdmin(DeclaredLookupsOnly, CampaignOperations, admin.ModelAdmin):
         from .views.portal import campaigns as pages
 
         extra_context = extra_context or {}
-        campaign = Campaign.objects.select_related("vendor_account").filter(pk=object_id).first()
+        campaign = self.get_object(request, unquote(object_id))  # None for "abc": no 500
         if campaign is not None:
             unresolved = pages.unresolved_summary(campaign)
             extra_context["outcome"] = {

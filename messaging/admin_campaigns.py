@@ -4,6 +4,7 @@ send.  Thin: each view calls a service or enqueues its task."""
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect
@@ -15,6 +16,7 @@ from django.utils.translation import gettext as _
 from .models import Campaign, Message
 from .services import campaign_commands, sending
 from .services.compose import preview_campaign
+from .views.portal.common import TEST_PHONE
 
 
 class CampaignOperations:
@@ -117,7 +119,7 @@ class CampaignOperations:
 
     def _test_send(self, request, campaign):
         phone = request.POST.get("phone", "").strip()
-        if not phone:
+        if not TEST_PHONE.fullmatch(phone):
             messages.error(request, _("Enter a phone number for the test."))
             return
         message = sending.send_test_message(campaign, phone)
@@ -131,7 +133,7 @@ class CampaignOperations:
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = extra_context or {}
-        campaign = Campaign.objects.filter(pk=object_id).first()
+        campaign = self.get_object(request, unquote(object_id))  # None for "abc": no 500
         if campaign:
             extra_context["status_counts"] = list(
                 Message.objects.filter(campaign=campaign)

@@ -5,12 +5,17 @@ Every text cell that a spreadsheet program would read as a formula — one that 
 (CSV injection).  Phones in E.164 (``+44…``) are escaped too: a spreadsheet would otherwise
 read them as numbers or formulas.  CSV streams (UTF-8 with a BOM so that Excel shows Chinese);
 XLSX is written with openpyxl's write-only mode to a temporary file, then sent.
+
+What a format cannot hold is left out rather than failing the whole download: lone surrogates
+(no UTF-8 for them) in both formats; in XLSX also the control characters XML forbids (a pushed
+reply may carry any of them) and anything beyond Excel's 32,767 characters per cell.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 
@@ -26,6 +31,17 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 CSV, XLSX = "csv", "xlsx"
 FORMATS = (CSV, XLSX)
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+XLSX_CELL_MAX_CHARS = 32767  # Excel's limit; it calls a longer cell a damaged file
+_NOT_UTF8 = re.compile("[\ud800-\udfff]")
+# What XML 1.0 cannot carry (openpyxl's ILLEGAL_CHARACTERS_RE) and lone surrogates.
+_NOT_XLSX = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+
+
+def xlsx_text(text: str) -> str:
+    """Text as an XLSX cell can hold it: no control characters XML forbids (tab and line
+    breaks stay), no lone surrogates, at most Excel's 32,767 characters (with room for the
+    apostrophe ``escape_cell`` may add)."""
+    return _NOT_XLSX.sub("", text)[: XLSX_CELL_MAX_CHARS - 1]
 
 
 def escape_cell(value):
@@ -36,6 +52,11 @@ def escape_cell(value):
 
 
 def _text(value) -> str:
+    text = _plain_text(value)
+    return _NOT_UTF8.sub("", text) if _NOT_UTF8.search(text) else text
+
+
+def _plain_text(value) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -70,11 +91,12 @@ def write_xlsx(headers: list[str], rows: Iterable[list], target) -> None:
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet()
-    sheet.append([escape_cell(h) for h in headers])
+    sheet.append([escape_cell(xlsx_text(h)) for h in headers])
     for row in rows:
         cells = []
         for value in row:
-            cell = WriteOnlyCell(sheet, value=escape_cell(_text(value)))
+            # Cleaned first, escaped then: "\x01=1+1" must not become a formula.
+            cell = WriteOnlyCell(sheet, value=escape_cell(xlsx_text(_text(value))))
             cell.data_type = "s"  # text, never a formula
             cells.append(cell)
         sheet.append(cells)

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_http_methods
 
 from messaging.models import Campaign, ImportJob, InboundMessage, Message, RecipientList
 from messaging.views.media import protected_file_response
+from messaging.views.portal.common import parse_id
 
 from . import exports, service
 from .phones import normalize
@@ -289,7 +290,9 @@ def export_replies(request, fmt: str):
     replies = InboundMessage.objects.all()
     name = "replies"
     if campaign_pk := request.GET.get("campaign"):
-        campaign = get_object_or_404(Campaign, pk=campaign_pk)
+        if parse_id(campaign_pk) is None:  # "abc", "²": no campaign has that id
+            raise Http404(_("No such campaign."))
+        campaign = get_object_or_404(Campaign, pk=parse_id(campaign_pk))
         replies = replies.filter(campaign=campaign)
         name = f"campaign-{campaign.pk}-replies"
     return exports.replies_response(replies, _format(fmt), name=name)

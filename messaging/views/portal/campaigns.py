@@ -24,7 +24,7 @@ from ...services import campaign_commands
 from ...services.content_checks import estimate_cost
 from ...services.reports import localized_description
 from ...statuses import FINAL_STATUSES, Status
-from .common import optional_url, portal_view
+from .common import clean_text, optional_url, portal_view
 
 ACTIVE_STATES = (
     Campaign.State.SCHEDULED,
@@ -54,7 +54,7 @@ def campaign_list(request):
     state = request.GET.get("status", "")
     if state in Campaign.State.values:
         campaigns = campaigns.filter(status=state)
-    query = request.GET.get("q", "").strip()
+    query = clean_text(request.GET.get("q", ""))
     if query:
         campaigns = campaigns.filter(
             Q(name__icontains=query) | Q(recipient_list__name__icontains=query)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import wraps
 from urllib.parse import urlsplit
 
@@ -11,6 +12,31 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from accounts.roles import ADMINISTRATORS, MARKETERS, has_role
+
+SEARCH_MAX_CHARS = 200
+TEST_PHONE = re.compile(r"(?=[+0-9]{5,20}\Z)\+?[0-9]+")
+"""A phone typed for a test send: ASCII digits, an optional leading +, 5 to 20 characters."""
+ID_MAX = 2**63 - 1  # the largest primary key the databases store (bigint)
+# NUL (PostgreSQL refuses it in text), the other C0 controls but tab and line breaks, DEL,
+# and lone surrogates (no UTF-8 encoding: the database driver refuses them).
+_UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def clean_text(value, limit: int | None = SEARCH_MAX_CHARS) -> str:
+    """Text typed into a filter or a form, as a database query can take it: stripped, without
+    NUL, other control characters or lone surrogates, at most ``limit`` characters."""
+    text = _UNSTORABLE.sub("", str(value or "")).strip()
+    return text[:limit] if limit is not None else text
+
+
+def parse_id(value) -> int | None:
+    """A primary key given in a query string or a form: plain ASCII digits (``²`` and ``٣`` are
+    digits to ``str.isdigit`` but no id) within the databases' range; else None."""
+    text = str(value or "").strip()
+    if not text or len(text) > 19 or not (text.isascii() and text.isdigit()):
+        return None
+    number = int(text)
+    return number if 0 < number <= ID_MAX else None
 
 
 def can_use_portal(user) -> bool:

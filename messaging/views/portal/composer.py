@@ -65,7 +65,7 @@ from ...services.content_checks import (
 )
 from ...services.templates import frame_texts, keep_body_with_frames, template_title
 from ...vendors.registry import vendor
-from .common import portal_view, safe_next
+from .common import TEST_PHONE, parse_id, portal_view, safe_next
 
 LIVE_PREVIEW_ROWS = 5000
 """The live preview counts this many recipients exactly and extrapolates beyond; the
@@ -439,10 +439,10 @@ def _bound_preview(request) -> LivePreview | None:
         return None
     data.setdefault("body", request.POST.get("body", ""))
     # The draft being edited holds the frames (its template, even while the form differs).
-    campaign_pk = request.POST.get("campaign", "")
+    campaign_pk = parse_id(request.POST.get("campaign"))
     campaign = (
         Campaign.objects.select_related("template").filter(pk=campaign_pk).first()
-        if campaign_pk.isdigit()
+        if campaign_pk
         else None
     )
     return live_preview(
@@ -559,8 +559,8 @@ def _initial(request, campaign: Campaign | None) -> dict:
         }
     initial = {"kind": Template.Kind.SMS, "is_marketing": True}
     for key in ("recipient_list", "vendor_account", "template"):
-        if request.GET.get(key, "").isdigit():
-            initial[key] = int(request.GET[key])
+        if (pk := parse_id(request.GET.get(key))) is not None:
+            initial[key] = pk
     template = Template.objects.filter(pk=initial.get("template")).first()
     if template:
         initial.update(
@@ -870,7 +870,7 @@ def test_send(request, pk: int):
     campaign = _campaign_for_send(pk)
     back = safe_next(request, reverse("portal:confirm", args=[campaign.pk]))
     phone = request.POST.get("phone", "").strip()
-    if not phone or not phone.lstrip("+").isdigit() or not 5 <= len(phone) <= 20:
+    if not TEST_PHONE.fullmatch(phone):
         messages.error(request, _("Enter a phone number for the test."))
         return redirect(back)
     try:

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from ...models import RecipientList, Suppression
-from .common import optional_url, portal_view
+from .common import clean_text, optional_url, portal_view
 
 
 class RecipientListForm(forms.ModelForm):
@@ -42,7 +42,7 @@ def list_index(request):
     lists = RecipientList.objects.annotate(
         n=Count("recipients", distinct=True), campaigns_n=Count("campaigns", distinct=True)
     ).order_by("-created_at")
-    query = request.GET.get("q", "").strip()
+    query = clean_text(request.GET.get("q", ""))
     if query:
         lists = lists.filter(Q(name__icontains=query) | Q(description__icontains=query))
     form = RecipientListForm()
