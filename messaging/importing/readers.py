@@ -21,6 +21,15 @@ widest of the first rows.  Title rows above the header (often one merged cell) a
 When the header row has empty cells — the tail of merged cells — and the row below it fills
 them without holding a phone number, the two rows form a two-level header: the lower row names
 the columns and empty positions fall back to the merged title above them.
+
+Limits, the same for every format, each refused at once with a message that names the row:
+``MAX_COLUMNS`` columns holding values (empty cells beyond them are ignored),
+``MAX_CELL_CHARS`` characters per cell, ``MAX_LINE_CHARS`` per CSV line (read with that bound,
+so a one-line file of a million columns is refused before it is in memory) and, for XLSX,
+``MAX_UNCOMPRESSED_BYTES`` for all its parts together and ``MAX_ZIP_ENTRIES`` parts.  An XLSX
+part with a document type declaration (DTD; Excel never writes one) is refused, and a file
+damaged anywhere — a broken archive, bad XML, a sheet xlrd cannot read — is a
+``SpreadsheetError`` saying so, never an unexpected exception.
 """
 
 from __future__ import annotations
@@ -28,8 +37,10 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import functools
 import os
 import re
+import struct
 import unicodedata
 import zipfile
 from collections.abc import Iterator
@@ -42,6 +53,12 @@ from .phones import FORMULA_WITHOUT_VALUE, CellError, normalize
 HEAD_ROWS = 30  # rows scanned for the header
 SAMPLE_ROWS = 10  # data rows shown on the mapping page
 MAX_COLUMNS = 200
+MAX_CELL_CHARS = 2000  # longer than any SMS; a longer cell is no message variable
+MAX_LINE_CHARS = MAX_COLUMNS * (MAX_CELL_CHARS + 3)  # a CSV line: every cell quoted, at most
+MAX_UNCOMPRESSED_BYTES = 1 << 30  # an XLSX's parts together, as unpacked
+MAX_ZIP_ENTRIES = 5000
+EXCEL_COLUMNS = 16384  # XFD: no spreadsheet program writes a wider row
+XML_PROLOG_BYTES = 65536  # before its root element, an XLSX part has a declaration, at most
 
 PHONE_HEADERS = [
     # exact names, best first
@@ -74,6 +91,68 @@ _HEADER_NOISE = re.compile(r"[\s_\-*:：#.·]+|[(（\[【].*?[)）\]】]")
 
 class SpreadsheetError(Exception):
     """A file that cannot be imported; the message is for the marketer."""
+
+
+def too_many_columns(row: int) -> SpreadsheetError:
+    return SpreadsheetError(
+        _(
+            "Row %(row)s has values beyond column %(max)s; at most %(max)s columns can be "
+            "imported. Remove the extra columns and upload the file again."
+        )
+        % {"row": row, "max": MAX_COLUMNS}
+    )
+
+
+def cell_too_long(row: int, column: int, length: int) -> SpreadsheetError:
+    return SpreadsheetError(
+        _(
+            "Row %(row)s, column %(column)s holds %(length)s characters; a cell may hold at "
+            "most %(max)s. Shorten it and upload the file again."
+        )
+        % {
+            "row": row,
+            "column": _column_letter(column - 1),
+            "length": length,
+            "max": MAX_CELL_CHARS,
+        }
+    )
+
+
+def damaged(file_format: str | None, error: BaseException, row: int | None = None):
+    """A file that broke while being read: what kind, and where, without any detail of ours
+    (the exception's type names what broke)."""
+    values = {"format": (file_format or "").upper(), "row": row, "error": type(error).__name__}
+    if row and file_format:
+        message = _(
+            "The %(format)s file is damaged after row %(row)s (%(error)s). Open it in Excel "
+            "or WPS, save it again and upload the saved file."
+        )
+    elif file_format:
+        message = _(
+            "The %(format)s file is damaged (%(error)s). Open it in Excel or WPS, save it "
+            "again and upload the saved file."
+        )
+    else:
+        message = _(
+            "The file is damaged (%(error)s). Open it in Excel or WPS, save it again and "
+            "upload the saved file."
+        )
+    return SpreadsheetError(message % values)
+
+
+def _guarded(file_format: str, rows: Iterator[tuple[int, list]]) -> Iterator[tuple[int, list]]:
+    """``rows``, with anything unexpected it raises turned into ``damaged``; closing this
+    closes ``rows`` (and the file it reads) at once."""
+    number = None
+    try:
+        for number, values in rows:
+            yield number, values
+    except SpreadsheetError:
+        raise
+    except Exception as e:
+        raise damaged(file_format, e, number) from e
+    finally:
+        rows.close()
 
 
 def header_key(text: str) -> str:
@@ -135,10 +214,11 @@ def detect_format(path: str) -> str:
     with open(path, "rb") as f:
         head = f.read(8192)
     if head.startswith(b"PK\x03\x04"):
+        _check_zip_directory(path)
         try:
             with zipfile.ZipFile(path) as archive:
                 names = set(archive.namelist())
-        except zipfile.BadZipFile as e:
+        except Exception as e:  # BadZipFile, and what a forged directory raises
             raise SpreadsheetError(_("The file is a damaged XLSX workbook.")) from e
         if "xl/workbook.xml" in names:
             return XLSX
@@ -150,6 +230,77 @@ def detect_format(path: str) -> str:
     if b"\x00" in head or _binary_ratio(head) > 0.05:
         raise SpreadsheetError(_("This file is not a spreadsheet (CSV, XLSX or XLS)."))
     return CSV
+
+
+def _check_zip_directory(path: str) -> None:
+    """Refuse an archive whose central directory alone is too large to read (``zipfile`` reads
+    all of it at once): too many parts, or a directory larger than they could need."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        f.seek(max(0, size - 65536 - 22))
+        tail = f.read()
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) - at < 22:
+        raise SpreadsheetError(_("The file is a damaged XLSX workbook."))
+    _disk, _start, _here, entries, directory_size, _offset, _comment = struct.unpack(
+        "<4xHHHHIIH", tail[at : at + 22]
+    )
+    # 0xFFFF / 0xFFFFFFFF mean "see the ZIP64 record": far beyond any workbook here either way.
+    if entries > MAX_ZIP_ENTRIES or directory_size > MAX_ZIP_ENTRIES * 1024:
+        raise SpreadsheetError(
+            _("The XLSX workbook has more than %(max)s parts; it cannot be imported.")
+            % {"max": MAX_ZIP_ENTRIES}
+        )
+
+
+def _check_xlsx_parts(archive: zipfile.ZipFile) -> None:
+    """Before any part is parsed: the parts' unpacked size together, and no DTD in any XML part
+    (entities are how XML files blow up or reach outside themselves; Excel never writes one)."""
+    infos = archive.infolist()
+    if len(infos) > MAX_ZIP_ENTRIES:
+        raise SpreadsheetError(
+            _("The XLSX workbook has more than %(max)s parts; it cannot be imported.")
+            % {"max": MAX_ZIP_ENTRIES}
+        )
+    if sum(info.file_size for info in infos) > MAX_UNCOMPRESSED_BYTES:
+        raise SpreadsheetError(
+            _(
+                "The XLSX workbook unpacks to more than %(max)s MB; split it into smaller "
+                "files or save it as CSV."
+            )
+            % {"max": MAX_UNCOMPRESSED_BYTES >> 20}
+        )
+    for info in infos:
+        if info.filename.lower().endswith((".xml", ".rels", ".vml")) and _has_dtd(archive, info):
+            raise SpreadsheetError(
+                _(
+                    "The XLSX workbook contains a document type declaration (DTD), which "
+                    "spreadsheets never need; it was refused. Save it again from Excel or WPS."
+                )
+            )
+
+
+_PROLOG_ITEM = re.compile(rb"\s*(?:<\?.*?\?>|<!--.*?-->)", re.DOTALL)
+
+
+def _has_dtd(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
+    """Whether an XML part declares a document type: in its prolog, before the root element
+    (only an XML declaration, processing instructions, comments and spaces may come first)."""
+    with archive.open(info) as part:
+        head = part.read(XML_PROLOG_BYTES)
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        head = head.decode("utf-16", errors="replace").encode("utf-8")
+    head = head.removeprefix(codecs.BOM_UTF8)
+    position = 0
+    while match := _PROLOG_ITEM.match(head, position):
+        if match.end() == position:
+            break
+        position = match.end()
+    rest = head[position:].lstrip()
+    if rest.startswith(b"<!"):
+        return True  # a DOCTYPE (or anything else that is no element) before the root
+    # A prolog longer than XML_PROLOG_BYTES hides what follows it: refused the same way.
+    return not rest and len(head) >= XML_PROLOG_BYTES
 
 
 def _binary_ratio(data: bytes) -> float:
@@ -196,15 +347,53 @@ def sniff_delimiter(first_line: str) -> str:
 # --------------------------------------------------------------------------- raw row sources
 
 
+def _bounded_lines(f) -> Iterator[str]:
+    """The lines of a text file, each read with a bound: a line longer than ``MAX_LINE_CHARS``
+    is refused before more of it is read."""
+    number = 0
+    readline = f.readline
+    while line := readline(MAX_LINE_CHARS + 1):
+        number += 1
+        if len(line) > MAX_LINE_CHARS:
+            raise SpreadsheetError(
+                _(
+                    "Line %(line)s of the CSV file is longer than %(max)s characters: at most "
+                    "%(columns)s columns of %(cell)s characters each can be imported."
+                )
+                % {
+                    "line": number,
+                    "max": MAX_LINE_CHARS,
+                    "columns": MAX_COLUMNS,
+                    "cell": MAX_CELL_CHARS,
+                }
+            )
+        yield line
+
+
+def _check_csv_row(number: int, row: list[str]) -> list[str]:
+    """The row within the limits (empty cells beyond ``MAX_COLUMNS`` dropped), else refused."""
+    if len(row) > MAX_COLUMNS:
+        if any(cell.strip() for cell in row[MAX_COLUMNS:]):
+            raise too_many_columns(number)
+        row = row[:MAX_COLUMNS]
+    for i, cell in enumerate(row):
+        if len(cell) > MAX_CELL_CHARS:
+            raise cell_too_long(number, i + 1, len(cell))
+    return row
+
+
 def _csv_rows(path: str, encoding: str, delimiter: str) -> Iterator[tuple[int, list]]:
     with open(path, encoding=encoding, newline="") as f:
-        reader = csv.reader(f, delimiter=delimiter)
+        reader = csv.reader(_bounded_lines(f), delimiter=delimiter)
         line = 0
+        limit = MAX_CELL_CHARS  # no cell of a shorter row can be too long: not looked at
         try:
             for row in reader:
                 number = line + 1
                 line = reader.line_num
                 if row and any(row):
+                    if len(row) > MAX_COLUMNS or sum(map(len, row)) > limit:
+                        row = _check_csv_row(number, row)
                     yield number, row
         except csv.Error as e:
             raise SpreadsheetError(
@@ -215,7 +404,7 @@ def _csv_rows(path: str, encoding: str, delimiter: str) -> Iterator[tuple[int, l
 
 def _csv_first_line(path: str, encoding: str) -> str:
     with open(path, encoding=encoding, newline="") as f:
-        for line in f:
+        for line in _bounded_lines(f):
             if line.strip():
                 return line
     return ""
@@ -236,6 +425,15 @@ class _XlsxBook:
         from openpyxl.styles.stylesheet import apply_stylesheet
 
         self.handle = open(path, "rb")  # noqa: SIM115 - closed by close()
+        try:
+            with zipfile.ZipFile(self.handle) as archive:
+                _check_xlsx_parts(archive)
+        except SpreadsheetError:
+            self.handle.close()
+            raise
+        except Exception as e:
+            self.handle.close()
+            raise damaged(XLSX, e) from e
         try:
             reader = ExcelReader(self.handle, read_only=True, data_only=True)
             reader.read_manifest()
@@ -301,7 +499,9 @@ def _column(ref: str) -> int:
 
 def _xlsx_rows(book: _XlsxBook, sheet_name: str) -> Iterator[tuple[int, list]]:
     """Rows of a sheet as values: saved values of formula cells (``FORMULA_WITHOUT_VALUE``
-    when a formula has none), shared and inline strings, numbers, dates, booleans, errors."""
+    when a formula has none), shared and inline strings, numbers, dates, booleans, errors.
+    A cell whose value cannot be read (a number that is none, a shared string that does not
+    exist) is ``CellError("#VALUE!")``: its row is rejected, not the file."""
     from xml.etree.ElementTree import iterparse
 
     from openpyxl.utils.datetime import from_excel
@@ -310,19 +510,41 @@ def _xlsx_rows(book: _XlsxBook, sheet_name: str) -> Iterator[tuple[int, list]]:
     date_styles = book.date_styles
     epoch = book.epoch
     number = 0
+    sheet_data = _MAIN + "sheetData"
     with book.archive.open(book.parts[sheet_name]) as source:
         parent = None
-        # The same parser openpyxl uses; expat >= 2.4 bounds entity expansion and
-        # ElementTree never fetches external entities.
+        row, kept, dropped = None, None, 0
+        # The same parser openpyxl uses; the parts were checked for a DTD (_check_xlsx_parts),
+        # so no entity is ever expanded.
         for event, element in iterparse(source, events=("start", "end")):  # noqa: S314
+            tag = element.tag
             if event == "start":
-                if parent is None and element.tag == _MAIN + "sheetData":
+                if tag == _ROW:
+                    row, kept, dropped = element, None, 0
+                    r = element.get("r")
+                    number = int(r) if r else number + 1
+                elif parent is None and tag == sheet_data:
                     parent = element
                 continue
-            if element.tag != _ROW:
+            if tag != _ROW:
+                if tag == _C and row is not None and len(row) > MAX_COLUMNS:
+                    # A row of more cells than can be imported (a row may hold millions):
+                    # refused at its first value beyond MAX_COLUMNS, empty cells there dropped
+                    # as soon as they are read.  The parser reads ahead, so the cell is found
+                    # by identity: the first of the row's cells not yet looked at.
+                    if kept is None or kept >= len(row) or row[kept] is not element:
+                        kept = next(i for i, child in enumerate(row) if child is element)
+                    ref = element.get("r")
+                    if (_column(ref) if ref else kept + 1) <= MAX_COLUMNS:
+                        kept += 1
+                        if kept > 2 * MAX_COLUMNS:  # the same columns again and again
+                            raise too_many_columns(number)
+                    elif _has_value(element) or dropped >= EXCEL_COLUMNS:
+                        raise too_many_columns(number)  # the second: more than Excel makes
+                    else:
+                        del row[kept]
+                        dropped += 1
                 continue
-            r = element.get("r")
-            number = int(r) if r else number + 1
             values: list = []
             column = 0
             for cell in element:
@@ -331,42 +553,58 @@ def _xlsx_rows(book: _XlsxBook, sheet_name: str) -> Iterator[tuple[int, list]]:
                 ref = cell.get("r")
                 column = _column(ref) if ref else column + 1
                 if column > MAX_COLUMNS:
-                    break
+                    if _has_value(cell):
+                        raise too_many_columns(number)
+                    continue
                 kind = cell.get("t", "n")
                 text = cell.findtext(_V)
-                if kind == "inlineStr":
-                    inline = cell.find(_IS)
-                    value = (
-                        "".join(t.text or "" for t in inline.iter(_T))
-                        if inline is not None
-                        else None
-                    )
-                elif text is None or text == "":
-                    value = FORMULA_WITHOUT_VALUE if cell.find(_F) is not None else None
-                elif kind == "s":
-                    value = strings[int(text)]
-                elif kind == "n":
-                    value = float(text) if "." in text or "E" in text or "e" in text else int(text)
-                    style = cell.get("s")
-                    if style and int(style) in date_styles:
-                        try:
-                            value = from_excel(value, epoch)
-                        except (OverflowError, ValueError):
-                            value = CellError("#VALUE!")
-                elif kind == "b":
-                    value = text == "1"
-                elif kind == "e":
-                    value = CellError(text)
-                else:  # "str": a formula's text result; "d": an ISO date
-                    value = text
+                try:
+                    if kind == "inlineStr":
+                        inline = cell.find(_IS)
+                        value = (
+                            "".join(t.text or "" for t in inline.iter(_T))
+                            if inline is not None
+                            else None
+                        )
+                    elif text is None or text == "":
+                        value = FORMULA_WITHOUT_VALUE if cell.find(_F) is not None else None
+                    elif len(text) > MAX_CELL_CHARS:
+                        value = text  # refused below, whatever its type says
+                    elif kind == "s":
+                        value = strings[int(text)]
+                    elif kind == "n":
+                        value = (
+                            float(text) if "." in text or "E" in text or "e" in text else int(text)
+                        )
+                        style = cell.get("s")
+                        if style and int(style) in date_styles:
+                            try:
+                                value = from_excel(value, epoch)
+                            except (OverflowError, ValueError):
+                                value = CellError("#VALUE!")
+                    elif kind == "b":
+                        value = text == "1"
+                    elif kind == "e":
+                        value = CellError(text)
+                    else:  # "str": a formula's text result; "d": an ISO date
+                        value = text
+                except (ValueError, IndexError, TypeError, OverflowError):
+                    value = CellError("#VALUE!")
+                if value.__class__ is str and len(value) > MAX_CELL_CHARS:
+                    raise cell_too_long(number, column, len(value))
                 if column > len(values) + 1:
                     values.extend([None] * (column - len(values) - 1))
                 values.append(value)
             element.clear()
+            row = None
             if parent is not None:
                 parent.remove(element)
             if values and not _blank(values):
                 yield number, values
+
+
+def _has_value(cell) -> bool:
+    return bool(cell.findtext(_V) or cell.find(_IS) is not None)
 
 
 def _open_xls(path: str):
@@ -386,8 +624,17 @@ def _xls_rows(book, sheet_name: str) -> Iterator[tuple[int, list]]:
     sheet = book.sheet_by_name(sheet_name)
     for r in range(sheet.nrows):
         values = []
-        for cell in sheet.row(r)[:MAX_COLUMNS]:
+        cells = sheet.row(r)
+        if len(cells) > MAX_COLUMNS:
+            if any(
+                c.ctype not in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK) for c in cells[MAX_COLUMNS:]
+            ):
+                raise too_many_columns(r + 1)
+            cells = cells[:MAX_COLUMNS]
+        for column, cell in enumerate(cells, 1):
             kind = cell.ctype
+            if kind == xlrd.XL_CELL_TEXT and len(cell.value) > MAX_CELL_CHARS:
+                raise cell_too_long(r + 1, column, len(cell.value))
             if kind in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK):
                 values.append(None)
             elif kind == xlrd.XL_CELL_DATE:
@@ -427,6 +674,11 @@ class Table:
     estimated_rows: int = 0
 
     def raw_rows(self) -> Iterator[tuple[int, list]]:
+        """Every row holding data, as ``(row number, values)``; ``SpreadsheetError`` for a file
+        that breaks while being read."""
+        return _guarded(self.file_format, self._raw_rows())
+
+    def _raw_rows(self) -> Iterator[tuple[int, list]]:
         if self.file_format == CSV:
             yield from _csv_rows(self.path, self.encoding, self.delimiter)
         elif self.file_format == XLSX:
@@ -464,6 +716,22 @@ class Table:
             ) from None
 
 
+def _reading(function):
+    """``SpreadsheetError`` for whatever else reading a file raises (a damaged file)."""
+
+    @functools.wraps(function)
+    def read(path: str, *args, **kwargs):
+        try:
+            return function(path, *args, **kwargs)
+        except SpreadsheetError:
+            raise
+        except Exception as e:
+            raise damaged(kwargs.get("file_format"), e) from e
+
+    return read
+
+
+@_reading
 def open_table(
     path: str,
     *,
@@ -516,7 +784,7 @@ def _choose_sheet(table: Table, wanted: str | None) -> list:
             for name in table.sheets:
                 if wanted and name != wanted:
                     continue
-                heads[name] = _take(_xlsx_rows(workbook, name), HEAD_ROWS)
+                heads[name] = _take(_guarded(XLSX, _xlsx_rows(workbook, name)), HEAD_ROWS)
         finally:
             workbook.close()
     else:
@@ -524,7 +792,7 @@ def _choose_sheet(table: Table, wanted: str | None) -> list:
         try:
             table.sheets = list(book.sheet_names())
             heads = {
-                name: _take(_xls_rows(book, name), HEAD_ROWS)
+                name: _take(_guarded(XLS, _xls_rows(book, name)), HEAD_ROWS)
                 for name in table.sheets
                 if not wanted or name == wanted
             }
@@ -585,12 +853,19 @@ def _find_header(table: Table, head: list[tuple[int, list]]) -> None:
             sub = [cell_text(v) for v in below[1][:width]] + [""] * (width - len(below[1]))
             if _is_sub_header(names, sub, below[1]):
                 # Two-level header: the lower row names the columns; a column the lower row
-                # leaves empty keeps the (merged) title above it.
+                # leaves empty keeps the (merged) title above it.  Not when that would lose the
+                # phone column the upper row names (a row of text below a plain header).
                 filled = _fill_merged(names)
-                names = [s or f for s, f in zip(sub, filled, strict=True)]
-                table.data_start = below[0] + 1
+                merged = [s or f for s, f in zip(sub, filled, strict=True)]
+                if _names_phone(merged) or not _names_phone(names):
+                    names = merged
+                    table.data_start = below[0] + 1
     table.headers = _unique_names(names)
     _detect_phone_column(table, head)
+
+
+def _names_phone(names: list[str]) -> bool:
+    return any(phone_header_rank(name) is not None for name in names if name)
 
 
 def _last_filled(values) -> int:
@@ -624,13 +899,16 @@ def _column_letter(index: int) -> str:
     return letters
 
 
+_NAME_NOISE = re.compile(r"[\s<>\x00-\x1f\x7f]+")
+
+
 def _unique_names(names: list[str]) -> list[str]:
-    """Variable names: no whitespace or angle brackets (they must work as ``<name>``),
-    unique, at most 40 characters; an unnamed column is named after its letter."""
+    """Variable names: no whitespace, control characters or angle brackets (they must work as
+    ``<name>``), unique, at most 40 characters; an unnamed column is named after its letter."""
     seen: dict[str, int] = {}
     out = []
     for i, name in enumerate(names):
-        clean = re.sub(r"[\s<>]+", "_", name).strip("_")[:40] or f"col_{_column_letter(i)}"
+        clean = _NAME_NOISE.sub("_", name).strip("_")[:40] or f"col_{_column_letter(i)}"
         if clean in seen:
             seen[clean] += 1
             clean = f"{clean[:36]}_{seen[clean]}"

@@ -33,6 +33,7 @@ import json
 import logging
 import os
 import queue
+import re
 import tempfile
 import threading
 from collections.abc import Iterable
@@ -161,7 +162,7 @@ def inspect_upload(
     job = ImportJob(
         recipient_list=recipient_list,
         created_by=user if user is not None and user.is_authenticated else None,
-        original_name=os.path.basename(upload.name or "upload")[:255],
+        original_name=_file_name(upload.name),
     )
     job.file.save(job.original_name, upload, save=False)
     try:
@@ -171,6 +172,16 @@ def inspect_upload(
         raise
     job.save()
     return job
+
+
+_NOT_IN_A_NAME = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
+
+
+def _file_name(name: str | None) -> str:
+    """The uploaded file's name as the job keeps it: its last part, without the characters a
+    database may refuse (NUL in PostgreSQL, lone surrogates anywhere)."""
+    name = _NOT_IN_A_NAME.sub("", os.path.basename((name or "").replace("\\", "/"))).strip()
+    return name[:255] or "upload"
 
 
 def describe(job: ImportJob, *, sheet: str | None = None) -> Table:

@@ -11,11 +11,13 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 
 from messaging.models import Campaign, ImportJob, InboundMessage, Message, RecipientList
@@ -28,6 +30,33 @@ from .readers import SpreadsheetError, cell_text
 
 IMPORT_PERMISSIONS = ("messaging.add_recipient", "messaging.view_recipientlist")
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+UPLOAD_FORM_OVERHEAD = 64 * 1024  # the form's other fields and the multipart framing
+
+
+def too_large_message() -> str:
+    return _("The file is larger than %(max)s MB.") % {"max": MAX_UPLOAD_BYTES >> 20}
+
+
+class UploadSizeLimit(FileUploadHandler):
+    """Counts an upload's bytes as they arrive and stops reading past ``limit``: a larger file
+    is never read in full nor stored (Django would otherwise spool all of it to disk before the
+    form could look at its size)."""
+
+    def __init__(self, request=None, limit: int = MAX_UPLOAD_BYTES):
+        super().__init__(request)
+        self.limit = limit
+        self.received = 0
+        self.exceeded = False
+
+    def receive_data_chunk(self, raw_data, start):
+        self.received += len(raw_data)
+        if self.received > self.limit:
+            self.exceeded = True
+            raise StopUpload(connection_reset=True)
+        return raw_data
+
+    def file_complete(self, file_size):
+        return None  # the next handler (memory or temporary file) makes the file
 
 
 def can_import(view):
@@ -54,8 +83,12 @@ class UploadForm(forms.Form):
     def clean_file(self):
         upload = self.cleaned_data["file"]
         if upload.size > MAX_UPLOAD_BYTES:
-            raise forms.ValidationError(_("The file is larger than 200 MB."))
+            raise forms.ValidationError(too_large_message())
         return upload
+
+    def refuse_as_too_large(self) -> None:
+        self.is_valid()
+        self.errors["file"] = self.error_class([too_large_message()])
 
 
 class MappingForm(forms.Form):
@@ -91,12 +124,43 @@ def list_page(request, list_pk: int):
     )
 
 
+def _content_length(request) -> int:
+    try:
+        return max(0, int(request.META.get("CONTENT_LENGTH") or 0))
+    except ValueError:
+        return 0
+
+
+@csrf_exempt  # checked below, once the size limit is in place (it must come before the body)
 @can_import
 @require_http_methods(["GET", "POST"])
 def upload(request, list_pk: int):
+    """Refuses a body larger than the limit before reading any of it (its Content-Length
+    says so), and stops reading one that grows past it (``UploadSizeLimit``)."""
     recipient_list = get_object_or_404(RecipientList, pk=list_pk)
+    limit = None
+    if request.method == "POST":
+        if _content_length(request) > MAX_UPLOAD_BYTES + UPLOAD_FORM_OVERHEAD:
+            form = UploadForm(data={}, files={})
+            form.refuse_as_too_large()  # nothing read, nothing changed: no CSRF check needed
+            return render(
+                request,
+                "importing/upload.html",
+                {"recipient_list": recipient_list, "form": form},
+                status=413,
+            )
+        limit = UploadSizeLimit(request, MAX_UPLOAD_BYTES)
+        request.upload_handlers.insert(0, limit)
+    return _upload(request, recipient_list, limit)
+
+
+@csrf_protect
+def _upload(request, recipient_list: RecipientList, limit: UploadSizeLimit | None):
     form = UploadForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
+    too_large = limit is not None and limit.exceeded
+    if too_large:
+        form.refuse_as_too_large()
+    elif request.method == "POST" and form.is_valid():
         try:
             job = service.inspect_upload(
                 recipient_list, form.cleaned_data["file"], user=request.user
@@ -109,7 +173,10 @@ def upload(request, list_pk: int):
                 job.save(update_fields=["allow_international"])
             return redirect("importing:mapping", job_pk=job.pk)
     return render(
-        request, "importing/upload.html", {"recipient_list": recipient_list, "form": form}
+        request,
+        "importing/upload.html",
+        {"recipient_list": recipient_list, "form": form},
+        status=413 if too_large else 200,
     )
 
 
