@@ -5,15 +5,26 @@ before anything else, parsed by the vendor's ``parse_push`` and applied in bulk;
 exactly what that vendor expects.  A malformed or unauthenticated push gets a 4xx and stays in
 ``PushRecord`` for inspection — never a 500.
 
+Each item is checked on its own before anything is stored (``clean_item``): characters no
+database column can hold (NUL, lone surrogates) are dropped, a time no one can mean (year 1 or
+9999) is left out, part counts are kept in range.  Should storing the items together still fail
+on what one of them carries, they are stored one by one and only the failing ones are listed in
+the push's record: an item never takes the valid ones beside it down (vendors that never re-send
+would lose them).
+
 Logs name a push by its account (id and name), never by its token: the token is the push's
 only credential (``smsportal.log_filters`` hides it in Django's request and access logs).
 """
 
+import dataclasses
+import datetime as dt
 import hmac
 import logging
+import re
 
-from django.db import transaction
+from django.db import DataError, IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
@@ -30,6 +41,50 @@ from ..vendors.registry import vendor
 
 log = logging.getLogger(__name__)
 
+# NUL: PostgreSQL refuses it in text; lone surrogates: no UTF-8 encoding for them.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
+"""A pushed time outside these is no time a vendor means (year 1, 9999): left out."""
+MAX_PARTS = 255
+ITEM_ERRORS = (DataError, IntegrityError, ValueError, TypeError, ArithmeticError, LookupError)
+"""What the data of one item can make storing fail with (anything else, e.g. the database going
+away, fails the push and the vendor is asked to send it again)."""
+
+
+def clean_text(text: str) -> str:
+    return _UNSTORABLE.sub("", text) if _UNSTORABLE.search(text) else text
+
+
+def clean_item(item):
+    """A pushed report, reply or review as the database can store it, and what was left out
+    (``None`` when nothing was)."""
+    changes, notes = {}, []
+    for f in dataclasses.fields(item):
+        value = getattr(item, f.name)
+        if isinstance(value, str):
+            if _UNSTORABLE.search(value):
+                changes[f.name] = clean_text(value)
+        elif isinstance(value, dt.datetime):
+            try:
+                aware = timezone.make_aware(value) if timezone.is_naive(value) else value
+                in_range = EARLIEST <= aware < LATEST
+            except (OverflowError, ValueError):
+                in_range = False
+            if not in_range:
+                changes[f.name] = None
+                notes.append(f"{f.name} {value.isoformat()} out of range, left out")
+            elif aware is not value:
+                changes[f.name] = aware
+        elif f.name in ("part_index", "part_count"):
+            number = value if isinstance(value, int) and not isinstance(value, bool) else 1
+            kept = max(1, min(number, MAX_PARTS))
+            if kept is not value:
+                changes[f.name] = kept
+    if not changes:
+        return item, None
+    return dataclasses.replace(item, **changes), "; ".join(notes) or None
+
 
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
@@ -38,9 +93,9 @@ def receive(request: HttpRequest, account_pk: int, token: str) -> HttpResponse:
     record = PushRecord(
         vendor_account=account,
         method=request.method,
-        path=request.path[:255],
-        query=request.META.get("QUERY_STRING", ""),
-        content_type=request.content_type or "",
+        path=clean_text(request.path)[:255],
+        query=clean_text(request.META.get("QUERY_STRING", "")),
+        content_type=clean_text(request.content_type or "")[:100],
         body=request.body,
     )
     # Constant-time comparison: the token is the push's only credential.
@@ -69,28 +124,66 @@ def receive(request: HttpRequest, account_pk: int, token: str) -> HttpResponse:
         return _reject(record, outcome_kind, str(exc), exc.status)
     except Exception as exc:  # a parser bug must not lose the push nor answer 500
         log.exception("push parser failed for account %s", _who(account))
-        return _reject(record, PushRecord.Outcome.REJECTED, f"parser error: {exc!r}", 400)
+        return _reject(
+            record, PushRecord.Outcome.REJECTED, f"parser error: {exc!r}", 400, "unreadable push"
+        )
 
-    items = len(outcome.reports) + len(outcome.replies) + len(outcome.reviews)
-    record.item_count = items
-    record.outcome = PushRecord.Outcome.PARTIAL if outcome.errors else PushRecord.Outcome.ACCEPTED
-    record.error = "\n".join(outcome.errors)
+    errors = list(outcome.errors)
+    reports = _cleaned("report", outcome.reports, errors)
+    replies = _cleaned("reply", outcome.replies, errors)
+    reviews = _cleaned("review", outcome.reviews, errors)
+    record.item_count = len(reports) + len(replies) + len(reviews)
+
+    def finish_record(failures=()) -> None:
+        problems = [*errors, *failures]
+        record.outcome = PushRecord.Outcome.PARTIAL if problems else PushRecord.Outcome.ACCEPTED
+        record.error = clean_text("\n".join(problems))
 
     def store_and_apply() -> None:
         # The raw push and everything it carried commit together: the vendor hears "received"
         # only once all of it is stored.
         with transaction.atomic():
+            finish_record()
             keep_push(record)
-            apply_status_events(account, outcome.reports, source="push")
-            record_replies(account, outcome.replies)
-            apply_template_reviews(account, outcome.reviews)
+            apply_status_events(account, reports, source="push")
+            record_replies(account, replies)
+            apply_template_reviews(account, reviews)
+
+    def store_one_by_one() -> None:
+        # Only when storing them together failed: each item in its own savepoint, the failing
+        # ones listed in the record.  Any other error, or no item stored at all, still fails
+        # the whole push (the vendor may send it again).
+        record.pk = None
+        failures, stored = [], 0
+        steps = [
+            *((r, lambda r: apply_status_events(account, [r], source="push")) for r in reports),
+            *((r, lambda r: record_replies(account, [r])) for r in replies),
+            *((r, lambda r: apply_template_reviews(account, [r])) for r in reviews),
+        ]
+        with transaction.atomic():
+            for item, apply in steps:
+                try:
+                    with transaction.atomic():
+                        apply(item)
+                    stored += 1
+                except ITEM_ERRORS as exc:
+                    failures.append(f"not stored ({exc!r}): {clean_text(item.raw)[:500]}")
+            if failures and not stored:
+                raise ItemsNotStored(failures[0])
+            finish_record(failures)
+            keep_push(record)
 
     try:
-        retry_on_deadlock(store_and_apply)
+        try:
+            retry_on_deadlock(store_and_apply)
+        except ITEM_ERRORS:
+            log.warning("push for account %s: stored item by item", _who(account), exc_info=True)
+            retry_on_deadlock(store_one_by_one)
     except Exception as exc:  # e.g. the database went away: keep the push, let the vendor retry
         log.exception("push for account %s could not be applied", _who(account))
         record.pk = None
-        record.outcome, record.error = PushRecord.Outcome.REJECTED, f"not applied: {exc!r}"
+        record.outcome = PushRecord.Outcome.REJECTED
+        record.error = clean_text(f"not applied: {exc!r}")
         try:
             record.save()
         except Exception:
@@ -107,8 +200,28 @@ def _who(account: VendorAccount) -> str:
     return f"{account.pk} ({account.name})"
 
 
-def _reject(record: PushRecord, outcome: str, error: str, status: int) -> HttpResponse:
+class ItemsNotStored(Exception):
+    """Storing a push item by item stored none of them."""
+
+
+def _cleaned(kind: str, items, errors: list[str]) -> list:
+    cleaned = []
+    for index, item in enumerate(items):
+        item, note = clean_item(item)
+        if note:
+            errors.append(f"{kind} {index}: {note}")
+        cleaned.append(item)
+    return cleaned
+
+
+def _reject(
+    record: PushRecord, outcome: str, error: str, status: int, answer: str | None = None
+) -> HttpResponse:
+    """Keep the refused push with why; ``answer`` is what the vendor hears when the reason is
+    ours (a parser error) rather than the push's."""
     record.outcome = outcome
-    record.error = error
+    record.error = clean_text(error)
     record.save()
-    return HttpResponse(error, status=status, content_type="text/plain; charset=utf-8")
+    return HttpResponse(
+        clean_text(answer or error), status=status, content_type="text/plain; charset=utf-8"
+    )
