@@ -61,6 +61,8 @@ class DeclaredLookupsOnly:
     """Mix into a ``ModelAdmin`` (before it): only the declared filters filter."""
 
     def lookup_allowed(self, lookup, value, request=None):
+        if "\x00" in str(value):
+            return False  # PostgreSQL refuses NUL in text: a 400, not a 500
         if lookup in declared_lookups(self, request):
             return True
         return raw_id_popup_lookup(self.model, lookup, value)

@@ -54,9 +54,10 @@ def inbox_queryset(user, filters: Mapping[str, object] | None = None) -> QuerySe
         raw = filters.get(name)
         return str(raw).strip() if raw is not None else ""
 
-    if value("account").isdigit():
+    # ASCII digits only: "²".isdigit() is true, and int() refuses it.
+    if value("account").isascii() and value("account").isdigit():
         replies = replies.filter(vendor_account_id=int(value("account")))
-    if value("campaign").isdigit():
+    if value("campaign").isascii() and value("campaign").isdigit():
         replies = replies.filter(campaign_id=int(value("campaign")))
     opt_out = _flag(value("opt_out"))
     if opt_out is not None:
@@ -67,6 +68,9 @@ def inbox_queryset(user, filters: Mapping[str, object] | None = None) -> QuerySe
     if read is not None:
         replies = replies.filter(is_read=read)
     start, end = _date(value("date_from")), _date(value("date_to"))
+    # Inside the calendar the database and ``timedelta`` can count in (9999-12-31 + 1 day).
+    start = start and min(max(start, dt.date(1900, 1, 1)), dt.date(9998, 12, 30))
+    end = end and min(max(end, dt.date(1900, 1, 1)), dt.date(9998, 12, 30))
     if start:
         replies = replies.filter(received_at__gte=_day_start(start))
     if end:

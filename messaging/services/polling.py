@@ -44,7 +44,14 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from ..models import PollRecord, VendorAccount
-from ..vendors.base import InboundReply, RateLimited, StatusEvent, UnexpectedReply, VendorError
+from ..vendors.base import (
+    InboundReply,
+    RateLimited,
+    StatusEvent,
+    UnexpectedReply,
+    VendorError,
+    clean_item,
+)
 from ..vendors.registry import vendor
 from .reports import apply_status_events, record_replies, retry_on_deadlock
 from .sending import crash_point
@@ -164,7 +171,10 @@ def keep_answer(
     account: VendorAccount, kind: Kind, raw: str, items: list, *, error: str = ""
 ) -> PollRecord:
     """Commit a poll's answer (raw, and the items read from it) before it is applied; an
-    unreadable one (``error``) is kept as applied: there is nothing to apply."""
+    unreadable one (``error``) is kept as applied: there is nothing to apply.  Each item is
+    made storable first (``clean_item``), as a pushed one is: one odd item (a NUL, a year
+    0001) must not fail the answer it came in."""
+    items = [clean_item(item)[0] for item in items]
     return retry_on_deadlock(
         lambda: PollRecord.objects.create(
             vendor_account=account,

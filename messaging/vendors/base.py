@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import parse_qsl
@@ -109,6 +110,47 @@ def vendor_time(value: dt.datetime | None, *, now: dt.datetime | None = None) ->
         )
         _refused["count"], _refused["logged_at"] = 0, clock
     return None
+
+
+# NUL: PostgreSQL refuses it in text; lone surrogates: no UTF-8 encoding for them.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+MAX_PARTS = 255
+
+
+def clean_text(text: str) -> str:
+    """``text`` without what no database text column can hold (NUL, lone surrogates)."""
+    return _UNSTORABLE.sub("", text) if _UNSTORABLE.search(text) else text
+
+
+def clean_item(item):
+    """A report, reply or review (pushed or polled) as the database can store it, and what was
+    left out (``None`` when nothing was): unstorable characters, a time outside
+    ``vendor_time``'s window, a part number out of range.  One odd item must never fail the
+    items beside it."""
+    changes, notes = {}, []
+    for f in fields(item):
+        value = getattr(item, f.name)
+        if isinstance(value, str):
+            if _UNSTORABLE.search(value):
+                changes[f.name] = clean_text(value)
+        elif isinstance(value, dt.datetime):
+            try:
+                kept = vendor_time(value)
+            except (OverflowError, ValueError):
+                kept = None
+            if kept is None:
+                changes[f.name] = None
+                notes.append(f"{f.name} {value.isoformat()} out of range, left out")
+            elif kept is not value:
+                changes[f.name] = kept
+        elif f.name in ("part_index", "part_count"):
+            number = value if isinstance(value, int) and not isinstance(value, bool) else 1
+            kept = max(1, min(number, MAX_PARTS))
+            if kept is not value:
+                changes[f.name] = kept
+    if not changes:
+        return item, None
+    return replace(item, **changes), "; ".join(notes) or None
 
 
 # --------------------------------------------------------------------------- code tables

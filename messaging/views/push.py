@@ -16,15 +16,11 @@ Logs name a push by its account (id and name), never by its token: the token is 
 only credential (``smsportal.log_filters`` hides it in Django's request and access logs).
 """
 
-import dataclasses
-import datetime as dt
 import hmac
 import logging
-import re
 
 from django.db import DataError, IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
-from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
@@ -36,54 +32,14 @@ from ..services.reports import (
     record_replies,
     retry_on_deadlock,
 )
-from ..vendors.base import PushRejected, PushRequest
+from ..vendors.base import PushRejected, PushRequest, clean_item, clean_text
 from ..vendors.registry import vendor
 
 log = logging.getLogger(__name__)
 
-# NUL: PostgreSQL refuses it in text; lone surrogates: no UTF-8 encoding for them.
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
-LATEST = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
-"""A pushed time outside these is no time a vendor means (year 1, 9999): left out."""
-MAX_PARTS = 255
 ITEM_ERRORS = (DataError, IntegrityError, ValueError, TypeError, ArithmeticError, LookupError)
 """What the data of one item can make storing fail with (anything else, e.g. the database going
 away, fails the push and the vendor is asked to send it again)."""
-
-
-def clean_text(text: str) -> str:
-    return _UNSTORABLE.sub("", text) if _UNSTORABLE.search(text) else text
-
-
-def clean_item(item):
-    """A pushed report, reply or review as the database can store it, and what was left out
-    (``None`` when nothing was)."""
-    changes, notes = {}, []
-    for f in dataclasses.fields(item):
-        value = getattr(item, f.name)
-        if isinstance(value, str):
-            if _UNSTORABLE.search(value):
-                changes[f.name] = clean_text(value)
-        elif isinstance(value, dt.datetime):
-            try:
-                aware = timezone.make_aware(value) if timezone.is_naive(value) else value
-                in_range = EARLIEST <= aware < LATEST
-            except (OverflowError, ValueError):
-                in_range = False
-            if not in_range:
-                changes[f.name] = None
-                notes.append(f"{f.name} {value.isoformat()} out of range, left out")
-            elif aware is not value:
-                changes[f.name] = aware
-        elif f.name in ("part_index", "part_count"):
-            number = value if isinstance(value, int) and not isinstance(value, bool) else 1
-            kept = max(1, min(number, MAX_PARTS))
-            if kept is not value:
-                changes[f.name] = kept
-    if not changes:
-        return item, None
-    return dataclasses.replace(item, **changes), "; ".join(notes) or None
 
 
 @csrf_exempt

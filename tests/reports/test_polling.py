@@ -299,3 +299,21 @@ def test_an_ashx5g_balance_call_waits_its_turn_among_the_polls(sim, sim_account)
     assert len(waits) == 1 and 0 < waits[0] <= 8.1
     # The poller now waits for the balance call too.
     assert not polling.poll_once(fresh(account), polling.REPLIES).claimed
+
+
+def test_an_odd_polled_item_does_not_fail_the_answer_it_came_in(sim, sim_account, make_campaign):
+    """A NUL or a year-0001 time in one polled report is cleaned as a pushed one is: the
+    answer is kept and applied, the report beside it too."""
+    from messaging.models import PollRecord
+    from messaging.vendors.base import StatusEvent
+
+    account = sim_account("ashx5g")
+    odd = StatusEvent(
+        "v-odd\x00", Status.DELIVERED, "DELIV\x00RD", done_at=dt.datetime(1, 1, 1), raw="\x00"
+    )
+    fine = StatusEvent("v-fine", Status.DELIVERED, "DELIVRD", raw="fine")
+    record = polling.keep_answer(account, polling.REPORTS, "raw\x00answer", [odd, fine])
+    assert polling.apply_record(record.pk) == 2
+    stored = sorted(DeliveryReport.objects.values_list("vendor_message_id", "done_at"))
+    assert stored == [("v-fine", None), ("v-odd", None)]
+    assert PollRecord.objects.get().applied_at is not None

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTROLLED = (
@@ -22,7 +21,8 @@ CONTROLLED = (
 DEV_SECRET = "dev-insecure-secret-key-change-me-0123456789abcdefghijklmnopqrstuvwxyz"
 DEV_FIELD_KEY = "ZGV2LW9ubHktZmllbGQta2V5LTAxMjM0NTY3ODlhYmM="
 REAL_SECRET = "q7Lr-production-only-" + "Zx9w4Kp2Vn8Ty6Rb3Hm5Jd1Fs0Gc7Qa" * 2
-REAL_FIELD_KEY = Fernet.generate_key().decode()
+# A fixed key of its own (a key made at collection would differ between xdist workers).
+REAL_FIELD_KEY = "E7qqHemzfntS1pBQeU9XFlZR36ZYVrKILbW07PfiCis="
 
 SHOW = (
     "import django; django.setup(); from django.conf import settings; "
