@@ -242,7 +242,11 @@ def run_one(vendor: str, count: int, env: dict, timeout: float) -> dict:
             for pid in cluster_pids:
                 rss[pid] = max(rss.get(pid, 0.0), peak_rss_mb(pid))
             state = Campaign.objects.values_list("status", flat=True).get(pk=campaign.pk)
-            if state not in (Campaign.State.DRAFT, Campaign.State.SENDING):
+            if state not in (
+                Campaign.State.DRAFT,
+                Campaign.State.STARTING,
+                Campaign.State.SENDING,
+            ):
                 break
             time.sleep(0.5)
         finished = time.monotonic()
