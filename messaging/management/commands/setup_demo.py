@@ -17,6 +17,9 @@ from messaging.models import Campaign, Recipient, RecipientList, Template, Vendo
 from messaging.vendors.registry import VENDOR_CHOICES, vendor
 
 DEMO_SECRET = "demo-secret"
+# Account ids as each vendor issues them: a montnets userid is at most 6 upper-case
+# characters (document 002, 2.1.3), sent upper-cased; the others take any id.
+DEMO_ACCOUNT_IDS = {"montnets": "DEMO01"}
 DEMO_RECIPIENTS = [
     ("13800000001", {"name": "张三", "points": "1200"}),
     ("13800000002", {"name": "李四", "points": "880"}),
@@ -71,7 +74,7 @@ class Command(BaseCommand):
                 defaults={
                     "vendor": key,
                     "base_url": f"{simulator_url}/{key}",
-                    "account_id": f"demo-{key}",
+                    "account_id": DEMO_ACCOUNT_IDS.get(key, f"demo-{key}"),
                     "secret": DEMO_SECRET,
                     "extension": "1234",
                     "signature": "【演示商城】",
