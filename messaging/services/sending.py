@@ -497,7 +497,9 @@ def _send_claimed(batch: SendBatch, messages: list[ClaimedMessage]) -> BatchOutc
         crash_point("in_flight")
         decisions = _ask_vendor(client, batch, taken)
         crash_point("after_answer")
-        store_answer(batch.pk, decisions)
+        if not store_answer(batch.pk, decisions):
+            state = SendBatch.State.DONE  # recover had it; the answer is applied anyway
+            break
         crash_point("answer_stored")
         result = apply_answer(batch.pk, decisions)
         vendor_ids += [
@@ -710,26 +712,57 @@ def spool_dir() -> Path:
     return Path(getattr(settings, "SPOOL_DIR", settings.BASE_DIR / "var" / "spool"))
 
 
-def store_answer(batch_pk: int, decisions: dict[int, Decision]) -> None:
+def store_answer(batch_pk: int, decisions: dict[int, Decision]) -> bool:
     """Make the vendor's answer durable before anything is applied.  If the database stays
     out of reach through every retry, the answer goes to a spool file that ``recover``
-    stores on its next run: it is never thrown away."""
+    stores on its next run: it is never thrown away.  A batch ``recover`` already took for
+    lost (this worker was slow, not dead) gets the answer applied to its messages at once
+    (``apply_late_answer``); returns False then."""
     encoded = _encode(decisions)
 
     def store():
         with transaction.atomic():
-            SendBatch.objects.filter(pk=batch_pk, state=SendBatch.State.SENDING).update(
+            return SendBatch.objects.filter(pk=batch_pk, state=SendBatch.State.SENDING).update(
                 state=SendBatch.State.ANSWERED, answer=encoded
             )
 
     try:
-        _durably(store, f"batch {batch_pk}: storing the vendor's answer")
+        if not _durably(store, f"batch {batch_pk}: storing the vendor's answer"):
+            _durably(
+                lambda: retry_on_deadlock(lambda: apply_late_answer(decisions)),
+                f"batch {batch_pk}: applying a late answer",
+            )
+            return False
+        return True
     except DatabaseError:
         path = spool_dir() / f"answer-{batch_pk}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(encoded))
         log.error("batch %s: database unreachable; the answer is spooled at %s", batch_pk, path)
         raise
+
+
+def apply_late_answer(decisions: dict[int, Decision]) -> None:
+    """The vendor's answer for messages whose batch was already taken for lost (they were
+    made ``unknown``): what it says the vendor did is still the truth, and outranks
+    "unknown" (forward only: a report may have said more meanwhile).  A requeue or an account
+    problem is not acted on here: those messages stay unknown, never re-sent blindly."""
+    now = timezone.now()
+    with transaction.atomic():
+        lifecycle.record_submitted(
+            [
+                (pk, d.vendor_message_id, d.vendor_batch_id)
+                for pk, d in decisions.items()
+                if d.disposition == Disposition.SUBMITTED
+            ]
+        )
+        failed = [
+            (pk, d)
+            for pk, d in decisions.items()
+            if d.disposition in (Disposition.FAILED, Disposition.RESEND_SINGLE)
+        ]
+        for (code, reason), pks in _grouped(failed, lambda d: (d.code, d.reason)).items():
+            lifecycle.record_refused(pks, code, reason, now)
 
 
 def apply_answer(batch_pk: int, decisions: dict[int, Decision] | None = None) -> BatchOutcome:
@@ -941,10 +974,12 @@ def _store_spooled() -> None:
     for path in sorted(directory.glob("answer-*.json")):
         batch_pk = int(path.stem.split("-", 1)[1])
         decisions = _decode(json.loads(path.read_text()))
-        SendBatch.objects.filter(pk=batch_pk, state=SendBatch.State.SENDING).update(
+        if SendBatch.objects.filter(pk=batch_pk, state=SendBatch.State.SENDING).update(
             state=SendBatch.State.ANSWERED, answer=_encode(decisions)
-        )
-        apply_answer(batch_pk)
+        ):
+            apply_answer(batch_pk)
+        else:  # another host's recover took the batch for lost meanwhile
+            retry_on_deadlock(lambda d=decisions: apply_late_answer(d))
         path.unlink()
 
 

@@ -9,6 +9,7 @@ from django.utils import timezone, translation
 
 from messaging.models import Campaign, Message, SendBatch, Suppression
 from messaging.services import campaign_commands, sending
+from messaging.services.campaigns import refresh_counters
 from messaging.statuses import Status
 from messaging.vendors.registry import VENDOR_KEYS, vendor
 
@@ -133,6 +134,51 @@ def test_worker_killed_after_the_answer_is_stored_applies_it_on_recovery(sim, ma
     campaign.refresh_from_db()
     assert campaign.status == Campaign.State.COMPLETED and campaign.submitted_count == 3
     assert len(sim.accepted(vendor="ashx5g")) == 3
+
+
+def test_a_slow_workers_answer_outranks_recovery_that_took_it_for_dead(sim, make_campaign):
+    """The lease ran out while the request was out (the worker was slow, not dead): recovery
+    made the messages unknown; the answer that then comes is still applied."""
+    campaign = make_campaign("ashx5g", n=3)
+    (batch_id,) = sending.start_campaign(campaign.pk).batches
+    real_ask = sending._ask_vendor
+
+    def slow_ask(*args):
+        decisions = real_ask(*args)
+        sending.recover(timezone.now() + sending.LEASE * 2, full=False)
+        assert set(Message.objects.values_list("status", flat=True)) == {Status.UNKNOWN}
+        return decisions
+
+    with mock.patch.object(sending, "_ask_vendor", side_effect=slow_ask):
+        sending.send_batch(batch_id)
+    assert set(Message.objects.values_list("status", flat=True)) == {Status.SUBMITTED}
+    assert all(Message.objects.values_list("vendor_message_id", flat=True))
+    campaign.refresh_from_db()
+    assert (campaign.submitted_count, campaign.unknown_count) == (3, 0)
+    assert campaign.status == Campaign.State.COMPLETED
+    assert len(sim.accepted(vendor="ashx5g")) == 3
+
+
+def test_an_answer_spooled_while_another_host_took_the_batch_is_still_applied(
+    sim, make_campaign, settings, tmp_path
+):
+    settings.SPOOL_DIR = tmp_path
+    campaign = make_campaign("ashx5g", n=2)
+    (batch_id,) = sending.start_campaign(campaign.pk).batches
+    pks = list(Message.objects.values_list("pk", flat=True))
+    SendBatch.objects.filter(pk=batch_id).update(state=SendBatch.State.DONE)
+    Message.objects.filter(pk__in=pks).update(status=Status.UNKNOWN, submitted_at=timezone.now())
+    refresh_counters([campaign.pk])
+    decisions = {
+        pk: sending.Decision(sending.Disposition.SUBMITTED, vendor_message_id=f"v{pk}")
+        for pk in pks
+    }
+    (tmp_path / f"answer-{batch_id}.json").write_text(
+        __import__("json").dumps(sending._encode(decisions))
+    )
+    sending.recover(full=False)
+    assert set(Message.objects.values_list("status", flat=True)) == {Status.SUBMITTED}
+    assert not list(tmp_path.iterdir())
 
 
 def test_lost_answer_makes_messages_unknown(sim, make_campaign):
