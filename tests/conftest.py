@@ -74,3 +74,14 @@ def sim(simulator_server):
     control.state = simulator_server.state
     control.url = simulator_server.vendor_url
     return control
+
+
+SIMULATOR_FIXTURES = {"sim", "simulator_server"}
+
+
+def pytest_collection_modifyitems(items):
+    """Every test that talks to the vendor simulator over HTTP is ``e2e``, whatever its file
+    says, so ``-m "not e2e and not browser"`` is the fast unit loop."""
+    for item in items:
+        if SIMULATOR_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)
