@@ -102,10 +102,14 @@ class SimulatorState:
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
+        self.generation = 0
         self.reset()
 
     def reset(self) -> None:
         with self.lock:
+            # A request still being handled when the state is reset (a "slow" answer its
+            # client gave up on) must not land in the new state: handlers compare this.
+            self.generation += 1
             self.accounts: dict[tuple[str, str], SimAccount] = {}
             self.accepted: list[AcceptedMessage] = []
             self.by_id: dict[tuple[str, str], AcceptedMessage] = {}
@@ -578,8 +582,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._write(SimResponse("no such vendor", status=404))
             return
         request = SimRequest(self.command, rest, split.query, body, dict(self.headers.items()))
+        generation = self.server.state.generation
         behaviour = self.server.state.misbehaviour(prefix, rest)
         response = self._misbehave(simulator, request, behaviour) if behaviour else None
+        if response is None and self.server.state.generation != generation:
+            # Reset while this request waited (a slow answer): it belongs to a state gone.
+            response = SimResponse("simulator reset while answering", status=503)
         if response is None:
             try:
                 response = simulator.handle(request)
