@@ -1093,6 +1093,8 @@ def test_pushes_carry_every_part_and_at_most_500_reports(sim, receiver):
     # 40 messages of 15 parts: 33 fit in one push (495 reports), the rest wait.
     simulator = sim.server.simulators["montnets"]
     account = sim.state.account("montnets", "P20001")
+    # Built by hand from here: the background push loop must not take the reports put back.
+    account.push_url = ""
     messages = [
         sim.state.accept(
             account, phone="8613800000001", content="长" * 1000, vendor_message_id=str(i), parts=15
