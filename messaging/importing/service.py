@@ -15,8 +15,9 @@ All or nothing, with visible progress — two phases:
 2. *Save* (one transaction).  The list row is locked (``SELECT … FOR UPDATE``: two imports into
    one list take turns), the staged rows are inserted — PostgreSQL: ``COPY`` straight into the
    recipient table (psycopg 3 ``cursor.copy``); other databases: ``bulk_create`` in chunks
-   ignoring conflicts — the list's variable columns are extended and the job is marked done
-   with its counts, all in that one transaction.  A phone added to the list by other means
+   ignoring conflicts (the twins of ``services.sql.rows.insert_staged_recipients``) — the
+   list's variable columns are extended and the job is marked done with its counts, all in
+   that one transaction.  A phone added to the list by other means
    between the phases makes the COPY fail on the unique constraint: its savepoint is rolled
    back and the rows go through a temporary table and ``INSERT … ON CONFLICT DO NOTHING``
    instead; such phones are counted as already in the list.
@@ -29,7 +30,6 @@ phase 2 rolls the whole transaction back.  Either way the list is as it was and 
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import os
 import queue
@@ -48,6 +48,8 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _gettext
 
 from messaging.models import ImportJob, Recipient, RecipientList, Suppression
+from messaging.services import sql
+from messaging.services.sql import rows as rows_sql
 
 from .exports import escape_cell
 from .phones import Rejection, normalize
@@ -70,11 +72,6 @@ class Rejected:
     reason: str
     value: str
     values: list = field(default_factory=list)
-
-
-def _seen_key(phone: str) -> int:
-    # Ints take half the memory of strings in the dedupe set (1M phones: ~70 MB, not ~100).
-    return -int(phone[1:]) if phone[0] == "+" else int(phone)
 
 
 class RowChecker:
@@ -109,7 +106,8 @@ class RowChecker:
                 return None
             self.reject(row, phone, raw, values)
             return None
-        key = int(phone) if phone[0] != "+" else -int(phone[1:])  # _seen_key, inlined
+        # Ints take half the memory of strings in the dedupe set (1M phones: ~70 MB, not ~100).
+        key = int(phone) if phone[0] != "+" else -int(phone[1:])
         if key in self.seen:
             self.duplicate_in_file += 1
             return None
@@ -444,10 +442,14 @@ def _save(job: ImportJob, stage_path: str, variable_names, checker: RowChecker, 
     """Phase 2: everything below commits together or not at all."""
     with transaction.atomic():
         recipient_list = RecipientList.objects.select_for_update().get(pk=job.recipient_list_id)
-        if connection.vendor == "postgresql":
-            inserted = _insert_postgresql(job, stage_path, accepted)
-        else:
-            inserted = _insert_in_chunks(job, stage_path)
+        inserted = rows_sql.insert_staged_recipients(
+            job.recipient_list_id,
+            stage_path,
+            accepted=accepted,
+            stage_name=f"import_stage_{job.pk}",
+            chunk_size=CHUNK_SIZE,
+            progress=lambda saved: _checkpoint(job, saved),
+        )
         _finish(job, recipient_list, variable_names, checker, accepted, inserted)
 
 
@@ -480,13 +482,14 @@ def _finish(job, recipient_list, variable_names, checker, accepted: int, inserte
 # job's result, and rolls back on any error (here or there).  Progress and the per-chunk
 # suppression / list look-ups stay on this thread's connection (autocommit), so the browser
 # sees progress.  The staging file is still written: when the COPY meets a phone added to the
-# list meanwhile, the import falls back to the sequential path.
+# list meanwhile, the import falls back to the sequential path.  Whether it runs is decided by
+# ``services.sql.dialect()``, so forcing the generic twins turns it off too.
 
 _END = object()
 
 
 def _pipelined() -> bool:
-    return connection.vendor == "postgresql" and not connection.in_atomic_block
+    return sql.dialect() == sql.POSTGRESQL and not connection.in_atomic_block
 
 
 class _Aborted(Exception):
@@ -519,7 +522,7 @@ class _CopyWorker(threading.Thread):
                     pk=self.job.recipient_list_id
                 )
                 table = Recipient._meta.db_table
-                columns = "(recipient_list_id, phone, variables, source_row)"
+                columns = rows_sql.STAGED_COLUMNS
                 with (
                     own.cursor() as cursor,
                     cursor.cursor.copy(f"COPY {table} {columns} FROM STDIN") as copy,
@@ -585,80 +588,6 @@ def _run_pipelined(job: ImportJob):
             return None
         raise worker.error
     return staged
-
-
-def _copy_stage(raw_cursor, statement: str, stage_path: str) -> None:
-    with raw_cursor.copy(statement) as copy, open(stage_path, "rb") as stage:
-        while block := stage.read(1 << 20):
-            copy.write(block)
-
-
-def _insert_postgresql(job: ImportJob, stage_path: str, accepted: int) -> int:
-    """COPY the staged rows straight into the recipient table.  Phase 1 removed the phones
-    already in the list, and the list is locked, so this only conflicts when a phone was added
-    by other means meanwhile; then the savepoint is rolled back and the rows go through a
-    temporary table and ``INSERT … ON CONFLICT DO NOTHING`` instead (slower, same result)."""
-    import psycopg
-
-    columns = "(recipient_list_id, phone, variables, source_row)"
-    table = Recipient._meta.db_table
-    with connection.cursor() as cursor:
-        raw = cursor.cursor  # the psycopg 3 cursor
-        try:
-            with transaction.atomic():
-                _copy_stage(raw, f"COPY {table} {columns} FROM STDIN", stage_path)
-                _checkpoint(job, accepted)
-            return accepted
-        except psycopg.errors.UniqueViolation:
-            pass
-        stage_table = f"import_stage_{job.pk}"
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE {stage_table} (recipient_list_id bigint, "
-            "phone varchar(20) NOT NULL, variables jsonb NOT NULL, source_row integer) "
-            "ON COMMIT DROP"
-        )
-        _copy_stage(raw, f"COPY {stage_table} {columns} FROM STDIN", stage_path)
-        # Table names are ours.
-        insert = (
-            f"INSERT INTO {table} {columns} "  # noqa: S608
-            f"SELECT recipient_list_id, phone, variables, source_row FROM {stage_table} "
-            "ON CONFLICT (recipient_list_id, phone) DO NOTHING"
-        )
-        cursor.execute(insert)
-        inserted = cursor.rowcount
-        _checkpoint(job, inserted)
-        cursor.execute(f"DROP TABLE {stage_table}")
-    return inserted
-
-
-def _staged_rows(stage_path: str):
-    with open(stage_path, encoding="utf-8", newline="\n") as stage:
-        for line in stage:
-            _list, phone, variables, number = line.rstrip("\n").split("\t")
-            yield phone, json.loads(variables.replace("\\\\", "\\")), int(number)
-
-
-def _insert_in_chunks(job: ImportJob, stage_path: str) -> int:
-    list_id = job.recipient_list_id
-    before = Recipient.objects.filter(recipient_list_id=list_id).count()
-    batch: list[Recipient] = []
-    saved = 0
-    for phone, variables, number in _staged_rows(stage_path):
-        batch.append(
-            Recipient(
-                recipient_list_id=list_id, phone=phone, variables=variables, source_row=number
-            )
-        )
-        if len(batch) >= CHUNK_SIZE:
-            Recipient.objects.bulk_create(batch, ignore_conflicts=True)
-            saved += len(batch)
-            batch = []
-            _checkpoint(job, saved)
-    if batch:
-        Recipient.objects.bulk_create(batch, ignore_conflicts=True)
-        saved += len(batch)
-        _checkpoint(job, saved)
-    return Recipient.objects.filter(recipient_list_id=list_id).count() - before
 
 
 # --------------------------------------------------------------------------- starting

@@ -3,9 +3,9 @@
 Each move is a conditional bulk statement — it moves only messages still in the status it
 moves from — that returns the moves it made, and each function hands those moves to the
 campaign counters (``campaigns.record_transitions``) in the caller's transaction, so the
-counters can never drift from the messages.  Where PostgreSQL has a faster statement it stands
-here beside its generic twin (``*_postgresql`` / ``*_generic``); ``tests/sending/
-test_lifecycle_dialects.py`` runs both on PostgreSQL and compares the rows they leave.
+counters can never drift from the messages.  The statements that differ by database (take-off,
+submit answers, report moves) are ``sql.messages``'s, each PostgreSQL statement beside its
+generic twin, held equal by ``tests/foundation/test_sql_dialect_twins.py``.
 
 Moves (old → new):
 
@@ -24,29 +24,22 @@ Moves (old → new):
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from django.db import connection
 from django.utils import timezone
 
 from ..models import DeliveryReport, Message
-from ..statuses import FINAL_STATUSES, RANK, Status, can_advance
+from ..statuses import FINAL_STATUSES, Status, can_advance
 from .campaigns import record_transitions
+from .sql import messages as messages_sql
 
 Move = tuple[int, str, str]  # (message pk, old status, new status)
 CHUNK = 5000
 
-ADVANCES_TO_SUBMITTED = (Status.SUBMITTING, Status.UNKNOWN)
-
 
 def _count(moves: Sequence[tuple[int, int | None, int, str, str]]) -> None:
     record_transitions((campaign_id, old, new, parts) for _, campaign_id, parts, old, new in moves)
-
-
-def _is_postgresql() -> bool:
-    return connection.vendor == "postgresql"
 
 
 # --------------------------------------------------------------------------- sending
@@ -56,40 +49,7 @@ def take_off(batch_id: int, pks: Sequence[int], now: datetime) -> list[tuple]:
     """queued → submitting for the batch's messages among ``pks``; returns the rows moved as
     ``(pk, phone, content, segments, variables, custom_id)``.  Counters do not move: both
     statuses count as waiting."""
-    table = Message._meta.db_table
-    rows: list[tuple] = []
-    pks = list(pks)
-    for start in range(0, len(pks), CHUNK):
-        chunk = pks[start : start + CHUNK]
-        with connection.cursor() as cursor:
-            if _is_postgresql():
-                cursor.execute(
-                    f"UPDATE {table} SET status = %s, submitted_at = %s, "  # noqa: S608
-                    "attempts = attempts + 1 "
-                    "WHERE send_batch_id = %s AND status = %s AND id = ANY(%s::bigint[]) "
-                    "RETURNING id, phone, content, segments, variables, custom_id",
-                    [Status.SUBMITTING, now, batch_id, Status.QUEUED, chunk],
-                )
-            else:
-                marks = ", ".join(["%s"] * len(chunk))
-                cursor.execute(
-                    f"UPDATE {table} SET status = %s, submitted_at = %s, "  # noqa: S608
-                    "attempts = attempts + 1 "
-                    f"WHERE send_batch_id = %s AND status = %s AND id IN ({marks}) "
-                    "RETURNING id, phone, content, segments, variables, custom_id",
-                    [
-                        Status.SUBMITTING,
-                        connection.ops.adapt_datetimefield_value(now),
-                        batch_id,
-                        Status.QUEUED,
-                        *chunk,
-                    ],
-                )
-            rows += [
-                (pk, phone, content, parts, json.loads(v) if isinstance(v, str) else v, cid)
-                for pk, phone, content, parts, v, cid in cursor.fetchall()
-            ]
-    return rows
+    return messages_sql.take_off(batch_id, pks, now)
 
 
 def record_submitted(rows: Sequence[tuple[int, str, str]]) -> list[Move]:
@@ -98,84 +58,9 @@ def record_submitted(rows: Sequence[tuple[int, str, str]]) -> list[Move]:
     (forward only) but learns its ids.  Counted."""
     if not rows:
         return []
-    if _is_postgresql():
-        moves = record_submitted_postgresql(rows)
-    else:
-        moves = record_submitted_generic(rows)
+    moves = messages_sql.record_submitted(rows)
     _count(moves)
     return [(pk, old, new) for pk, _, _, old, new in moves]
-
-
-def record_submitted_generic(rows) -> list[tuple]:
-    table = Message._meta.db_table
-    moves = []
-    for start in range(0, len(rows), CHUNK):
-        chunk = rows[start : start + CHUNK]
-        before = {
-            pk: (campaign_id, parts, status)
-            for pk, campaign_id, parts, status in Message.objects.filter(
-                pk__in=[pk for pk, _, _ in chunk]
-            )
-            .select_for_update()
-            .values_list("pk", "campaign_id", "segments", "status")
-        }
-        # SQLite and PostgreSQL both take VALUES rows in a CTE joined by UPDATE … FROM.
-        values = ", ".join(["(%s, %s, %s)"] * len(chunk))
-        params = [p for row in chunk for p in row]
-        sql = (
-            f"WITH v(id, vendor_id, batch_id) AS (VALUES {values}) "  # noqa: S608
-            f"UPDATE {table} SET vendor_message_id = v.vendor_id, batch_id = v.batch_id, "
-            f"status = CASE WHEN {table}.status IN (%s, %s) THEN %s ELSE {table}.status END "
-            f"FROM v WHERE {table}.id = CAST(v.id AS bigint)"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [*params, *ADVANCES_TO_SUBMITTED, Status.SUBMITTED])
-        moves += [
-            (pk, campaign_id, parts, old, Status.SUBMITTED)
-            for pk, (campaign_id, parts, old) in before.items()
-            if old in ADVANCES_TO_SUBMITTED
-        ]
-    return moves
-
-
-def record_submitted_postgresql(rows) -> list[tuple]:
-    # Three array parameters instead of 150,000 scalars (whose conversion alone took seconds
-    # per batch); the old status comes back from the same statement: the locking CTE reads
-    # each row as the UPDATE finds it.
-    ids, vendor_ids, batch_ids = (list(column) for column in zip(*rows, strict=True))
-    table = Message._meta.db_table
-    sql = f"""
-        WITH v AS (
-            SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS v(id, vendor_id, batch_id)
-        ), old AS (
-            SELECT m.id, m.status FROM {table} m JOIN v ON m.id = v.id
-            FOR UPDATE OF m
-        ), changed AS (
-            UPDATE {table} m
-            SET vendor_message_id = v.vendor_id, batch_id = v.batch_id,
-                status = CASE WHEN m.status IN (%s, %s) THEN %s ELSE m.status END
-            FROM v JOIN old ON old.id = v.id
-            WHERE m.id = v.id
-            RETURNING m.id, m.campaign_id, m.segments, old.status AS before
-        )
-        SELECT id, campaign_id, segments, before FROM changed WHERE before IN (%s, %s)
-    """  # noqa: S608 - table names only
-    with connection.cursor() as cursor:
-        cursor.execute(
-            sql,
-            [
-                ids,
-                vendor_ids,
-                batch_ids,
-                *ADVANCES_TO_SUBMITTED,
-                Status.SUBMITTED,
-                *ADVANCES_TO_SUBMITTED,
-            ],
-        )
-        return [
-            (pk, campaign_id, parts, before, Status.SUBMITTED)
-            for pk, campaign_id, parts, before in cursor.fetchall()
-        ]
 
 
 def _move(pks: Iterable[int], old: Sequence[str], new: str, **fields) -> list[Move]:
@@ -302,136 +187,11 @@ def _delivered_parts(targets: Sequence) -> dict[int, set[int]]:
     return parts
 
 
-def _rank_sql(column: str) -> str:
-    cases = " ".join(f"WHEN '{status}' THEN {rank}" for status, rank in RANK.items())
-    return f"(CASE {column} {cases} ELSE -1 END)"
-
-
 def save_report_moves(targets: Sequence) -> None:
     """Write the report-driven state of matched messages (``reports._Target``: status,
     vendor code and words, final time, vendor id), computed forward-only by the caller from
-    rows it locked.  The rank condition repeats the rule in SQL so that no statement can
-    ever move a message backwards.  The caller counts the moves."""
+    rows it locked.  The statement repeats the rank rule so that none can ever move a message
+    backwards.  The caller counts the moves."""
     if not targets:
         return
-    if _is_postgresql():
-        save_report_moves_postgresql(targets)
-    else:
-        save_report_moves_generic(targets)
-
-
-def save_report_moves_postgresql(targets: Sequence) -> None:
-    from .reports import _pg_array
-
-    table = Message._meta.db_table
-    forward = f"{_rank_sql('m.status')} < {_rank_sql('v.status')}"
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} AS m SET "  # noqa: S608 - identifiers are ours
-            f"status = CASE WHEN {forward} THEN v.status ELSE m.status END, "
-            f"vendor_status_code = CASE WHEN {forward} THEN v.code "
-            "ELSE m.vendor_status_code END, "
-            f"vendor_status_description = CASE WHEN {forward} THEN v.description "
-            "ELSE m.vendor_status_description END, "
-            f"final_at = CASE WHEN {forward} THEN v.final_at ELSE m.final_at END, "
-            "vendor_message_id = CASE WHEN m.vendor_message_id = '' THEN v.vendor_id "
-            "ELSE m.vendor_message_id END "
-            "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], "
-            "%s::timestamptz[], %s::text[]) "
-            "AS v(id, status, code, description, final_at, vendor_id) "
-            "WHERE m.id = v.id",
-            [
-                _pg_array([t.pk for t in targets]),
-                _pg_array([t.status for t in targets]),
-                _pg_array([t.code for t in targets]),
-                _pg_array([t.description for t in targets]),
-                _pg_array([t.final_at for t in targets]),
-                _pg_array([t.vendor_message_id for t in targets]),
-            ],
-        )
-
-
-def save_report_moves_generic(targets: Sequence) -> None:
-    # The rows were locked by the caller (SQLite serializes writers): a plain bulk update,
-    # with the same forward-only guard per row.
-    current = dict(
-        Message.objects.filter(pk__in=[t.pk for t in targets]).values_list("pk", "status")
-    )
-    updates = []
-    for t in targets:
-        old = current.get(t.pk)
-        if old is None:
-            continue
-        forward = RANK[old] < RANK[t.status]
-        updates.append((t, forward))
-    Message.objects.bulk_update(
-        [
-            Message(
-                pk=t.pk,
-                status=t.status,
-                vendor_status_code=t.code,
-                vendor_status_description=t.description,
-                final_at=t.final_at,
-                vendor_message_id=t.vendor_message_id,
-            )
-            for t, forward in updates
-            if forward
-        ],
-        [
-            "status",
-            "vendor_status_code",
-            "vendor_status_description",
-            "final_at",
-            "vendor_message_id",
-        ],
-        batch_size=500,
-    )
-    # A message that did not move may still learn its vendor id from a report.
-    for t, forward in updates:
-        if not forward and t.vendor_message_id:
-            Message.objects.filter(pk=t.pk, vendor_message_id="").update(
-                vendor_message_id=t.vendor_message_id
-            )
-
-
-def deliver_submitted_postgresql(account_pk: int, chosen: Sequence, now) -> list[tuple]:
-    """The common case of a push on PostgreSQL in one statement: reports (one per vendor id,
-    sorted) that take a ``submitted`` message to a final status.  Returns ``(pk, vendor id,
-    campaign id, segments, new status)`` per message moved; counted here.
-
-    The UPDATE is its own lock: it moves only rows whose status is ``submitted`` when it
-    holds them (PostgreSQL re-checks the condition on a row another transaction changed
-    meanwhile), so ``submitted`` is exactly the status each returned row moved from."""
-    from ..statuses import FINAL_STATUSES
-    from .reports import _pg_array
-
-    vendor_id_array = _pg_array([r.vendor_message_id for r in chosen])  # bound twice
-    final_at = [(r.done_at or now) if r.status in FINAL_STATUSES else None for r in chosen]
-    table = Message._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} AS m SET status = r.status, vendor_status_code = r.code, "  # noqa: S608
-            "vendor_status_description = r.description, "
-            "final_at = COALESCE(r.final_at, m.final_at) "
-            "FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::timestamptz[]) "
-            "AS r(vendor_id, status, code, description, final_at) "
-            "WHERE m.vendor_account_id = %s AND m.vendor_message_id <> '' "
-            "AND m.vendor_message_id = ANY(%s::text[]) AND m.vendor_message_id = r.vendor_id "
-            "AND m.status = %s "
-            "RETURNING m.id, m.vendor_message_id, m.campaign_id, m.segments, m.status",
-            [
-                vendor_id_array,
-                _pg_array([r.status for r in chosen]),
-                _pg_array([r.vendor_code for r in chosen]),
-                _pg_array([r.description for r in chosen]),
-                _pg_array(final_at),
-                account_pk,
-                vendor_id_array,
-                Status.SUBMITTED,
-            ],
-        )
-        rows = cursor.fetchall()
-    record_transitions(
-        (campaign_id, Status.SUBMITTED, status, parts) for _, _, campaign_id, parts, status in rows
-    )
-    return rows
+    messages_sql.save_report_moves(targets)

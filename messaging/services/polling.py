@@ -53,7 +53,9 @@ from ..vendors.base import (
     clean_item,
 )
 from ..vendors.registry import vendor
-from .reports import apply_status_events, record_replies, retry_on_deadlock
+from .pushes import retry_on_deadlock
+from .replies import record_replies
+from .reports import apply_status_events
 from .sending import crash_point
 
 log = logging.getLogger(__name__)

@@ -44,19 +44,16 @@ from django.db import (
     connection,
     transaction,
 )
-from django.db.models.fields.json import KeyTextTransform
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ..models import Campaign, Message, Recipient, SendBatch, Suppression, VendorAccount
+from ..models import Campaign, Message, SendBatch, VendorAccount
 from ..statuses import Status
 from ..vendors.base import OutgoingMessage, VendorClient, VendorError
 from ..vendors.registry import vendor
-from . import campaign_commands, lifecycle, start_in_database
-from .bulk import insert_rows
+from . import campaign_commands, lifecycle
 from .compose import (
     Encodability,
-    MessageRenderer,
     compliance_errors,
     full_text,
     message_parts,
@@ -64,7 +61,9 @@ from .compose import (
     render,
 )
 from .outcomes import MAX_REQUEUES, Decision, Disposition, backoff_s, decide
-from .reports import match_orphaned_reports, match_waiting_reports, retry_on_deadlock
+from .pushes import retry_on_deadlock
+from .reports import match_orphaned_reports, match_waiting_reports
+from .sql import campaign_start
 
 log = logging.getLogger(__name__)
 
@@ -176,198 +175,28 @@ def start_campaign(
             shape, batch_size = "single", SINGLE_SEND_BATCH
         batch_size = min(batch_size, MAX_BATCH)
 
-        if renders_in_database():
-            # The database renders and writes every message itself (same rules, no rows
-            # through Python): see start_in_database.
-            plan = start_in_database.Plan(
-                campaign=campaign,
-                account=account,
-                shape=shape,
-                batch_size=batch_size,
-                template_values=bool(template_id),
-                suppress=template.is_marketing,
-                segment_limits=(
-                    *capabilities.sms_segment_chars,
-                    *capabilities.ascii_segment_chars,
-                ),
-            )
-            created = start_in_database.create_messages(plan, exclude_missing=exclude_missing)
-            if created.first_missing and not exclude_missing:
-                phone, missing = created.first_missing
-                raise CampaignError(
-                    _(
-                        "%(n)d recipients lack a value for a placeholder (first: %(phone)s "
-                        "lacks %(names)s)."
-                    )
-                    % {"n": created.missing, "phone": phone, "names": ", ".join(missing)}
-                )
-            sendable, skipped, batch_ids = created.sendable, created.skipped, created.batch_ids
-        else:
-            sendable, skipped, batch_ids = _write_messages_in_python(
-                campaign, account, template, shape, batch_size, template_id, exclude_missing
-            )
+        # On PostgreSQL the database renders and writes every message itself (same rules, no
+        # rows through Python); elsewhere they stream through Python: see campaign_start.
+        plan = campaign_start.Plan(
+            campaign=campaign,
+            account=account,
+            shape=shape,
+            batch_size=batch_size,
+            template_values=bool(template_id),
+            suppress=template.is_marketing,
+            segment_limits=(
+                *capabilities.sms_segment_chars,
+                *capabilities.ascii_segment_chars,
+            ),
+        )
+        sendable, skipped, batch_ids = campaign_start.write_messages(
+            plan, exclude_missing=exclude_missing
+        )
         if not sendable:
             raise CampaignError(_("No recipient is left to send to."))
         crash_point("start_before_commit")
         campaign_commands.mark_started(campaign.pk, sendable=sendable, skipped=skipped)
     return StartResult(sendable, skipped, batch_ids)
-
-
-def renders_in_database() -> bool:
-    return connection.vendor == "postgresql"
-
-
-def _write_messages_in_python(
-    campaign, account, template, shape, batch_size, template_id, exclude_missing
-) -> tuple[int, int, list[int]]:
-    """Render each recipient's message in Python and stream them into the database a batch at
-    a time (SQLite; PostgreSQL renders in the database).
-
-    A recipient is skipped for the first of: suppressed, missing a value, text the account's
-    request encoding cannot carry (``compose.Encodability``).  Without ``exclude_missing``
-    the last two stop the start instead: once one is seen nothing more is written, the rest
-    is only counted, and the error names the count and the first recipient (missing values
-    first), as ``start_in_database`` does."""
-    names = placeholders(template.body)
-    suppressed = (
-        set(Suppression.objects.values_list("phone", flat=True)) if template.is_marketing else set()
-    )
-    writer = _MessageWriter(campaign, account, shape, batch_size)
-    renderer = MessageRenderer(template, account)
-    encodability = Encodability(account)
-    missing_count = unencodable_count = 0
-    first_missing = first_unencodable = None
-    # Only the placeholders' values, extracted by the database as text: decoding every
-    # recipient's whole JSON in Python cost more than rendering.
-    values = {f"v{i}": KeyTextTransform(name, "variables") for i, name in enumerate(names)}
-    rows = (
-        Recipient.objects.filter(recipient_list=campaign.recipient_list)
-        .order_by("pk")
-        .annotate(**values)
-        .values_list("phone", *values)
-    )
-    for phone, *variables in rows.iterator(chunk_size=10000):
-        content, parts, missing = renderer.render(variables)
-        reason = ""
-        if phone in suppressed:
-            reason = _("Suppressed (opted out)")
-        elif missing:
-            missing_count += 1
-            first_missing = first_missing or (phone, missing)
-            reason = _("Missing values: %(names)s") % {"names": ", ".join(missing)}
-        elif misfits := encodability.misfits(content):
-            unencodable_count += 1
-            first_unencodable = first_unencodable or (phone, misfits)
-            reason = encodability.reason(misfits)
-        if not exclude_missing and (first_missing or first_unencodable):
-            continue  # the start stops: count, write nothing more
-        template_values = [v or "" for v in variables] if template_id else None
-        if reason:
-            writer.skip(phone, content, parts, template_values, reason)
-        else:
-            writer.send(phone, content, parts, template_values)
-    if not exclude_missing and first_missing:
-        phone, missing = first_missing
-        raise CampaignError(
-            _("%(n)d recipients lack a value for a placeholder (first: %(phone)s lacks %(names)s).")
-            % {"n": missing_count, "phone": phone, "names": ", ".join(missing)}
-        )
-    if not exclude_missing and first_unencodable:
-        raise CampaignError(encodability.refusal(unencodable_count, *first_unencodable))
-    writer.flush()
-    return writer.sendable, writer.skipped, writer.batch_ids
-
-
-class _MessageWriter:
-    """Collects a campaign's new messages and writes them a batch at a time: the batch row
-    first (messages point at it), then its messages through COPY."""
-
-    COLUMNS = (
-        "campaign_id",
-        "send_batch_id",
-        "vendor_account_id",
-        "phone",
-        "content",
-        "segments",
-        "variables",
-        "custom_id",
-        "status",
-        "error",
-        "vendor_message_id",
-        "batch_id",
-        "vendor_status_code",
-        "vendor_status_description",
-        "attempts",
-        "created_at",
-    )
-
-    def __init__(self, campaign: Campaign, account: VendorAccount, shape: str, batch_size: int):
-        self.campaign, self.account = campaign, account
-        self.campaign_id, self.account_id = campaign.pk, account.pk
-        self.shape, self.batch_size = shape, batch_size
-        self.created_at = connection.ops.adapt_datetimefield_value(timezone.now())
-        self.pending: list[tuple] = []
-        self.skipped_rows: list[tuple] = []
-        self.sendable = self.skipped = 0
-        self.batch_ids: list[int] = []
-
-    def _row(self, batch_id, phone, content, parts, values, status, error) -> tuple:
-        number = self.sendable + self.skipped
-        return (
-            self.campaign_id,
-            batch_id,
-            self.account_id,
-            phone,
-            content,
-            parts,
-            json.dumps(values, ensure_ascii=False) if values else "[]",
-            f"{self.campaign_id}{number:09d}",
-            status,
-            error,
-            "",
-            "",
-            "",
-            "",
-            0,
-            self.created_at,
-        )
-
-    def send(self, phone, content, parts, values) -> None:
-        self.sendable += 1
-        self.pending.append(self._row(None, phone, content, parts, values, Status.QUEUED, ""))
-        if len(self.pending) == self.batch_size:
-            self._write_batch()
-
-    def skip(self, phone, content, parts, values, reason) -> None:
-        self.skipped += 1
-        self.skipped_rows.append(
-            self._row(None, phone, content, parts, values, Status.SKIPPED, reason)
-        )
-        if len(self.skipped_rows) == 10_000:
-            insert_rows(Message._meta.db_table, self.COLUMNS, self.skipped_rows)
-            self.skipped_rows = []
-
-    def _write_batch(self) -> None:
-        batch = SendBatch.objects.create(
-            campaign=self.campaign,
-            number=len(self.batch_ids) + 1,
-            size=len(self.pending),
-            request_shape=self.shape,
-        )
-        self.batch_ids.append(batch.pk)
-        insert_rows(
-            Message._meta.db_table,
-            self.COLUMNS,
-            ((row[0], batch.pk, *row[2:]) for row in self.pending),
-        )
-        self.pending = []
-
-    def flush(self) -> None:
-        if self.pending:
-            self._write_batch()
-        if self.skipped_rows:
-            insert_rows(Message._meta.db_table, self.COLUMNS, self.skipped_rows)
-            self.skipped_rows = []
 
 
 # --------------------------------------------------------------------------- one batch
@@ -541,9 +370,8 @@ def take_off(batch: SendBatch, wave: list[ClaimedMessage]) -> list[ClaimedMessag
     happened before (nothing leaves: None) or waits for this to commit."""
     now = timezone.now()
     with transaction.atomic():
-        campaigns = Campaign.objects.filter(pk=batch.campaign_id)
-        if connection.vendor == "postgresql":
-            campaigns = campaigns.select_for_update(no_key=False).only("status")
+        # (SQLite has no row locks: it serializes writers, and Django leaves FOR UPDATE out.)
+        campaigns = Campaign.objects.filter(pk=batch.campaign_id).select_for_update()
         status = campaigns.values_list("status", flat=True).first()
         if status != Campaign.State.SENDING:
             return None

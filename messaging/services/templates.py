@@ -21,13 +21,14 @@ another order is not submitted.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ..models import Template, TemplateFile, TemplateRegistration, VendorAccount
-from ..vendors.base import TemplateFrame, VendorError
+from ..vendors.base import TemplateFrame, TemplateReview, VendorError
 from ..vendors.registry import vendor
 from .compose import PLACEHOLDER, placeholders
 from .content_checks import FrameRules, frame_rules
@@ -317,3 +318,31 @@ def _record_reason(registration: TemplateRegistration, reason: str, raw: str | N
         fields.append("raw")
     with transaction.atomic():
         registration.save(update_fields=fields)
+
+
+# --------------------------------------------------------------------------- reviews
+#
+# The vendor's verdict on a registered template arrives later than its submission, in a push
+# (the ashx5g review push) or a poll, and is recorded on the registration as it came.
+
+
+def apply_template_reviews(account: VendorAccount, reviews: Sequence[TemplateReview]) -> int:
+    """Record the vendor's review of templates registered on this account."""
+    updated = 0
+    for review in reviews:
+        status = (
+            TemplateRegistration.Review.PENDING
+            if review.approved is None
+            else TemplateRegistration.Review.APPROVED
+            if review.approved
+            else TemplateRegistration.Review.REJECTED
+        )
+        updated += TemplateRegistration.objects.filter(
+            vendor_account=account, vendor_template_id=review.vendor_template_id
+        ).update(
+            review_status=status,
+            review_reason=review.reason,
+            reviewed_at=review.reviewed_at or timezone.now(),
+            raw=review.raw,
+        )
+    return updated

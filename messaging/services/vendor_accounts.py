@@ -19,7 +19,7 @@ from ..vendors.base import Balance, RateLimited, TransientError, VendorError
 from ..vendors.registry import VENDOR_CHOICES, vendor
 from . import polling
 from .polling import IN_FLIGHT
-from .reports import retry_on_deadlock
+from .pushes import retry_on_deadlock
 
 log = logging.getLogger(__name__)
 

@@ -25,13 +25,10 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from ..models import PushRecord, VendorAccount
-from ..services.reports import (
-    apply_status_events,
-    apply_template_reviews,
-    keep_push,
-    record_replies,
-    retry_on_deadlock,
-)
+from ..services.pushes import keep_push, retry_on_deadlock
+from ..services.replies import record_replies
+from ..services.reports import apply_status_events
+from ..services.templates import apply_template_reviews
 from ..vendors.base import PushRejected, PushRequest, clean_item, clean_text
 from ..vendors.registry import vendor
 

@@ -8,7 +8,8 @@ from django.utils import timezone, translation
 
 from messaging.models import DeliveryReport, InboundMessage, Message
 from messaging.services import inbox
-from messaging.services.reports import apply_status_events, record_replies
+from messaging.services.replies import record_replies
+from messaging.services.reports import apply_status_events
 from messaging.statuses import Status
 from messaging.vendors.base import InboundReply, StatusEvent
 

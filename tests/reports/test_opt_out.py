@@ -5,7 +5,7 @@ import pytest
 
 from messaging.models import Campaign, InboundMessage, Message, Suppression
 from messaging.services import polling
-from messaging.services.reports import is_opt_out
+from messaging.services.replies import is_opt_out
 from messaging.statuses import Status
 
 from .conftest import send_campaign
@@ -77,7 +77,7 @@ def test_pushed_opt_out_suppresses_too(client, sim_account, make_campaign, sim):
 
 
 def test_a_second_opt_out_keeps_the_first_evidence(vendor_account):
-    from messaging.services.reports import record_replies
+    from messaging.services.replies import record_replies
     from messaging.vendors.base import InboundReply
 
     record_replies(vendor_account, [InboundReply("+8613800000009", "TD", raw="first")])

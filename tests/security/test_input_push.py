@@ -245,10 +245,10 @@ def test_smscn_report_with_a_nul_is_kept_without_it(client):
 def test_an_item_the_database_refuses_costs_only_itself(client):
     """Whatever a cleaned item still carries that the database refuses (a DataError here, as
     PostgreSQL raises for a NUL): the push is stored item by item, the others are kept."""
-    from messaging.services import reports
+    from messaging.services import replies
 
     acct = account("actiongw", "922011")
-    real = reports.record_replies
+    real = replies.record_replies
 
     def refusing(account, replies):
         if any(r.content == "refused" for r in replies):

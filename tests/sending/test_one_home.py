@@ -9,7 +9,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2] / "messaging"
 CAMPAIGN_HOME = {"services/campaign_commands.py"}
 # Creating a campaign's messages (INSERT with their first status) is the start's, not a move.
-MESSAGE_HOMES = {"services/lifecycle.py", "services/start_in_database.py"}
+MESSAGE_HOMES = {
+    "services/lifecycle.py",
+    "services/sql/messages.py",  # the lifecycle's statements, by database
+    "services/sql/campaign_start.py",
+}
 
 
 def sources():

@@ -6,7 +6,7 @@ from django.db import connection
 from django.utils import translation
 
 from messaging.models import Campaign, Message, Recipient, RecipientList, Suppression, Template
-from messaging.services import sending
+from messaging.services import sending, sql
 
 pytestmark = [
     pytest.mark.django_db,
@@ -116,15 +116,15 @@ BODY = "<name>您好，您的积分<points>即将过期"
     ],
 )
 def test_database_and_python_render_the_same(
-    vendor, body, marketing, options, expected, administrator, make_campaign, monkeypatch
+    vendor, body, marketing, options, expected, administrator, make_campaign
 ):
     account = make_campaign(vendor, n=1, options=options).vendor_account
     in_database, in_python = make(administrator, account, body, marketing=marketing)
 
     with translation.override("en"):
         result_db = sending.start_campaign(in_database.pk)
-        monkeypatch.setattr(sending, "renders_in_database", lambda: False)
-        result_py = sending.start_campaign(in_python.pk)
+        with sql.forcing(sql.GENERIC):
+            result_py = sending.start_campaign(in_python.pk)
 
     errors = dict(Message.objects.filter(campaign=in_database).values_list("phone", "error"))
     assert {i: errors[f"13901{i:06d}"] for i in expected} == expected
@@ -165,28 +165,28 @@ def listed(administrator, account, rows, body=BODY):
     ]
 
 
-def refusals(campaigns, monkeypatch, **start):
+def refusals(campaigns, **start):
     """The error each path's start refuses with (database first), having written nothing."""
     errors = []
     with translation.override("en"):
         for in_python, campaign in enumerate(campaigns):
-            monkeypatch.setattr(sending, "renders_in_database", lambda p=in_python: not p)
-            with pytest.raises(sending.CampaignError) as refused:
+            with (
+                sql.forcing(sql.GENERIC if in_python else sql.POSTGRESQL),
+                pytest.raises(sending.CampaignError) as refused,
+            ):
                 sending.start_campaign(campaign.pk, **start)
             errors.append(str(refused.value))
     assert not Message.objects.filter(campaign__in=campaigns).exists()
     return errors
 
 
-def test_both_paths_stop_on_text_the_encoding_cannot_carry(
-    administrator, make_campaign, monkeypatch
-):
+def test_both_paths_stop_on_text_the_encoding_cannot_carry(administrator, make_campaign):
     account = make_campaign("smsadmin", n=1).vendor_account
     rows = [{"name": "张三", "points": "1"}, {"name": "王堃", "points": "2"}] * 3
     rows.append({"name": "李玥", "points": "赟"})
     campaigns = listed(administrator, account, rows)
     assert (
-        refusals(campaigns, monkeypatch, exclude_missing=False)
+        refusals(campaigns, exclude_missing=False)
         == [
             "4 recipients have characters the vendor's GB2312 cannot carry "
             "(first: 13700000001: 堃)."
@@ -195,35 +195,28 @@ def test_both_paths_stop_on_text_the_encoding_cannot_carry(
     )
 
 
-def test_both_paths_stop_on_missing_values_before_misfits(
-    administrator, make_campaign, monkeypatch
-):
+def test_both_paths_stop_on_missing_values_before_misfits(administrator, make_campaign):
     account = make_campaign("smsadmin", n=1).vendor_account
     rows = [{"name": "王堃", "points": "2"}, {"name": "张三"}, {"name": "李四"}]
     campaigns = listed(administrator, account, rows)
     assert (
-        refusals(campaigns, monkeypatch, exclude_missing=False)
+        refusals(campaigns, exclude_missing=False)
         == ["2 recipients lack a value for a placeholder (first: 13700000001 lacks points)."] * 2
     )
 
 
-def test_a_signature_the_encoding_cannot_carry_leaves_nobody(
-    administrator, make_campaign, monkeypatch
-):
+def test_a_signature_the_encoding_cannot_carry_leaves_nobody(administrator, make_campaign):
     account = make_campaign("smsadmin", n=1).vendor_account
     account.signature = "【堃记】"
     account.save()
     rows = [{"name": "张三", "points": "1"}, {"name": "李玥", "points": "2"}]
     campaigns = listed(administrator, account, rows)
     assert (
-        refusals(campaigns, monkeypatch, exclude_missing=False)
+        refusals(campaigns, exclude_missing=False)
         == [
             "2 recipients have characters the vendor's GB2312 cannot carry "
             "(first: 13700000000: 堃)."
         ]
         * 2
     )
-    assert (
-        refusals(campaigns, monkeypatch, exclude_missing=True)
-        == ["No recipient is left to send to."] * 2
-    )
+    assert refusals(campaigns, exclude_missing=True) == ["No recipient is left to send to."] * 2

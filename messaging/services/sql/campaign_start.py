@@ -1,17 +1,19 @@
-"""Creating a campaign's messages inside PostgreSQL: one INSERT … SELECT renders every
-recipient's message, counts its parts, decides sendable or skipped and assigns its batch.
+"""Creating a campaign's messages (``write_messages``): rendered in Python and streamed into
+the database elsewhere, rendered inside PostgreSQL there.
 
-A million-recipient start streamed through Python (``sending._MessageWriter``) spends most of
-its half minute moving rows out of and back into the database.  Here they never leave it.
-The rules are the Python ones, written once more in SQL, and ``tests/sending/
-test_start_in_database.py`` holds the two to the same output row for row:
+On PostgreSQL one INSERT … SELECT renders every recipient's message, counts its parts, decides
+sendable or skipped and assigns its batch (``create_messages``).  A million-recipient start
+streamed through Python (the generic twin's ``_MessageWriter``) spends most of its half minute
+moving rows out of and back into the database; here they never leave it.  The rules are the
+Python ones, written once more in SQL, and ``tests/sending/test_start_in_database.py`` and
+``tests/foundation/test_sql_dialect_twins.py`` hold the two to the same output row for row:
 
 * placeholders: ``compose.MessageRenderer`` (a value that is missing or blank leaves the
   ``<name>`` in place and makes the recipient "missing");
 * the text: signature + rendered body + the opt-out suffix for marketing unless present;
 * parts: ``vendors.base.segments`` with the vendor's limits, or 1 for an MMS / video / 5G
   template message (``compose.billed_as_one_message``);
-* custom ids, skipped reasons and batch numbering: ``sending._MessageWriter``;
+* custom ids, skipped reasons and batch numbering: ``_MessageWriter``;
 * text the account's request encoding cannot carry: ``compose.Encodability``, decided by
   Python's own codec, never PostgreSQL's conversions (they differ: see ``_misfit_class``).
 
@@ -20,16 +22,27 @@ Values are read with ``->>`` (text), exactly as the Python path reads them on Po
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from django.db import connection
+from django.db.models.fields.json import KeyTextTransform
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ..models import Campaign, Message, Recipient, SendBatch, Suppression, VendorAccount
-from ..statuses import Status
-from .campaign_commands import CampaignError
-from .compose import PLACEHOLDER, Encodability, billed_as_one_message, signature_for
+from ...models import Campaign, Message, Recipient, SendBatch, Suppression, VendorAccount
+from ...statuses import Status
+from ..campaign_commands import CampaignError
+from ..compose import (
+    PLACEHOLDER,
+    Encodability,
+    MessageRenderer,
+    billed_as_one_message,
+    placeholders,
+    signature_for,
+)
+from . import twin
+from .rows import insert_rows
 
 # Python's str.strip() blank test as a regular expression: every character Python counts as
 # whitespace, spelled out (PostgreSQL's [[:space:]] depends on the database's locale).
@@ -203,7 +216,7 @@ def create_messages(plan: Plan, *, exclude_missing: bool) -> Created:
     A recipient is skipped for the first of: suppressed, missing a value, text the account's
     request encoding cannot carry.  Without ``exclude_missing`` nothing is written when any
     recipient misses a value (``first_missing`` says who, for the caller's error) or else
-    has such text (raises ``CampaignError``, as ``sending._write_messages_in_python``)."""
+    has such text (raises ``CampaignError``, as the generic ``write_messages``)."""
     params: dict = {}
     encodability = Encodability(plan.account)
     selection = _selection(plan, params, encodability)
@@ -317,3 +330,172 @@ def create_messages(plan: Plan, *, exclude_missing: bool) -> Created:
         for n in range(1, batch_count + 1)
     )
     return Created(sendable, written - sendable, missing_count, reserved[:batch_count], None)
+
+
+# --------------------------------------------------------------------------- the twins
+
+
+@twin
+def write_messages(plan: Plan, *, exclude_missing: bool) -> tuple[int, int, list[int]]:
+    """Write the campaign's messages and batches (in the caller's transaction); returns
+    ``(sendable, skipped, batch ids)``.  The generic twin renders each recipient's message in
+    Python and streams them into the database a batch at a time.
+
+    A recipient is skipped for the first of: suppressed, missing a value, text the account's
+    request encoding cannot carry (``compose.Encodability``).  Without ``exclude_missing``
+    the last two stop the start instead: once one is seen nothing more is written, the rest
+    is only counted, and the error names the count and the first recipient (missing values
+    first), as the PostgreSQL twin does."""
+    campaign, account, template = plan.campaign, plan.account, plan.campaign.template
+    names = placeholders(template.body)
+    suppressed = (
+        set(Suppression.objects.values_list("phone", flat=True)) if plan.suppress else set()
+    )
+    writer = _MessageWriter(campaign, account, plan.shape, plan.batch_size)
+    renderer = MessageRenderer(template, account)
+    encodability = Encodability(account)
+    missing_count = unencodable_count = 0
+    first_missing = first_unencodable = None
+    # Only the placeholders' values, extracted by the database as text: decoding every
+    # recipient's whole JSON in Python cost more than rendering.
+    values = {f"v{i}": KeyTextTransform(name, "variables") for i, name in enumerate(names)}
+    rows = (
+        Recipient.objects.filter(recipient_list=campaign.recipient_list)
+        .order_by("pk")
+        .annotate(**values)
+        .values_list("phone", *values)
+    )
+    for phone, *variables in rows.iterator(chunk_size=10000):
+        content, parts, missing = renderer.render(variables)
+        reason = ""
+        if phone in suppressed:
+            reason = _("Suppressed (opted out)")
+        elif missing:
+            missing_count += 1
+            first_missing = first_missing or (phone, missing)
+            reason = _("Missing values: %(names)s") % {"names": ", ".join(missing)}
+        elif misfits := encodability.misfits(content):
+            unencodable_count += 1
+            first_unencodable = first_unencodable or (phone, misfits)
+            reason = encodability.reason(misfits)
+        if not exclude_missing and (first_missing or first_unencodable):
+            continue  # the start stops: count, write nothing more
+        template_values = [v or "" for v in variables] if plan.template_values else None
+        if reason:
+            writer.skip(phone, content, parts, template_values, reason)
+        else:
+            writer.send(phone, content, parts, template_values)
+    if not exclude_missing and first_missing:
+        phone, missing = first_missing
+        raise CampaignError(
+            _("%(n)d recipients lack a value for a placeholder (first: %(phone)s lacks %(names)s).")
+            % {"n": missing_count, "phone": phone, "names": ", ".join(missing)}
+        )
+    if not exclude_missing and first_unencodable:
+        raise CampaignError(encodability.refusal(unencodable_count, *first_unencodable))
+    writer.flush()
+    return writer.sendable, writer.skipped, writer.batch_ids
+
+
+class _MessageWriter:
+    """Collects a campaign's new messages and writes them a batch at a time: the batch row
+    first (messages point at it), then its messages through COPY."""
+
+    COLUMNS = (
+        "campaign_id",
+        "send_batch_id",
+        "vendor_account_id",
+        "phone",
+        "content",
+        "segments",
+        "variables",
+        "custom_id",
+        "status",
+        "error",
+        "vendor_message_id",
+        "batch_id",
+        "vendor_status_code",
+        "vendor_status_description",
+        "attempts",
+        "created_at",
+    )
+
+    def __init__(self, campaign: Campaign, account: VendorAccount, shape: str, batch_size: int):
+        self.campaign, self.account = campaign, account
+        self.campaign_id, self.account_id = campaign.pk, account.pk
+        self.shape, self.batch_size = shape, batch_size
+        self.created_at = connection.ops.adapt_datetimefield_value(timezone.now())
+        self.pending: list[tuple] = []
+        self.skipped_rows: list[tuple] = []
+        self.sendable = self.skipped = 0
+        self.batch_ids: list[int] = []
+
+    def _row(self, batch_id, phone, content, parts, values, status, error) -> tuple:
+        number = self.sendable + self.skipped
+        return (
+            self.campaign_id,
+            batch_id,
+            self.account_id,
+            phone,
+            content,
+            parts,
+            json.dumps(values, ensure_ascii=False) if values else "[]",
+            f"{self.campaign_id}{number:09d}",
+            status,
+            error,
+            "",
+            "",
+            "",
+            "",
+            0,
+            self.created_at,
+        )
+
+    def send(self, phone, content, parts, values) -> None:
+        self.sendable += 1
+        self.pending.append(self._row(None, phone, content, parts, values, Status.QUEUED, ""))
+        if len(self.pending) == self.batch_size:
+            self._write_batch()
+
+    def skip(self, phone, content, parts, values, reason) -> None:
+        self.skipped += 1
+        self.skipped_rows.append(
+            self._row(None, phone, content, parts, values, Status.SKIPPED, reason)
+        )
+        if len(self.skipped_rows) == 10_000:
+            insert_rows(Message._meta.db_table, self.COLUMNS, self.skipped_rows)
+            self.skipped_rows = []
+
+    def _write_batch(self) -> None:
+        batch = SendBatch.objects.create(
+            campaign=self.campaign,
+            number=len(self.batch_ids) + 1,
+            size=len(self.pending),
+            request_shape=self.shape,
+        )
+        self.batch_ids.append(batch.pk)
+        insert_rows(
+            Message._meta.db_table,
+            self.COLUMNS,
+            ((row[0], batch.pk, *row[2:]) for row in self.pending),
+        )
+        self.pending = []
+
+    def flush(self) -> None:
+        if self.pending:
+            self._write_batch()
+        if self.skipped_rows:
+            insert_rows(Message._meta.db_table, self.COLUMNS, self.skipped_rows)
+            self.skipped_rows = []
+
+
+@write_messages.on_postgresql
+def write_messages_postgresql(plan: Plan, *, exclude_missing: bool) -> tuple[int, int, list[int]]:
+    created = create_messages(plan, exclude_missing=exclude_missing)
+    if created.first_missing and not exclude_missing:
+        phone, missing = created.first_missing
+        raise CampaignError(
+            _("%(n)d recipients lack a value for a placeholder (first: %(phone)s lacks %(names)s).")
+            % {"n": created.missing, "phone": phone, "names": ", ".join(missing)}
+        )
+    return created.sendable, created.skipped, created.batch_ids

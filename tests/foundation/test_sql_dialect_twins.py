@@ -1,0 +1,483 @@
+"""Every PostgreSQL statement beside its generic twin (``messaging.services.sql``): each pair
+runs here on PostgreSQL on the same data — the generic twin forced with ``sql.forcing`` — and
+must return the same and leave the same rows, compared row for row, value for value.
+
+Each run happens in a savepoint rolled back afterwards, so both twins meet identical rows
+(the same primary keys); only values a run takes from the clock or a sequence (a new row's id,
+``received_at`` stamped on insert) are left out of the comparison, and said so where they are.
+"""
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.db import connection, transaction
+from django.utils import timezone
+
+from messaging.models import (
+    Campaign,
+    DeliveryReport,
+    Message,
+    PushRecord,
+    Recipient,
+    RecipientList,
+    SendBatch,
+    Template,
+)
+from messaging.services import lifecycle, reports, sql
+from messaging.services.campaigns import refresh_counters
+from messaging.services.sql import campaign_start, rows
+from messaging.services.sql import messages as messages_sql
+from messaging.services.sql import reports as reports_sql
+from messaging.statuses import Status
+from messaging.vendors.base import StatusEvent
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="the PostgreSQL twins"),
+]
+
+MESSAGE_FIELDS = [
+    f.attname for f in Message._meta.concrete_fields if f.attname not in ("id", "created_at")
+]
+COUNTERS = (
+    "total_count",
+    "pending_count",
+    "skipped_count",
+    "submitted_count",
+    "delivered_count",
+    "failed_count",
+    "unknown_count",
+    "no_report_count",
+    "segment_count",
+)
+TRICKY_TEXT = ["tab\there", "line\nbreak", "back\\slash", 'quote"d', "回T退订 ，", "", "😀\r"]
+
+
+def both_ways(run, read):
+    """``(generic, postgresql)``: what ``run`` returned and what ``read`` found after it, for
+    each twin, each run on the same rows in a savepoint rolled back afterwards."""
+    results = {}
+    for name in (sql.GENERIC, sql.POSTGRESQL):
+        savepoint = transaction.savepoint()
+        try:
+            with sql.forcing(name):
+                returned = run()
+            results[name] = (returned, read())
+        finally:
+            transaction.savepoint_rollback(savepoint)
+    return results[sql.GENERIC], results[sql.POSTGRESQL]
+
+
+def message_rows(**where):
+    return list(Message.objects.filter(**where).order_by("pk").values_list("pk", *MESSAGE_FIELDS))
+
+
+def counters(campaign):
+    return Campaign.objects.filter(pk=campaign.pk).values_list(*COUNTERS).get()
+
+
+STATUSES = [
+    Status.QUEUED,
+    Status.SUBMITTING,
+    Status.UNKNOWN,
+    Status.SUBMITTED,
+    Status.DELIVERED,
+    Status.NO_REPORT,
+    Status.FAILED,
+]
+
+
+@pytest.fixture
+def campaign(vendor_account, administrator):
+    """A campaign whose messages stand in every status a statement may meet, in one batch."""
+    template = Template.objects.create(name="t", body="x", created_by=administrator)
+    recipients = RecipientList.objects.create(name="l")
+    campaign = Campaign.objects.create(
+        name="twins",
+        template=template,
+        vendor_account=vendor_account,
+        recipient_list=recipients,
+    )
+    batch = SendBatch.objects.create(campaign=campaign, number=1, size=len(STATUSES) * 3)
+    submitted_at = timezone.now() - timedelta(minutes=10)
+    Message.objects.bulk_create(
+        Message(
+            campaign=campaign,
+            send_batch=batch,
+            vendor_account=vendor_account,
+            phone=f"1380000{i:04d}",
+            content=f"x{i}",
+            segments=1 + i % 2,
+            variables=[f"v{i}", "张三"],
+            custom_id=f"c{i}",
+            vendor_message_id=f"known{i}"
+            if status not in (Status.QUEUED, Status.SUBMITTING)
+            else "",
+            status=status,
+            submitted_at=None if status == Status.QUEUED else submitted_at,
+        )
+        for i, status in enumerate(STATUSES * 3)
+    )
+    refresh_counters([campaign.pk])
+    return campaign
+
+
+# --------------------------------------------------------------------------- sql.messages
+
+
+def test_take_off(campaign):
+    batch = campaign.batches.get()
+    pks = list(Message.objects.filter(campaign=campaign).values_list("pk", flat=True))
+    now = timezone.now()
+    generic, postgresql = both_ways(
+        lambda: sorted(messages_sql.take_off(batch.pk, pks, now)),
+        lambda: message_rows(campaign=campaign),
+    )
+    assert generic == postgresql
+    assert len(generic[0]) == 3 and generic[0][0][4] == ["v0", "张三"]
+
+
+def test_record_submitted(campaign):
+    pks = list(
+        Message.objects.filter(campaign=campaign).order_by("pk").values_list("pk", flat=True)
+    )
+    answers = [(pk, f"v{n}", "b1") for n, pk in enumerate(pks)]
+    generic, postgresql = both_ways(
+        # Through the lifecycle, which counts the moves the twin reports.
+        lambda: sorted(lifecycle.record_submitted(answers)),
+        lambda: (message_rows(campaign=campaign), counters(campaign)),
+    )
+    assert generic == postgresql
+    assert {old for _, old, _ in generic[0]} == {Status.SUBMITTING, Status.UNKNOWN}
+
+
+def test_save_report_moves(campaign):
+    now = timezone.now()
+
+    def targets():
+        found = []
+        rows_ = Message.objects.filter(campaign=campaign).order_by("pk")
+        for n, (pk, status) in enumerate(rows_.values_list("pk", "status")):
+            new = [Status.DELIVERED, Status.UNDELIVERED, Status.SUBMITTED][n % 3]
+            found.append(
+                reports._Target(
+                    pk=pk,
+                    vendor_message_id=f"r{n}",
+                    custom_id="",
+                    phone="",
+                    status=new,
+                    campaign_id=campaign.pk,
+                    segments=1,
+                    old_status=status,
+                    code="DELIVRD" if new == Status.DELIVERED else "X",
+                    description=TRICKY_TEXT[n % len(TRICKY_TEXT)],
+                    final_at=now if new != Status.SUBMITTED else None,
+                )
+            )
+        return found
+
+    generic, postgresql = both_ways(
+        lambda: messages_sql.save_report_moves(targets()),
+        lambda: message_rows(campaign=campaign),
+    )
+    assert generic == postgresql
+    # Forward only, both ways; a message keeps the vendor id it has, and learns one if not.
+    _, moved = generic
+    assert {row[9] for row in moved} == {f"known{i}" for i in range(21) if i % 7 > 1} | {
+        f"r{i}" for i in range(21) if i % 7 < 2
+    }
+    assert Message.objects.filter(campaign=campaign, vendor_message_id="known4").exists()
+
+
+def report_rows(account):
+    """Stored reports; ``received_at`` is the clock's and left out, ``matched_at`` is said
+    only as set or not (the fast path and the general path each read the clock)."""
+    return [
+        (*row[:-1], row[-1] is not None)
+        for row in DeliveryReport.objects.filter(vendor_account=account)
+        .order_by("vendor_message_id", "custom_id", "phone", "part_index", "status", "raw")
+        .values_list(
+            "source",
+            "vendor_message_id",
+            "custom_id",
+            "phone",
+            "status",
+            "vendor_code",
+            "description",
+            "done_at",
+            "part_index",
+            "part_count",
+            "raw",
+            "message_id",
+            "matched_at",
+        )
+    ]
+
+
+def test_deliver_submitted_the_report_fast_path(campaign):
+    """The fast path (PostgreSQL) and the general path alone (generic) apply a push alike."""
+    account = campaign.vendor_account
+    done = timezone.now().replace(microsecond=0) - timedelta(minutes=1)
+
+    def event(vendor_id, status, code="", **fields):
+        fields.setdefault("done_at", done)
+        return StatusEvent(vendor_id, status, code, "成功\t", "Delivered", raw=vendor_id, **fields)
+
+    events = [
+        event("known3", Status.DELIVERED, "DELIVRD"),  # submitted → delivered: the fast path
+        event("known3", Status.DELIVERED, "DELIVRD"),  # its duplicate
+        event("known10", Status.UNDELIVERED, "MK:1"),  # submitted → undelivered
+        event("known10", Status.DELIVERED, "DELIVRD"),  # a later, better report
+        event("known4", Status.UNDELIVERED, "late"),  # delivered stays delivered
+        event("known2", Status.DELIVERED, "DELIVRD"),  # unknown → delivered (general path)
+        event("known17", Status.DELIVERED, "DELIVRD", part_index=1, part_count=2),  # a part
+        event("known17", Status.DELIVERED, "DELIVRD", part_index=2, part_count=2),
+        event("early", Status.DELIVERED, "DELIVRD"),  # no message yet: stored unmatched
+        event("", Status.DELIVERED, "DELIVRD", custom_id="c8"),  # by our id
+        event("", Status.DELIVERED, "DELIVRD", phone="13800000015"),  # by phone (submitting)
+        event("known6", Status.SUBMITTED, "ACK"),  # failed: no move
+    ]
+    generic, postgresql = both_ways(
+        lambda: reports.apply_status_events(account, events, source="push"),
+        lambda: (message_rows(campaign=campaign), report_rows(account), counters(campaign)),
+    )
+    assert generic == postgresql
+    assert generic[0].advanced >= 4 and generic[0].matched == len(events) - 1
+
+
+# --------------------------------------------------------------------------- sql.reports
+
+
+def test_message_rows_by_vendor_id(campaign):
+    """The same messages both ways; the PostgreSQL twin leaves out the last three columns
+    (the report moves keep them in SQL whenever the status does not move)."""
+    wanted = {f"known{i}" for i in range(21)} | {"", "nothing", 'quo"te', "back\\slash"}
+    generic, postgresql = both_ways(
+        lambda: sorted(reports_sql.message_rows_by_vendor_id(campaign.vendor_account_id, wanted)),
+        lambda: None,
+    )
+    assert [row[:8] for row in generic[0]] == [row[:8] for row in postgresql[0]]
+    assert len(generic[0]) == 15
+    assert {row[8:] for row in postgresql[0]} == {("", "", None)}
+
+
+def test_insert_reports(campaign):
+    account = campaign.vendor_account
+    message = Message.objects.filter(campaign=campaign).order_by("pk").first()
+    now = timezone.now()
+    stored = [
+        reports._Report(
+            vendor_message_id=f"id{n}",
+            custom_id=text[:64],
+            phone="13800000001",
+            status=[Status.DELIVERED, Status.UNDELIVERED, Status.UNKNOWN][n % 3],
+            vendor_code=text[:32],
+            description=text,
+            done_at=None if n % 2 else now - timedelta(seconds=n),
+            raw=f"raw {text}",
+            message_id=message.pk if n % 3 == 0 else None,
+            part_index=1 + n % 2,
+            part_count=2,
+        )
+        for n, text in enumerate(TRICKY_TEXT * 2)
+    ]
+    generic, postgresql = both_ways(
+        lambda: reports_sql.insert_reports(account.pk, "poll", stored, now),
+        lambda: [
+            (*row, matched == now)
+            for *row, matched in DeliveryReport.objects.order_by("vendor_message_id").values_list(
+                *[
+                    f.attname
+                    for f in DeliveryReport._meta.concrete_fields
+                    if f.attname not in ("id", "received_at", "matched_at")
+                ],
+                "matched_at",
+            )
+        ],
+    )
+    assert generic == postgresql
+    assert len(generic[1]) == len(stored)
+
+
+def test_insert_push(vendor_account):
+    def run():
+        record = PushRecord(
+            vendor_account=vendor_account,
+            method="POST",
+            path="/push/1/token",
+            query="a=1&b=回",
+            content_type="application/octet-stream",
+            body=b"\x00\xff\xfe binary \\x00 " + "退订".encode("gbk") + bytes(range(256)),
+            outcome=PushRecord.Outcome.ACCEPTED,
+            error="line\nbreak",
+            item_count=3,
+        )
+        reports_sql.insert_push(record)
+        return record.pk is not None
+
+    generic, postgresql = both_ways(
+        run,
+        lambda: [
+            (*row[:-1], bytes(row[-1]))
+            for row in PushRecord.objects.values_list(
+                *[
+                    f.attname
+                    for f in PushRecord._meta.concrete_fields
+                    if f.attname not in ("id", "received_at", "body")
+                ],
+                "body",
+            )
+        ],
+    )
+    assert generic == postgresql
+    assert generic[0] is True and len(generic[1]) == 1
+
+
+# --------------------------------------------------------------------------- sql.rows
+
+
+def recipient_rows(recipient_list):
+    return list(
+        Recipient.objects.filter(recipient_list=recipient_list)
+        .order_by("phone")
+        .values_list("phone", "variables", "source_row")
+    )
+
+
+def test_insert_rows():
+    recipients = RecipientList.objects.create(name="rows")
+    new = [
+        (recipients.pk, f"1390000{n:04d}", json.dumps({"name": text}, ensure_ascii=False), n)
+        for n, text in enumerate(TRICKY_TEXT * 3)
+    ]
+    new.append((recipients.pk, "13911112222", "{}", None))
+    generic, postgresql = both_ways(
+        lambda: rows.insert_rows(
+            Recipient._meta.db_table,
+            ("recipient_list_id", "phone", "variables", "source_row"),
+            iter(new),
+        ),
+        lambda: recipient_rows(recipients),
+    )
+    assert generic == postgresql
+    assert generic[0] == len(new) and generic[1][0][1] == {"name": TRICKY_TEXT[0]}
+
+
+def stage(tmp_path: Path, list_id: int, phones) -> str:
+    """A staging file as phase 1 of an import writes it (COPY's text format)."""
+    lines = []
+    for n, phone in enumerate(phones, start=2):
+        variables = json.dumps({"name": TRICKY_TEXT[n % len(TRICKY_TEXT)]}, ensure_ascii=False)
+        variables = variables.replace("\\", "\\\\")
+        lines.append(f"{list_id}\t{phone}\t{variables}\t{n}\n")
+    path = tmp_path / f"stage-{list_id}.tsv"
+    path.write_text("".join(lines), encoding="utf-8")
+    return str(path)
+
+
+@pytest.mark.parametrize("late_duplicate", [False, True])
+def test_insert_staged_recipients(tmp_path, late_duplicate):
+    """A clean save, and one that meets a phone added to the list after it was checked (the
+    PostgreSQL twin falls back to a temporary table; both skip the phone)."""
+    recipients = RecipientList.objects.create(name="import")
+    phones = [f"1370000{n:04d}" for n in range(23)]
+    if late_duplicate:
+        Recipient.objects.create(recipient_list=recipients, phone=phones[5], source_row=99)
+    path = stage(tmp_path, recipients.pk, phones)
+    progress = []
+    generic, postgresql = both_ways(
+        lambda: rows.insert_staged_recipients(
+            recipients.pk,
+            path,
+            accepted=len(phones),
+            stage_name="import_stage_twins",
+            chunk_size=10,
+            progress=progress.append,
+        ),
+        lambda: recipient_rows(recipients),
+    )
+    assert generic == postgresql
+    assert generic[0] == len(phones) - late_duplicate
+    assert progress  # both heard how far the save went
+
+
+# --------------------------------------------------------------------------- sql.campaign_start
+
+
+def test_write_messages(vendor_account, administrator):
+    """Creating a campaign's messages: rendered in SQL and in Python alike (the many tricky
+    cases are ``tests/sending/test_start_in_database.py``'s; this holds the pair itself)."""
+    recipients = RecipientList.objects.create(name="start")
+    Recipient.objects.bulk_create(
+        Recipient(
+            recipient_list=recipients,
+            phone=f"1360000{n:04d}",
+            variables={"name": text} if n % 4 else {},
+        )
+        for n, text in enumerate(TRICKY_TEXT * 3)
+    )
+    template = Template.objects.create(
+        name="t", body="<name>您好", is_marketing=True, created_by=administrator
+    )
+    campaign = Campaign.objects.create(
+        name="start",
+        template=template,
+        vendor_account=vendor_account,
+        recipient_list=recipients,
+    )
+    plan = campaign_start.Plan(
+        campaign=campaign,
+        account=vendor_account,
+        shape="personalised",
+        batch_size=4,
+        template_values=False,
+        suppress=True,
+        segment_limits=(70, 67, 160, 153),
+    )
+
+    def written():
+        return (
+            [
+                (*row[:-1], SendBatch.objects.get(pk=row[-1]).number if row[-1] else None)
+                for row in Message.objects.filter(campaign=campaign)
+                .order_by("custom_id")
+                .values_list(*[f for f in MESSAGE_FIELDS if f != "send_batch_id"], "send_batch_id")
+            ],
+            list(
+                SendBatch.objects.filter(campaign=campaign)
+                .order_by("number")
+                .values_list("number", "size", "state", "request_shape")
+            ),
+        )
+
+    generic, postgresql = both_ways(
+        lambda: (lambda sendable, skipped, batch_ids: (sendable, skipped, len(batch_ids)))(
+            *campaign_start.write_messages(plan, exclude_missing=True)
+        ),
+        written,
+    )
+    assert generic == postgresql
+    assert generic[0] == (13, 8, 4)  # blank or no name: skipped
+
+
+# --------------------------------------------------------------------------- every pair
+
+
+def test_every_pair_is_held_equal_here():
+    twins = sql.all_twins()
+    tested = {
+        "messages.take_off",
+        "messages.record_submitted",
+        "messages.save_report_moves",
+        "messages.deliver_submitted",
+        "reports.message_rows_by_vendor_id",
+        "reports.insert_reports",
+        "reports.insert_push",
+        "rows.insert_rows",
+        "rows.insert_staged_recipients",
+        "campaign_start.write_messages",
+    }
+    assert set(twins) == tested
+    assert all(twin.postgresql is not None for twin in twins.values())
