@@ -665,11 +665,9 @@ class Table:
     sheet: str = ""
     encoding: str = ""
     delimiter: str = ","
-    header_row: int = 0  # physical row of the header, 0 when the file has none
     data_start: int = 1  # physical row of the first data row
     headers: list[str] = field(default_factory=list)
     phone_column: str | None = None  # detected; the marketer may choose another
-    phone_by_header: bool = False
     sample: list[tuple[int, list]] = field(default_factory=list)
     estimated_rows: int = 0
 
@@ -840,12 +838,10 @@ def _find_header(table: Table, head: list[tuple[int, list]]) -> None:
 
     width = max(_last_filled(values) for _n, values in head[header_at or 0 :][: SAMPLE_ROWS + 2])
     if header_at is None:
-        table.header_row = 0
         table.data_start = head[0][0]
         names = [""] * width
     else:
         number, values = head[header_at]
-        table.header_row = number
         table.data_start = number + 1
         names = [cell_text(v) for v in values[:width]] + [""] * (width - len(values))
         below = head[header_at + 1] if header_at + 1 < len(head) else None
@@ -925,7 +921,6 @@ def _detect_phone_column(table: Table, head: list[tuple[int, list]]) -> None:
     ]
     if ranked:
         table.phone_column = table.headers[min(ranked)[1]]
-        table.phone_by_header = True
         return
     data = [values for n, values in head if n >= table.data_start]
     best, best_hits = None, 0

@@ -68,7 +68,6 @@ SYNC_MAX_BYTES = 1024 * 1024
 @dataclass
 class Rejected:
     row: int
-    reason_code: str
     reason: str
     value: str
     values: list = field(default_factory=list)
@@ -120,7 +119,6 @@ class RowChecker:
             self.on_reject(
                 Rejected(
                     row=row,
-                    reason_code=rejection.reason.code,
                     reason=rejection.message,
                     value=cell_text(raw),
                     values=list(values),

@@ -1,7 +1,7 @@
 """What an account's request encoding cannot carry is known before sending: the preview counts
 and lists those recipients, and the start leaves them out (skipped, with the characters) or
 stops, as the marketer chose for missing values.  On PostgreSQL the start decides in SQL
-(``start_in_database``), elsewhere in Python; ``test_start_in_database`` holds the two equal."""
+(``sql.campaign_start``), elsewhere in Python; ``test_start_in_database`` holds the two equal."""
 
 import pytest
 from django.utils import translation
