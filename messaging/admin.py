@@ -303,7 +303,7 @@ class TemplateRegistrationAdmin(DeclaredLookupsOnly, admin.ModelAdmin):
 class RecipientListAdmin(DeclaredLookupsOnly, admin.ModelAdmin):
     list_display = ("name", "recipient_count", "created_by", "created_at")
     # Links to the import page, the admin import and the exports.
-    change_form_template = "importing/admin_recipientlist_change_form.html"
+    change_form_template = "admin/imports/recipientlist_change_form.html"
     search_fields = ("name", "description")
     readonly_fields = ("created_by", "created_at")
 
@@ -363,7 +363,9 @@ class ImportJobAdmin(DeclaredLookupsOnly, admin.ModelAdmin):
     @admin.display(description=_("progress and result"))
     def job_page(self, job: ImportJob) -> str:
         return format_html(
-            '<a href="{}">{}</a>', reverse("importing:job", kwargs={"job_pk": job.pk}), _("Open")
+            '<a href="{}">{}</a>',
+            reverse("portal:import_job", kwargs={"job_pk": job.pk}),
+            _("Open"),
         )
 
 

@@ -11,8 +11,8 @@ from import_export.admin import ImportMixin
 from import_export.forms import ConfirmImportForm, ImportForm
 
 from messaging.models import RecipientList
+from messaging.views.portal import exports
 
-from . import exports
 from .resources import RecipientResource, SpreadsheetFormat, spreadsheet_error_message
 
 
@@ -50,7 +50,7 @@ class RecipientImportMixin(ImportMixin):
     import_formats = [SpreadsheetFormat]
     import_form_class = RecipientImportForm
     confirm_form_class = RecipientConfirmImportForm
-    import_template_name = "importing/admin_import.html"
+    import_template_name = "admin/imports/admin_import.html"
 
     def has_import_permission(self, request):
         return request.user.has_perm("messaging.add_recipient")

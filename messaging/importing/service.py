@@ -49,7 +49,7 @@ from django.utils.translation import gettext as _gettext
 
 from messaging.models import ImportJob, Recipient, RecipientList, Suppression
 
-from .exports import escape_cell
+from .cells import escape_cell
 from .phones import Rejection, normalize
 from .readers import SpreadsheetError, Table, cell_text, open_table
 
