@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views.portal import campaigns, composer, dashboard, inbox, lists
+from .views.portal import campaigns, composer, dashboard, exports, imports, inbox, lists
 
 app_name = "portal"
 
@@ -47,6 +47,23 @@ urlpatterns = [
     path("lists/", lists.list_index, name="lists"),
     path("lists/<int:pk>/", lists.list_detail, name="list"),
     # Replies
+    path("lists/<int:list_pk>/import/", imports.list_page, name="import_list"),
+    path("lists/<int:list_pk>/import/upload/", imports.upload, name="import_upload"),
+    path("imports/<int:job_pk>/mapping/", imports.mapping, name="import_mapping"),
+    path("imports/<int:job_pk>/", imports.job_page, name="import_job"),
+    path("imports/<int:job_pk>/status.json", imports.job_status, name="import_status"),
+    path("imports/<int:job_pk>/rejected.csv", imports.rejected_report, name="import_rejected"),
+    path(
+        "lists/<int:list_pk>/recipients.<str:fmt>",
+        exports.export_recipients,
+        name="export_recipients",
+    ),
+    path(
+        "campaigns/<int:campaign_pk>/messages.<str:fmt>",
+        exports.export_messages,
+        name="export_messages",
+    ),
+    path("replies.<str:fmt>", exports.export_replies, name="export_replies"),
     path("inbox/", inbox.inbox, name="inbox"),
     path("inbox/mark/", inbox.mark, name="inbox_mark"),
 ]

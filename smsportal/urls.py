@@ -11,7 +11,6 @@ urlpatterns = [
     path("accounts/logout/", portal_auth.LogoutView.as_view(), name="logout"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("vendor/", include("messaging.urls")),
-    path("imports/", include("messaging.importing.urls")),
     path("portal/", include("messaging.portal_urls")),
     # Uploaded files, behind permission checks (messaging/views/media.py).
     path("files/", include("messaging.views.media")),

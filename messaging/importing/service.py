@@ -51,7 +51,7 @@ from messaging.models import ImportJob, Recipient, RecipientList, Suppression
 from messaging.services import sql
 from messaging.services.sql import rows as rows_sql
 
-from .exports import escape_cell
+from .cells import escape_cell
 from .phones import Rejection, normalize
 from .readers import SpreadsheetError, Table, cell_text, open_table
 

@@ -25,14 +25,15 @@ def unread_replies(context) -> int:
 
 @register.simple_tag(takes_context=True)
 def nav_class(context, *names: str) -> str:
-    """ "active" when the current page's URL name is one of ``names`` (``portal:dashboard``)."""
+    """ "active" when the current page's URL name is one of ``names`` (``portal:dashboard``);
+    a name ending in ``*`` matches every name it begins (``portal:import_*``)."""
     request = context.get("request")
     match = getattr(request, "resolver_match", None)
     if match is None:
         return ""
     current = f"{match.namespace}:{match.url_name}" if match.namespace else match.url_name
     for name in names:
-        if current == name or (name.endswith(":*") and match.namespace == name[:-2]):
+        if current == name or (name.endswith("*") and current.startswith(name[:-1])):
             return "active"
     return ""
 

@@ -139,18 +139,18 @@ def test_marketer_imports_composes_sends_and_reads_replies(
     expect(page.locator("[data-low-balance]")).to_be_visible()  # 5000 < 10000
     screenshot(page, "02-dashboard")
 
-    # A new list, then Engineer A's import pages: upload, mapping, confirm, job.
+    # A new list, then the import pages: upload, mapping, confirm, job.
     page.goto(f"{base}/portal/lists/")
     page.fill("#new-list-form input[name=name]", "双十一会员")
     page.click("#new-list-form button[type=submit]")
-    page.wait_for_url(re.compile(r"/imports/lists/\d+/upload/"))
+    page.wait_for_url(re.compile(r"/portal/lists/\d+/import/upload/"))
     screenshot(page, "03-import-upload")
     page.set_input_files("input[type=file][name=file]", str(spreadsheet))
     page.locator("main form button[type=submit]").first.click()
-    page.wait_for_url(re.compile(r"/imports/jobs/\d+/mapping/"))
+    page.wait_for_url(re.compile(r"/portal/imports/\d+/mapping/"))
     screenshot(page, "04-import-mapping")
     page.click("button[name=confirm]")
-    page.wait_for_url(re.compile(r"/imports/jobs/\d+/$"))
+    page.wait_for_url(re.compile(r"/portal/imports/\d+/$"))
     expect(page.locator('[data-field="imported"]')).to_have_text("3")
     screenshot(page, "05-import-done")
 

@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from messaging.importing.exports import escape_cell
+from messaging.importing.cells import escape_cell
 from messaging.models import Campaign, InboundMessage, Message, Recipient, Template
 from messaging.statuses import Status
 
@@ -60,7 +60,7 @@ def nasty_list(recipient_list):
 def test_recipients_csv(marketer_client, nasty_list):
     with translation.override("en"):
         response = marketer_client.get(
-            reverse("importing:export_recipients", args=[nasty_list.pk, "csv"])
+            reverse("portal:export_recipients", args=[nasty_list.pk, "csv"])
         )
     assert response["Content-Type"].startswith("text/csv")
     assert "attachment" in response["Content-Disposition"]
@@ -73,7 +73,7 @@ def test_recipients_csv(marketer_client, nasty_list):
 
 def test_recipients_xlsx(marketer_client, nasty_list):
     response = marketer_client.get(
-        reverse("importing:export_recipients", args=[nasty_list.pk, "xlsx"])
+        reverse("portal:export_recipients", args=[nasty_list.pk, "xlsx"])
     )
     rows = xlsx_rows(response)
     # XML reads a stored carriage return back as a line feed; the apostrophe is what counts.
@@ -125,9 +125,7 @@ def campaign(vendor_account, recipient_list, administrator):
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 def test_campaign_messages_with_statuses_and_vendor_codes(marketer_client, campaign, fmt):
     with translation.override("en"):
-        response = marketer_client.get(
-            reverse("importing:export_messages", args=[campaign.pk, fmt])
-        )
+        response = marketer_client.get(reverse("portal:export_messages", args=[campaign.pk, fmt]))
     rows = csv_rows(response) if fmt == "csv" else xlsx_rows(response)
     header = rows[0]
     assert header[:5] == ["phone", "campaign", "status", "vendor code", "vendor description"]
@@ -142,7 +140,7 @@ def test_campaign_messages_with_statuses_and_vendor_codes(marketer_client, campa
 def test_replies(marketer_client, campaign, fmt):
     with translation.override("en"):
         response = marketer_client.get(
-            reverse("importing:export_replies", args=[fmt]) + f"?campaign={campaign.pk}"
+            reverse("portal:export_replies", args=[fmt]) + f"?campaign={campaign.pk}"
         )
     rows = csv_rows(response) if fmt == "csv" else xlsx_rows(response)
     assert rows[0][:3] == ["received", "phone", "content"]
@@ -151,7 +149,7 @@ def test_replies(marketer_client, campaign, fmt):
 
 
 def test_unknown_format_is_404(marketer_client, campaign):
-    url = reverse("importing:export_messages", args=[campaign.pk, "pdf"])
+    url = reverse("portal:export_messages", args=[campaign.pk, "pdf"])
     assert marketer_client.get(url).status_code == 404
 
 

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 def upload(client, recipient_list, file, **extra):
     return client.post(
-        reverse("importing:upload", args=[recipient_list.pk]), {"file": file, **extra}
+        reverse("portal:import_upload", args=[recipient_list.pk]), {"file": file, **extra}
     )
 
 
@@ -25,7 +25,7 @@ def test_upload_mapping_confirm_and_result(marketer_client, recipient_list):
     response = upload(marketer_client, recipient_list, fixture_upload("duplicates_invalid.xlsx"))
     job = ImportJob.objects.get()
     assert response.status_code == 302
-    assert response.url == reverse("importing:mapping", args=[job.pk])
+    assert response.url == reverse("portal:import_mapping", args=[job.pk])
 
     with translation.override("en"):
         page = marketer_client.get(response.url, HTTP_ACCEPT_LANGUAGE="en")
@@ -37,21 +37,23 @@ def test_upload_mapping_confirm_and_result(marketer_client, recipient_list):
     assert len(page.context["sample"]) == 10 and page.context["sample"][0]["ok"]
 
     response = marketer_client.post(
-        reverse("importing:mapping", args=[job.pk]),
+        reverse("portal:import_mapping", args=[job.pk]),
         {"phone_column": "手机号", "confirm": "1"},
     )
-    assert response.status_code == 302 and response.url == reverse("importing:job", args=[job.pk])
+    assert response.status_code == 302 and response.url == reverse(
+        "portal:import_job", args=[job.pk]
+    )
     job.refresh_from_db()
     assert job.state == ImportJob.State.DONE
     assert job.created_by.username == "mike-marketer"
     assert Recipient.objects.filter(recipient_list=recipient_list).count() == 4
 
-    status = marketer_client.get(reverse("importing:job_status", args=[job.pk])).json()
+    status = marketer_client.get(reverse("portal:import_status", args=[job.pk])).json()
     assert status["finished"] and status["percent"] == 100
     assert (status["imported"], status["duplicate_in_file"], status["rejected"]) == (4, 3, 6)
-    assert status["report_url"] == reverse("importing:rejected", args=[job.pk])
+    assert status["report_url"] == reverse("portal:import_rejected", args=[job.pk])
 
-    page = marketer_client.get(reverse("importing:job", args=[job.pk]))
+    page = marketer_client.get(reverse("portal:import_job", args=[job.pk]))
     assert 'id="rejected-report"' in page.content.decode()
     assert "progress.js" not in page.content.decode()  # finished: nothing to poll
 
@@ -64,7 +66,7 @@ def test_upload_mapping_confirm_and_result(marketer_client, recipient_list):
 def test_choosing_the_phone_column_and_the_sheet(marketer_client, recipient_list):
     upload(marketer_client, recipient_list, fixture_upload("no_phone_column.csv"))
     job = ImportJob.objects.get()
-    url = reverse("importing:mapping", args=[job.pk])
+    url = reverse("portal:import_mapping", args=[job.pk])
     with translation.override("en"):
         page = marketer_client.get(url)
     assert 'name="confirm"' not in page.content.decode()
@@ -76,12 +78,12 @@ def test_choosing_the_phone_column_and_the_sheet(marketer_client, recipient_list
     job = ImportJob.objects.latest("pk")
     assert job.sheet == "名单"
     marketer_client.post(
-        reverse("importing:mapping", args=[job.pk]), {"sheet": "旧名单", "refresh": "1"}
+        reverse("portal:import_mapping", args=[job.pk]), {"sheet": "旧名单", "refresh": "1"}
     )
     job.refresh_from_db()
     assert job.sheet == "旧名单" and job.phone_column == "手机号"
     marketer_client.post(
-        reverse("importing:mapping", args=[job.pk]),
+        reverse("portal:import_mapping", args=[job.pk]),
         {"sheet": "旧名单", "phone_column": "手机号", "confirm": "1"},
     )
     assert list(Recipient.objects.values_list("phone", flat=True)) == ["13900000009"]
@@ -109,23 +111,23 @@ def test_a_large_file_runs_as_a_task_with_a_progress_page(
     upload(marketer_client, recipient_list, text_upload("big.csv", rows))
     job = ImportJob.objects.get()
     marketer_client.post(
-        reverse("importing:mapping", args=[job.pk]), {"phone_column": "mobile", "confirm": "1"}
+        reverse("portal:import_mapping", args=[job.pk]), {"phone_column": "mobile", "confirm": "1"}
     )
     job.refresh_from_db()
     assert job.state == ImportJob.State.QUEUED and job.task_id == "task-1"
     assert queued == [("messaging.importing.tasks.import_recipients", job.pk, "en")]
 
-    page = marketer_client.get(reverse("importing:job", args=[job.pk]))
+    page = marketer_client.get(reverse("portal:import_job", args=[job.pk]))
     html = page.content.decode()
     assert "progress.js" in html and 'id="import-progress"' in html
-    assert not marketer_client.get(reverse("importing:job_status", args=[job.pk])).json()[
+    assert not marketer_client.get(reverse("portal:import_status", args=[job.pk])).json()[
         "finished"
     ]
 
     from messaging.importing.tasks import import_recipients
 
     assert import_recipients(job.pk, "en").startswith("done: 50")
-    status = marketer_client.get(reverse("importing:job_status", args=[job.pk])).json()
+    status = marketer_client.get(reverse("portal:import_status", args=[job.pk])).json()
     assert status["finished"] and status["imported"] == 50
 
 
@@ -135,22 +137,22 @@ def test_task_path_in_sync_mode(marketer_client, recipient_list, monkeypatch):
     upload(marketer_client, recipient_list, fixture_upload("utf8_formats.csv"))
     job = ImportJob.objects.get()
     marketer_client.post(
-        reverse("importing:mapping", args=[job.pk]), {"phone_column": "手机号", "confirm": "1"}
+        reverse("portal:import_mapping", args=[job.pk]), {"phone_column": "手机号", "confirm": "1"}
     )
     job.refresh_from_db()
     assert job.state == ImportJob.State.DONE and job.task_id and job.imported_count == 6
 
 
 def test_list_page_links(marketer_client, recipient_list):
-    page = marketer_client.get(reverse("importing:list", args=[recipient_list.pk]))
+    page = marketer_client.get(reverse("portal:import_list", args=[recipient_list.pk]))
     assert page.status_code == 200
     html = page.content.decode()
-    assert reverse("importing:upload", args=[recipient_list.pk]) in html
-    assert reverse("importing:export_recipients", args=[recipient_list.pk, "xlsx"]) in html
+    assert reverse("portal:import_upload", args=[recipient_list.pk]) in html
+    assert reverse("portal:export_recipients", args=[recipient_list.pk, "xlsx"]) in html
 
 
 def test_login_and_permissions_are_required(recipient_list, django_user_model):
-    url = reverse("importing:upload", args=[recipient_list.pk])
+    url = reverse("portal:import_upload", args=[recipient_list.pk])
     assert Client().get(url).status_code == 302
     user = django_user_model.objects.create_user("nobody", password="x", is_staff=True)
     client = Client()
@@ -169,7 +171,7 @@ def test_admin_recipient_list_page_links_to_the_import_page(admin_client, recipi
         reverse("admin:messaging_recipientlist_change", args=[recipient_list.pk])
     )
     html = page.content.decode()
-    assert reverse("importing:list", args=[recipient_list.pk]) in html
+    assert reverse("portal:import_list", args=[recipient_list.pk]) in html
     assert (
         reverse("admin:messaging_recipient_import") + f"?recipient_list={recipient_list.pk}" in html
     )

@@ -127,18 +127,18 @@ def test_campaign_list_filters(marketer_client, draft):
 def test_lists_link_to_the_import_page_and_show_recipients(marketer_client, recipient_list):
     page = marketer_client.get(reverse("portal:lists"))
     html = page.content.decode()
-    assert reverse("importing:upload", args=[recipient_list.pk]) in html
+    assert reverse("portal:import_upload", args=[recipient_list.pk]) in html
     detail = marketer_client.get(reverse("portal:list", args=[recipient_list.pk]))
     html = detail.content.decode()
     assert "13800000001" in html and "用户1" in html
-    assert reverse("importing:export_recipients", args=[recipient_list.pk, "xlsx"]) in html
+    assert reverse("portal:export_recipients", args=[recipient_list.pk, "xlsx"]) in html
 
 
 def test_new_list_goes_to_the_import_page(marketer_client, marketer):
     response = marketer_client.post(reverse("portal:lists"), {"name": "新名单"})
     created = RecipientList.objects.get(name="新名单")
     assert created.created_by == marketer
-    assert response["Location"] == reverse("importing:upload", args=[created.pk])
+    assert response["Location"] == reverse("portal:import_upload", args=[created.pk])
 
 
 # --------------------------------------------------------------------------- inbox

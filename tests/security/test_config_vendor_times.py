@@ -277,14 +277,12 @@ def test_an_insane_vendor_time_is_kept_raw_and_breaks_no_page(
     for page in pages:
         assert superuser_client.get(page).status_code == 200, page
     for fmt in ("csv", "xlsx"):
-        exported = superuser_client.get(
-            reverse("importing:export_messages", args=[campaign.pk, fmt])
-        )
+        exported = superuser_client.get(reverse("portal:export_messages", args=[campaign.pk, fmt]))
         assert exported.status_code == 200
         content = b"".join(exported.streaming_content) if exported.streaming else exported.content
         if fmt == "csv":
             assert PHONE in content.decode("utf-8-sig")  # the row is there, not cut short
-        replies = superuser_client.get(reverse("importing:export_replies", args=[fmt]))
+        replies = superuser_client.get(reverse("portal:export_replies", args=[fmt]))
         assert replies.status_code == 200
         b"".join(replies.streaming_content) if replies.streaming else replies.content
     # The rows can be deleted again.

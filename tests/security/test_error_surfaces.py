@@ -167,7 +167,7 @@ def test_no_credential_on_any_surface(
 
     # The messages export and the campaign page.
     for fmt in ("csv", "xlsx"):
-        export = marketer_client.get(reverse("importing:export_messages", args=[campaign.pk, fmt]))
+        export = marketer_client.get(reverse("portal:export_messages", args=[campaign.pk, fmt]))
         assert export.status_code == 200
         surfaces[f"export {fmt}"] = [
             b"".join(export.streaming_content) if export.streaming else export.content

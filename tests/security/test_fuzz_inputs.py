@@ -479,13 +479,13 @@ PORTAL_PAGES = [
     ),
     ("/portal/", ["q"]),
     ("/portal/compose/", ["template", "recipient_list", "vendor_account", "kind"]),
-    ("/imports/replies.csv", ["campaign"]),
-    ("/imports/replies.xlsx", ["campaign"]),
+    ("/portal/replies.csv", ["campaign"]),
+    ("/portal/replies.xlsx", ["campaign"]),
     ("/portal/campaigns/{campaign}/", ["sent"]),
     ("/portal/campaigns/{campaign}/stats.json", ["sent"]),
     ("/portal/lists/{list}/", ["page"]),
-    ("/imports/lists/{list}/recipients.xlsx", []),
-    ("/imports/campaigns/{campaign}/messages.csv", []),
+    ("/portal/lists/{list}/recipients.xlsx", []),
+    ("/portal/campaigns/{campaign}/messages.csv", []),
 ]
 filter_value = st.one_of(
     nasty_text,
@@ -747,7 +747,7 @@ def test_fuzz_upload_pages_never_fail(media_root, marketer, data, fmt, seed, fli
         content = csv_bytes(header, [[str(v) for v in r] for r in rows], "utf-8", ",")
     content = damage(content, seed, flips, None)
     response = client.post(
-        f"/imports/lists/{target.pk}/upload/",
+        f"/portal/lists/{target.pk}/import/upload/",
         {"file": SimpleUploadedFile(f"f.{fmt}", content)},
     )
     assert response.status_code in (200, 302), response.status_code

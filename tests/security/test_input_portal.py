@@ -187,7 +187,7 @@ def test_composer_ids_in_the_query_that_are_no_ids_are_ignored(marketer_en, key)
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 @pytest.mark.parametrize("value", ["abc", "%C2%B2", "9" * 30, "%00"])
 def test_reply_export_of_a_campaign_that_is_no_id_is_not_found(marketer_en, reply, fmt, value):
-    response = marketer_en.get(f"/imports/replies.{fmt}?campaign={value}")
+    response = marketer_en.get(f"/portal/replies.{fmt}?campaign={value}")
     assert response.status_code == 404
 
 
@@ -231,17 +231,17 @@ def test_xlsx_exports_leave_out_control_characters(marketer_en, vendor_account, 
     )
     RecipientList.objects.filter(pk=campaign.recipient_list_id).update(columns=["name"])
 
-    replies = marketer_en.get("/imports/replies.xlsx")
+    replies = marketer_en.get("/portal/replies.xlsx")
     assert replies.status_code == 200
     contents = [row[2] for row in xlsx_rows(replies)[1:]]
     assert contents == ["退订", "'=1+1"]
 
-    messages_export = marketer_en.get(f"/imports/campaigns/{campaign.pk}/messages.xlsx")
+    messages_export = marketer_en.get(f"/portal/campaigns/{campaign.pk}/messages.xlsx")
     assert messages_export.status_code == 200
     (row,) = xlsx_rows(messages_export)[1:]
     assert "ab" in row and "vendor said [31mno" in row
 
-    recipients = marketer_en.get(f"/imports/lists/{campaign.recipient_list_id}/recipients.xlsx")
+    recipients = marketer_en.get(f"/portal/lists/{campaign.recipient_list_id}/recipients.xlsx")
     assert recipients.status_code == 200
     assert xlsx_rows(recipients)[1][:2] == ("13800000002", "张三")
 

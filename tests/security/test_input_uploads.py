@@ -16,9 +16,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from messaging.importing import readers, views
+from messaging.importing import readers
 from messaging.importing.readers import SpreadsheetError, open_table
 from messaging.models import ImportJob, RecipientList
+from messaging.views.portal import imports as views
 
 pytestmark = pytest.mark.django_db
 
@@ -43,7 +44,7 @@ def recipient_list(db):
 
 def upload(client, recipient_list, name: str, data: bytes):
     return client.post(
-        reverse("importing:upload", args=[recipient_list.pk]),
+        reverse("portal:import_upload", args=[recipient_list.pk]),
         {"file": SimpleUploadedFile(name, data)},
     )
 
@@ -163,11 +164,11 @@ def test_broken_xml_within_the_first_5000_rows_is_shown_on_the_mapping_page(clie
     response = upload(client, recipient_list, "broken.xlsx", data)
     assert response.status_code == 302, response.content.decode()[-2000:]
     job = ImportJob.objects.get()
-    page = client.get(reverse("importing:mapping", args=[job.pk]))
+    page = client.get(reverse("portal:import_mapping", args=[job.pk]))
     assert page.status_code == 200
     assert "damaged after row" in page.content.decode()
     confirm = client.post(
-        reverse("importing:mapping", args=[job.pk]), {"phone_column": "手机号", "confirm": "1"}
+        reverse("portal:import_mapping", args=[job.pk]), {"phone_column": "手机号", "confirm": "1"}
     )
     assert confirm.status_code == 302
     job.refresh_from_db()
@@ -277,7 +278,7 @@ def test_a_nul_in_the_file_name_and_in_cells_is_not_kept(client, recipient_list)
     # A NUL in the first 8 KB makes the file binary (refused); later ones are cells' data.
     data = ("手机号,姓名\n" + "13800000001,张三\n" * 1000 + "13800000002,李\x00四\n").encode()
     response = client.post(
-        reverse("importing:upload", args=[recipient_list.pk]),
+        reverse("portal:import_upload", args=[recipient_list.pk]),
         {
             "file": SimpleUploadedFile(
                 "li\x00st\ud800.csv".encode("utf-8", "surrogatepass").decode("utf-8", "replace"),
@@ -289,7 +290,7 @@ def test_a_nul_in_the_file_name_and_in_cells_is_not_kept(client, recipient_list)
     job = ImportJob.objects.get()
     assert "\x00" not in job.original_name
     client.post(
-        reverse("importing:mapping", args=[job.pk]), {"phone_column": "手机号", "confirm": "1"}
+        reverse("portal:import_mapping", args=[job.pk]), {"phone_column": "手机号", "confirm": "1"}
     )
     job.refresh_from_db()
     assert job.state == ImportJob.State.DONE, job.error

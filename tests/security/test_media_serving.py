@@ -164,7 +164,7 @@ def test_the_rejected_rows_report_has_a_name_no_one_can_guess(job_with_rejected_
 def test_the_rejected_rows_report_needs_login_and_the_import_permission(
     job_with_rejected_rows, outsider, django_user_model
 ):
-    url = reverse("importing:rejected", args=[job_with_rejected_rows.pk])
+    url = reverse("portal:import_rejected", args=[job_with_rejected_rows.pk])
     anonymous = Client().get(url)
     assert anonymous.status_code == 302 and "/accounts/login/" in anonymous["Location"]
     assert outsider.get(url).status_code == 403
@@ -180,7 +180,7 @@ def test_the_rejected_rows_report_is_a_download_no_browser_renders(
     job_with_rejected_rows, marketer_client
 ):
     job = job_with_rejected_rows
-    response = marketer_client.get(reverse("importing:rejected", args=[job.pk]))
+    response = marketer_client.get(reverse("portal:import_rejected", args=[job.pk]))
     assert response.status_code == 200
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"].startswith("attachment;")

@@ -24,7 +24,7 @@ from ...services import campaign_commands
 from ...services.content_checks import estimate_cost
 from ...services.reports import localized_description
 from ...statuses import FINAL_STATUSES, Status
-from .common import clean_text, optional_url, portal_view
+from .common import clean_text, portal_view
 
 ACTIVE_STATES = (
     Campaign.State.SCHEDULED,
@@ -86,7 +86,7 @@ def campaign_detail(request, pk: int):
         "replies": replies,
         "reply_count": InboundMessage.objects.filter(campaign=campaign).count(),
         "exports": _exports(campaign),
-        "inbox_url": optional_url("portal:inbox") + f"?campaign={campaign.pk}",
+        "inbox_url": reverse("portal:inbox") + f"?campaign={campaign.pk}",
         "chart_texts": {
             "delivered": _("Delivered"),
             "failed": _("Failed"),
@@ -97,14 +97,12 @@ def campaign_detail(request, pk: int):
 
 
 def _exports(campaign: Campaign) -> dict[str, dict[str, str]]:
-    """Spreadsheet exports of the campaign's messages and replies by format (``importing``
-    app), when installed."""
+    """The campaign's messages and replies as spreadsheets, by format."""
     exports: dict[str, dict[str, str]] = {"messages": {}, "replies": {}}
     for fmt in ("xlsx", "csv"):
-        if url := optional_url("importing:export_messages", campaign.pk, fmt):
-            exports["messages"][fmt] = url
-        if url := optional_url("importing:export_replies", fmt):
-            exports["replies"][fmt] = f"{url}?campaign={campaign.pk}"
+        exports["messages"][fmt] = reverse("portal:export_messages", args=[campaign.pk, fmt])
+        replies = reverse("portal:export_replies", args=[fmt])
+        exports["replies"][fmt] = f"{replies}?campaign={campaign.pk}"
     return exports
 
 

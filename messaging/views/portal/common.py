@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from accounts.roles import ADMINISTRATORS, MARKETERS, has_role
@@ -66,14 +66,6 @@ def portal_view(*permissions: str):
         return wrapper
 
     return decorate
-
-
-def optional_url(name: str, *args) -> str:
-    """A URL of another part of the portal that may not be installed (yet): "" when missing."""
-    try:
-        return reverse(name, args=args)
-    except NoReverseMatch:
-        return ""
 
 
 def safe_next(request, default: str) -> str:

@@ -8,11 +8,12 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from ...models import RecipientList, Suppression
-from .common import clean_text, optional_url, portal_view
+from .common import clean_text, portal_view
 
 
 class RecipientListForm(forms.ModelForm):
@@ -24,17 +25,16 @@ class RecipientListForm(forms.ModelForm):
 
 
 def import_url(recipient_list: RecipientList) -> str:
-    """Engineer-owned spreadsheet import for one list (``importing`` app), when installed."""
-    return optional_url("importing:upload", recipient_list.pk)
+    """Where a spreadsheet is imported into this list."""
+    return reverse("portal:import_upload", args=[recipient_list.pk])
 
 
 def export_urls(recipient_list: RecipientList) -> dict[str, str]:
-    """Spreadsheet exports of the list by format (``importing`` app), when installed."""
-    urls = {
-        fmt: optional_url("importing:export_recipients", recipient_list.pk, fmt)
+    """The list's recipients as a spreadsheet, by format."""
+    return {
+        fmt: reverse("portal:export_recipients", args=[recipient_list.pk, fmt])
         for fmt in ("xlsx", "csv")
     }
-    return {fmt: url for fmt, url in urls.items() if url}
 
 
 @portal_view("messaging.view_recipientlist")

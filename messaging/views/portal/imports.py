@@ -1,4 +1,4 @@
-"""The marketer's import pages and the export downloads.
+"""The marketer's import pages (the downloads are in ``exports``).
 
 upload (for a list) → mapping (headers, phone column, first rows, counts) → confirm → job page
 (progress bar polling ``job_status`` every second; the result with the rejected-rows report).
@@ -20,13 +20,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 
-from messaging.models import Campaign, ImportJob, InboundMessage, Message, RecipientList
+from messaging.importing import service
+from messaging.importing.phones import normalize
+from messaging.importing.readers import SpreadsheetError, cell_text
+from messaging.models import ImportJob, RecipientList
 from messaging.views.media import protected_file_response
-from messaging.views.portal.common import parse_id
-
-from . import exports, service
-from .phones import normalize
-from .readers import SpreadsheetError, cell_text
 
 IMPORT_PERMISSIONS = ("messaging.add_recipient", "messaging.view_recipientlist")
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
@@ -114,7 +112,7 @@ def list_page(request, list_pk: int):
     recipient_list = get_object_or_404(RecipientList, pk=list_pk)
     return render(
         request,
-        "importing/list.html",
+        "portal/imports/list.html",
         {
             "recipient_list": recipient_list,
             "recipient_count": recipient_list.recipients.count(),
@@ -145,7 +143,7 @@ def upload(request, list_pk: int):
             form.refuse_as_too_large()  # nothing read, nothing changed: no CSRF check needed
             return render(
                 request,
-                "importing/upload.html",
+                "portal/imports/upload.html",
                 {"recipient_list": recipient_list, "form": form},
                 status=413,
             )
@@ -171,10 +169,10 @@ def _upload(request, recipient_list: RecipientList, limit: UploadSizeLimit | Non
             if form.cleaned_data["allow_international"]:
                 job.allow_international = True
                 job.save(update_fields=["allow_international"])
-            return redirect("importing:mapping", job_pk=job.pk)
+            return redirect("portal:import_mapping", job_pk=job.pk)
     return render(
         request,
-        "importing/upload.html",
+        "portal/imports/upload.html",
         {"recipient_list": recipient_list, "form": form},
         status=413 if too_large else 200,
     )
@@ -188,7 +186,7 @@ def _upload(request, recipient_list: RecipientList, limit: UploadSizeLimit | Non
 def mapping(request, job_pk: int):
     job = get_object_or_404(ImportJob.objects.select_related("recipient_list"), pk=job_pk)
     if job.state != ImportJob.State.INSPECTED:
-        return redirect("importing:job", job_pk=job.pk)
+        return redirect("portal:import_job", job_pk=job.pk)
     table = None
     form = MappingForm(
         request.POST or None,
@@ -215,7 +213,7 @@ def mapping(request, job_pk: int):
             messages.error(request, str(e))
         if "confirm" in request.POST and table is None and job.phone_column:
             job = service.start(job, language=get_language())
-            return redirect("importing:job", job_pk=job.pk)
+            return redirect("portal:import_job", job_pk=job.pk)
         if "confirm" in request.POST and not job.phone_column:
             messages.error(request, _("Choose the column that holds the phone numbers."))
         form = MappingForm(
@@ -252,7 +250,7 @@ def mapping(request, job_pk: int):
             )
     return render(
         request,
-        "importing/mapping.html",
+        "portal/imports/mapping.html",
         {
             "job": job,
             "recipient_list": job.recipient_list,
@@ -290,7 +288,9 @@ def _status(job: ImportJob) -> dict:
         "rejected": job.rejected_count,
         "error": job.error,
         "report_url": (
-            reverse("importing:rejected", kwargs={"job_pk": job.pk}) if job.rejected_report else ""
+            reverse("portal:import_rejected", kwargs={"job_pk": job.pk})
+            if job.rejected_report
+            else ""
         ),
     }
 
@@ -300,7 +300,7 @@ def job_page(request, job_pk: int):
     job = get_object_or_404(ImportJob.objects.select_related("recipient_list"), pk=job_pk)
     return render(
         request,
-        "importing/job.html",
+        "portal/imports/job.html",
         {"job": job, "recipient_list": job.recipient_list, "status": _status(job)},
     )
 
@@ -324,42 +324,3 @@ def rejected_report(request, job_pk: int):
         attachment=True,
         filename=job.rejected_report.name.rsplit("/", 1)[-1].split("-", 1)[-1],
     )
-
-
-# --------------------------------------------------------------------------- exports
-
-
-def _format(fmt: str) -> str:
-    if fmt not in exports.FORMATS:
-        raise Http404
-    return fmt
-
-
-@login_required
-@permission_required("messaging.view_recipient", raise_exception=True)
-def export_recipients(request, list_pk: int, fmt: str):
-    recipient_list = get_object_or_404(RecipientList, pk=list_pk)
-    return exports.recipients_response(recipient_list, _format(fmt))
-
-
-@login_required
-@permission_required("messaging.view_message", raise_exception=True)
-def export_messages(request, campaign_pk: int, fmt: str):
-    campaign = get_object_or_404(Campaign, pk=campaign_pk)
-    return exports.messages_response(
-        Message.objects.filter(campaign=campaign), _format(fmt), name=f"campaign-{campaign.pk}"
-    )
-
-
-@login_required
-@permission_required("messaging.view_inboundmessage", raise_exception=True)
-def export_replies(request, fmt: str):
-    replies = InboundMessage.objects.all()
-    name = "replies"
-    if campaign_pk := request.GET.get("campaign"):
-        if parse_id(campaign_pk) is None:  # "abc", "²": no campaign has that id
-            raise Http404(_("No such campaign."))
-        campaign = get_object_or_404(Campaign, pk=parse_id(campaign_pk))
-        replies = replies.filter(campaign=campaign)
-        name = f"campaign-{campaign.pk}-replies"
-    return exports.replies_response(replies, _format(fmt), name=name)

@@ -13,10 +13,10 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .models import Campaign, Message
-from .services import campaign_commands, sending
-from .services.compose import preview_campaign
-from .views.portal.common import TEST_PHONE
+from ..models import Campaign, Message
+from ..services import campaign_commands, sending
+from ..services.compose import preview_campaign
+from ..views.portal.common import TEST_PHONE
 
 
 class CampaignOperations:

@@ -1,19 +1,21 @@
-"""Admin pieces: the recipient import (django-import-export, preview then confirm, into a
-chosen list) and export actions for messages and replies."""
+"""The admin's recipient import: django-import-export's preview then confirm, into a chosen
+list, through the same row checks as the portal's import."""
 
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import messages
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportMixin
 from import_export.forms import ConfirmImportForm, ImportForm
 
+from messaging.importing.resources import (
+    RecipientResource,
+    SpreadsheetFormat,
+    spreadsheet_error_message,
+)
 from messaging.models import RecipientList
-
-from . import exports
-from .resources import RecipientResource, SpreadsheetFormat, spreadsheet_error_message
 
 
 class RecipientImportForm(ImportForm):
@@ -50,7 +52,7 @@ class RecipientImportMixin(ImportMixin):
     import_formats = [SpreadsheetFormat]
     import_form_class = RecipientImportForm
     confirm_form_class = RecipientConfirmImportForm
-    import_template_name = "importing/admin_import.html"
+    import_template_name = "admin/imports/admin_import.html"
 
     def has_import_permission(self, request):
         return request.user.has_perm("messaging.add_recipient")
@@ -106,23 +108,3 @@ class RecipientImportMixin(ImportMixin):
                 "rejected": summary.rejected_count,
             },
         )
-
-
-@admin.action(description=_("Export selected messages (CSV)"), permissions=["view"])
-def export_messages_csv(modeladmin, request, queryset):
-    return exports.messages_response(queryset, exports.CSV)
-
-
-@admin.action(description=_("Export selected messages (XLSX)"), permissions=["view"])
-def export_messages_xlsx(modeladmin, request, queryset):
-    return exports.messages_response(queryset, exports.XLSX)
-
-
-@admin.action(description=_("Export selected replies (CSV)"), permissions=["view"])
-def export_replies_csv(modeladmin, request, queryset):
-    return exports.replies_response(queryset, exports.CSV)
-
-
-@admin.action(description=_("Export selected replies (XLSX)"), permissions=["view"])
-def export_replies_xlsx(modeladmin, request, queryset):
-    return exports.replies_response(queryset, exports.XLSX)

@@ -19,8 +19,8 @@ from django.contrib.admin.widgets import AdminFileWidget
 from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext as _
 
-from .models import Template, TemplateFile
-from .services.content_checks import (
+from ..models import Template, TemplateFile
+from ..services.content_checks import (
     DEFAULT_MAX_FILE_KB,
     DEFAULT_MAX_TEMPLATE_KB,
     MEDIA_TYPES,
@@ -28,7 +28,7 @@ from .services.content_checks import (
     check_frame_file,
     frame_rules,
 )
-from .views.media import template_file_url
+from ..views.media import template_file_url
 
 
 def default_rules() -> FrameRules:

@@ -1,4 +1,5 @@
-"""Spreadsheet exports: recipients of a list, messages of a campaign, replies.
+"""Spreadsheet downloads: recipients of a list, messages of a campaign, replies — the portal's
+download pages and the admin's export actions both answer through here.
 
 Every text cell that a spreadsheet program would read as a formula — one that begins with
 ``=``, ``+``, ``-``, ``@``, a tab or a carriage return — is escaped with a leading apostrophe
@@ -19,15 +20,18 @@ import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 
+from django.contrib.auth.decorators import login_required, permission_required
 from django.db.models import QuerySet
-from django.http import FileResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, StreamingHttpResponse
+from django.shortcuts import get_object_or_404
 from django.utils import timezone, translation
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 
-from messaging.models import InboundMessage, Message, Recipient, RecipientList
+from messaging.importing.cells import escape_cell
+from messaging.models import Campaign, InboundMessage, Message, Recipient, RecipientList
+from messaging.views.portal.common import parse_id
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 CSV, XLSX = "csv", "xlsx"
 FORMATS = (CSV, XLSX)
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -42,13 +46,6 @@ def xlsx_text(text: str) -> str:
     breaks stay), no lone surrogates, at most Excel's 32,767 characters (with room for the
     apostrophe ``escape_cell`` may add)."""
     return _NOT_XLSX.sub("", text)[: XLSX_CELL_MAX_CHARS - 1]
-
-
-def escape_cell(value):
-    """A cell value safe to open in a spreadsheet program."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
 
 
 def _text(value) -> str:
@@ -214,3 +211,42 @@ def reply_rows(queryset: QuerySet[InboundMessage]) -> tuple[list[str], Iterator[
 def replies_response(queryset: QuerySet[InboundMessage], fmt: str = CSV, name: str = "replies"):
     headers, rows = reply_rows(queryset)
     return spreadsheet_response(f"{name}-{_stamp()}", fmt, headers, rows)
+
+
+# --------------------------------------------------------------------------- the download pages
+
+
+def _format(fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise Http404
+    return fmt
+
+
+@login_required
+@permission_required("messaging.view_recipient", raise_exception=True)
+def export_recipients(request, list_pk: int, fmt: str):
+    recipient_list = get_object_or_404(RecipientList, pk=list_pk)
+    return recipients_response(recipient_list, _format(fmt))
+
+
+@login_required
+@permission_required("messaging.view_message", raise_exception=True)
+def export_messages(request, campaign_pk: int, fmt: str):
+    campaign = get_object_or_404(Campaign, pk=campaign_pk)
+    return messages_response(
+        Message.objects.filter(campaign=campaign), _format(fmt), name=f"campaign-{campaign.pk}"
+    )
+
+
+@login_required
+@permission_required("messaging.view_inboundmessage", raise_exception=True)
+def export_replies(request, fmt: str):
+    replies = InboundMessage.objects.all()
+    name = "replies"
+    if campaign_pk := request.GET.get("campaign"):
+        if parse_id(campaign_pk) is None:  # "abc", "²": no campaign has that id
+            raise Http404(_("No such campaign."))
+        campaign = get_object_or_404(Campaign, pk=parse_id(campaign_pk))
+        replies = replies.filter(campaign=campaign)
+        name = f"campaign-{campaign.pk}-replies"
+    return replies_response(replies, _format(fmt), name=name)

@@ -1,0 +1,102 @@
+"""Recipient lists, recipients (with the spreadsheet import), import jobs, suppressions."""
+
+from django.contrib import admin
+from django.db.models import Count
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from accounts.admin_lookups import DeclaredLookupsOnly
+
+from ..models import (
+    ImportJob,
+    Recipient,
+    RecipientList,
+    Suppression,
+)
+from .recipient_import import RecipientImportMixin
+
+# --------------------------------------------------------------------------- recipients
+
+
+@admin.register(RecipientList)
+class RecipientListAdmin(DeclaredLookupsOnly, admin.ModelAdmin):
+    list_display = ("name", "recipient_count", "created_by", "created_at")
+    # Links to the import page, the admin import and the exports.
+    change_form_template = "admin/imports/recipientlist_change_form.html"
+    search_fields = ("name", "description")
+    readonly_fields = ("created_by", "created_at")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_recipients=Count("recipients"))
+
+    @admin.display(description=_("recipients"), ordering="_recipients")
+    def recipient_count(self, obj) -> int:
+        return obj._recipients
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(Recipient)
+class RecipientAdmin(DeclaredLookupsOnly, RecipientImportMixin, admin.ModelAdmin):
+    list_display = ("phone", "recipient_list", "variables", "source_row")
+    list_filter = ("recipient_list",)
+    search_fields = ("phone",)
+    list_select_related = ("recipient_list",)
+    show_full_result_count = False
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(DeclaredLookupsOnly, admin.ModelAdmin):
+    """Spreadsheet imports: made on the import pages, read here."""
+
+    list_display = (
+        "original_name",
+        "recipient_list",
+        "state",
+        "imported_count",
+        "duplicate_in_file_count",
+        "duplicate_in_list_count",
+        "suppressed_count",
+        "rejected_count",
+        "created_by",
+        "created_at",
+    )
+    list_filter = ("state",)
+    search_fields = ("original_name", "recipient_list__name")
+    list_select_related = ("recipient_list", "created_by")
+    exclude = ("file", "rejected_report")
+
+    def get_readonly_fields(self, request, obj=None):
+        names = [f.name for f in ImportJob._meta.fields if f.name not in self.exclude]
+        return ["job_page", *names]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("progress and result"))
+    def job_page(self, job: ImportJob) -> str:
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("portal:import_job", kwargs={"job_pk": job.pk}),
+            _("Open"),
+        )
+
+
+@admin.register(Suppression)
+class SuppressionAdmin(DeclaredLookupsOnly, admin.ModelAdmin):
+    list_display = ("phone", "reason", "evidence", "created_by", "created_at")
+    list_filter = ("reason",)
+    search_fields = ("phone", "evidence")
+    readonly_fields = ("inbound_message", "created_by", "created_at")
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)

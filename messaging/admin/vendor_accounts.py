@@ -1,0 +1,209 @@
+"""Vendor accounts: connection, options, push URL, balance and the connection check."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
+
+from accounts.admin_lookups import DeclaredLookupsOnly
+
+from ..models import (
+    VendorAccount,
+)
+from ..services.vendor_accounts import (
+    must_poll_message,
+    probe_summary,
+    pushes_reports,
+    refresh_balance,
+    report_delivery,
+    report_delivery_notes,
+    reports_unreachable,
+)
+
+# --------------------------------------------------------------------------- vendor accounts
+
+CONNECTION_FIELDS = ("base_url", "account_id", "secret", "auth_mode", "push_url_display")
+
+
+class VendorAccountForm(forms.ModelForm):
+    """The secret is write-only: never rendered back, kept when left empty on change."""
+
+    # Vendor gateways are often plain http on an IP and port: do not assume https.
+    base_url = forms.URLField(
+        label=_("base URL"),
+        assume_scheme="http",
+        help_text=_("The vendor's API address, e.g. http://ip:8001"),
+    )
+    secret = forms.CharField(
+        label=_("password / secret"),
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text=_("Stored encrypted and never shown again. Leave empty to keep the current one."),
+    )
+
+    class Meta:
+        model = VendorAccount
+        fields = (
+            "name",
+            "vendor",
+            "is_active",
+            "base_url",
+            "account_id",
+            "secret",
+            "auth_mode",
+            "extension",
+            "signature",
+            "opt_out_suffix",
+            "rate_limit_per_s",
+            "push_enabled",
+            "polling_enabled",
+            "poll_interval_s",
+            "report_window_hours",
+            "options",
+        )
+
+    def clean(self):
+        cleaned = super().clean()
+        vendor_key = cleaned.get("vendor")
+        if vendor_key and not cleaned.get("polling_enabled") and not pushes_reports(vendor_key):
+            # Its reports reach us only by polling: without it every message would wait for
+            # a report that never comes.
+            self.add_error("polling_enabled", must_poll_message(vendor_key))
+        return cleaned
+
+    def clean_secret(self):
+        secret = self.cleaned_data.get("secret")
+        if not secret:
+            if not self.instance.pk:
+                raise forms.ValidationError(_("Enter the account's password or secret."))
+            return self.instance.secret
+        return secret
+
+
+@admin.register(VendorAccount)
+class VendorAccountAdmin(DeclaredLookupsOnly, admin.ModelAdmin):
+    form = VendorAccountForm
+    list_display = (
+        "name",
+        "vendor",
+        "signature",
+        "is_active",
+        "push_enabled",
+        "polling_enabled",
+        "report_delivery_display",
+        "balance_display",
+        "balance_checked_at",
+    )
+    list_filter = ("vendor", "is_active", "push_enabled", "polling_enabled")
+    search_fields = ("name", "signature")
+    actions = ["test_connection"]
+    readonly_fields = (
+        "push_url_display",
+        "report_delivery_display",
+        "balance_display",
+        "balance_checked_at",
+        "last_error",
+        "reports_polled_at",
+        "replies_polled_at",
+        "poll_backoff_until",
+    )
+
+    def _can_manage(self, request) -> bool:
+        return request.user.has_perm("messaging.change_vendoraccount")
+
+    def get_fieldsets(self, request, obj=None):
+        general = (None, {"fields": ("name", "vendor", "is_active")})
+        sending = (
+            _("Sending"),
+            {
+                "fields": (
+                    "extension",
+                    "signature",
+                    "opt_out_suffix",
+                    "rate_limit_per_s",
+                )
+            },
+        )
+        status = (_("Balance"), {"fields": ("balance_display", "balance_checked_at", "last_error")})
+        if not self._can_manage(request):
+            # Viewers (marketers) see nothing that connects to the vendor.
+            return [general, sending, status]
+        connection = (_("Connection"), {"fields": CONNECTION_FIELDS})
+        reports = (
+            _("Reports and replies"),
+            {
+                "fields": (
+                    "report_delivery_display",
+                    "push_enabled",
+                    "polling_enabled",
+                    "poll_interval_s",
+                    "report_window_hours",
+                    "options",
+                    "reports_polled_at",
+                    "replies_polled_at",
+                    "poll_backoff_until",
+                ),
+                "description": self._report_notes(obj),
+            },
+        )
+        return [general, connection, sending, reports, status]
+
+    @staticmethod
+    def _report_notes(obj) -> str:
+        """Beside the push / poll choice: vendors that cannot push reports, and vendors that
+        do not push one again (for every vendor on the add form)."""
+        notes = report_delivery_notes(obj.vendor if obj is not None else None)
+        if not notes:
+            return ""
+        return format_html(
+            '<ul class="report-delivery-notes">{}</ul>',
+            format_html_join("", "<li>{}</li>", ((note,) for note in notes)),
+        )
+
+    @admin.display(description=_("delivery reports"))
+    def report_delivery_display(self, account: VendorAccount) -> str:
+        if not account.pk:
+            return "—"
+        text = report_delivery(account)
+        if reports_unreachable(account):
+            return format_html('<strong style="color:var(--error-fg)">⚠ {}</strong>', text)
+        return text
+
+    @admin.display(description=_("push URL (give it to the vendor)"))
+    def push_url_display(self, account: VendorAccount) -> str:
+        if not account.pk:
+            return "—"
+        return format_html("<code>{}</code>", account.push_url)
+
+    @admin.display(description=_("balance"), ordering="balance")
+    def balance_display(self, account: VendorAccount) -> str:
+        if account.balance is None:
+            return "—"
+        return f"{account.balance.normalize():f} {account.balance_unit}"
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not self._can_manage(request):
+            actions.pop("test_connection", None)
+        return actions
+
+    @admin.action(description=_("Test connection and refresh balance"))
+    def test_connection(self, request, queryset):
+        for account in queryset:
+            check = refresh_balance(account)
+            if check.probed:
+                self.message_user(request, probe_summary(account, check), messages.SUCCESS)
+            elif check.ok:
+                self.message_user(
+                    request,
+                    _("%(account)s: connected, balance %(balance)s")
+                    % {"account": account.name, "balance": self.balance_display(account)},
+                    messages.SUCCESS,
+                )
+            else:
+                self.message_user(
+                    request,
+                    _("%(account)s: %(error)s") % {"account": account.name, "error": check.error},
+                    messages.ERROR,
+                )
