@@ -1,7 +1,7 @@
 """Registering MMS / video / 5G templates at a vendor for review.
 
 The vendor reviews a template's frames before any campaign may use it; its verdict arrives
-later (the ashx5g review push, applied by ``reports.apply_template_reviews``).
+later (the ashx5g review push, applied by ``apply_template_reviews`` at the end of this module).
 
 Everything that can be checked here is checked before the vendor is called, and said in our
 words: the files' types and sizes (``content_checks.frame_rules``), empty files, text frames
