@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from .fields import EncryptedTextField
+from .media_types import CONTENT_TYPE_CHOICES
 from .statuses import Status
 from .vendors.registry import VENDOR_CHOICES
 
@@ -237,20 +238,8 @@ def template_file_path(instance: TemplateFile, filename: str) -> str:
 class TemplateFile(models.Model):
     """One file of an MMS / video / 5G template frame."""
 
-    CONTENT_TYPES = [
-        ("text/plain", "text/plain (.txt)"),
-        ("application/zip", "application/zip (.zip)"),
-        ("image/jpeg", "image/jpeg (.jpeg)"),
-        ("image/jpg", "image/jpg (.jpg)"),
-        ("image/gif", "image/gif (.gif)"),
-        ("image/bmp", "image/bmp (.bmp)"),
-        ("image/png", "image/png (.png)"),
-        ("video/mp4", "video/mp4 (.mp4)"),
-        ("video/3gp", "video/3gp (.3gp)"),
-        ("audio/wmv", "audio/wmv (.wmv)"),
-        ("audio/mp3", "audio/mp3 (.mp3)"),
-        ("audio/aac", "audio/aac (.aac)"),
-    ]
+    CONTENT_TYPES = CONTENT_TYPE_CHOICES
+    """Derived from the one table of media types (``media_types.MEDIA_TYPES``)."""
 
     template = models.ForeignKey(
         Template, on_delete=models.CASCADE, related_name="files", verbose_name=_("template")
