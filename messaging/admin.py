@@ -11,6 +11,7 @@ from django_q.models import Failure, OrmQ, Schedule, Success
 from accounts.admin_lookups import DeclaredLookupsOnly
 
 from .admin_campaigns import CampaignOperations
+from .admin_drafts import TemplateLibraryFilter
 from .admin_template_files import TemplateFileInline
 from .importing.admin_mixins import (
     RecipientImportMixin,
@@ -256,7 +257,7 @@ class TemplateRegistrationInline(admin.TabularInline):
 @admin.register(Template)
 class TemplateAdmin(DeclaredLookupsOnly, admin.ModelAdmin):
     list_display = ("name", "kind", "signature", "is_marketing", "updated_at")
-    list_filter = ("kind", "is_marketing")
+    list_filter = (TemplateLibraryFilter, "kind", "is_marketing")
     search_fields = ("name", "body")
     inlines = [TemplateFileInline, TemplateRegistrationInline]
 

@@ -183,6 +183,12 @@ class VendorAccount(models.Model):
         return vendor(self.vendor).client(config)
 
 
+class TemplateQuerySet(models.QuerySet):
+    def library(self):
+        """The saved templates a marketer starts from: not the campaigns' own messages."""
+        return self.filter(is_draft=False)
+
+
 class Template(models.Model):
     class Kind(models.TextChoices):
         SMS = "sms", _("SMS / long SMS")
@@ -215,8 +221,19 @@ class Template(models.Model):
         related_name="+",
         verbose_name=_("created by"),
     )
+    is_draft = models.BooleanField(
+        _("campaign's own message"),
+        default=False,
+        db_index=True,
+        help_text=_(
+            "Written in the composer for the one campaign that uses it: not in the template "
+            "library, changed only with that campaign."
+        ),
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = TemplateQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("template")
