@@ -57,8 +57,9 @@ class ComposeForm(forms.Form):
         max_length=100,
         required=False,
         help_text=gettext_lazy(
-            "The campaign's own message, kept with it and not added to the saved templates; "
-            "an MMS / 5G template's title at the vendor. The campaign name when empty."
+            "The name of the campaign's own message (kept with the campaign, not among the "
+            "saved templates) and an MMS / 5G template's title at the vendor; the campaign "
+            "name when empty."
         ),
     )
     scheduled_at = forms.DateTimeField(

@@ -117,6 +117,16 @@ def check_content(text: str, account: VendorAccount | None = None) -> ContentVer
     return verdict
 
 
+def check_message(text: str, body: str, account: VendorAccount | None) -> ContentVerdict:
+    """The check of a message as it will be sent (``text``, at the account's vendor too), with
+    the local list's words its template's ``body`` holds as written (a word split by a
+    placeholder is still found): what the composer and the confirmation show."""
+    verdict = check_content(text, account)
+    body_words = check_content(body).local_words
+    verdict.local_words = list(dict.fromkeys([*verdict.local_words, *body_words]))
+    return verdict
+
+
 # --------------------------------------------------------------------------- cost
 
 

@@ -30,7 +30,7 @@ from ...models import Campaign, TemplateFile
 from ...services import campaign_commands, drafts, frames, sending
 from ...services.compose import full_text, preview_campaign
 from ...services.content_checks import (
-    check_content,
+    check_message,
     estimate_cost,
     frame_rules,
     price_per_segment,
@@ -83,9 +83,7 @@ def content_check(request):
     live = _bound_preview(request)
     if live is None:
         return TemplateResponse(request, "portal/composer/_check.html", {"verdict": None})
-    verdict = check_content(live.samples[0]["text"], live.account)
-    body_words = check_content(live.template.body).local_words
-    verdict.local_words = list(dict.fromkeys([*verdict.local_words, *body_words]))
+    verdict = check_message(live.samples[0]["text"], live.template.body, live.account)
     return TemplateResponse(
         request,
         "portal/composer/_check.html",
@@ -120,7 +118,8 @@ def compose(request, pk: int | None = None):
     text_frames = frames.has_text_frames(template)
     if text_frames:
         # The body is the text frames' texts (kept in step with them): edited there.
-        form.fields["body"].widget.attrs.update(readonly=True, **{"data-from-frames": "1"})
+        attrs = form.fields["body"].widget.attrs
+        attrs["readonly"], attrs["data-from-frames"] = True, "1"
     context = {
         "form": form,
         "text_frames": text_frames,
@@ -216,10 +215,7 @@ def confirm(request, pk: int):
         if preview_data.samples
         else full_text(campaign.template, campaign.vendor_account, campaign.template.body)
     )
-    verdict = check_content(first_text, campaign.vendor_account)
-    verdict.local_words = list(
-        dict.fromkeys([*verdict.local_words, *check_content(campaign.template.body).local_words])
-    )
+    verdict = check_message(first_text, campaign.template.body, campaign.vendor_account)
     if request.method == "POST" and request.POST.get("confirm"):
         if preview_data.errors or not preview_data.sendable:
             messages.error(request, _("This campaign cannot be sent as it is."))
