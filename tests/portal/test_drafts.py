@@ -308,3 +308,23 @@ def test_a_sent_campaign_keeps_its_own_message(marketer_client, recipient_list, 
     campaign.refresh_from_db()
     assert campaign.template == own and own.is_draft
     assert not Template.objects.library().exists()
+
+
+def test_a_campaign_sent_from_its_own_message_keeps_it(
+    marketer_client,
+    recipient_list,
+    sim_account,
+    sim,
+    sync_tasks,
+    django_capture_on_commit_callbacks,
+):
+    account = sim_account("actiongw")
+    campaign = compose(marketer_client, recipient_list, account)
+    own = campaign.template
+    with django_capture_on_commit_callbacks(execute=True):
+        marketer_client.post(reverse("portal:confirm", args=[campaign.pk]), {"confirm": "1"})
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.State.COMPLETED, campaign.status_reason
+    assert len(sim.accepted(vendor="actiongw")) == 4
+    assert campaign.template == own and Template.objects.get(pk=own.pk).is_draft
+    assert not Template.objects.library().exists()
