@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from .fields import EncryptedTextField
+from .media_types import CONTENT_TYPE_CHOICES
 from .statuses import Status
 from .vendors.registry import VENDOR_CHOICES
 
@@ -182,6 +183,12 @@ class VendorAccount(models.Model):
         return vendor(self.vendor).client(config)
 
 
+class TemplateQuerySet(models.QuerySet):
+    def library(self):
+        """The saved templates a marketer starts from: not the campaigns' own messages."""
+        return self.filter(is_draft=False)
+
+
 class Template(models.Model):
     class Kind(models.TextChoices):
         SMS = "sms", _("SMS / long SMS")
@@ -214,8 +221,19 @@ class Template(models.Model):
         related_name="+",
         verbose_name=_("created by"),
     )
+    is_draft = models.BooleanField(
+        _("campaign's own message"),
+        default=False,
+        db_index=True,
+        help_text=_(
+            "Written in the composer for the one campaign that uses it: not in the template "
+            "library, changed only with that campaign."
+        ),
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = TemplateQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("template")
@@ -237,20 +255,8 @@ def template_file_path(instance: TemplateFile, filename: str) -> str:
 class TemplateFile(models.Model):
     """One file of an MMS / video / 5G template frame."""
 
-    CONTENT_TYPES = [
-        ("text/plain", "text/plain (.txt)"),
-        ("application/zip", "application/zip (.zip)"),
-        ("image/jpeg", "image/jpeg (.jpeg)"),
-        ("image/jpg", "image/jpg (.jpg)"),
-        ("image/gif", "image/gif (.gif)"),
-        ("image/bmp", "image/bmp (.bmp)"),
-        ("image/png", "image/png (.png)"),
-        ("video/mp4", "video/mp4 (.mp4)"),
-        ("video/3gp", "video/3gp (.3gp)"),
-        ("audio/wmv", "audio/wmv (.wmv)"),
-        ("audio/mp3", "audio/mp3 (.mp3)"),
-        ("audio/aac", "audio/aac (.aac)"),
-    ]
+    CONTENT_TYPES = CONTENT_TYPE_CHOICES
+    """Derived from the one table of media types (``media_types.MEDIA_TYPES``)."""
 
     template = models.ForeignKey(
         Template, on_delete=models.CASCADE, related_name="files", verbose_name=_("template")

@@ -12,6 +12,7 @@ from ..models import (
 )
 from ..services.templates import TemplateSubmitError, submit_for_review
 from .template_files import TemplateFileInline
+from .template_library import TemplateLibraryFilter
 
 # --------------------------------------------------------------------------- templates
 
@@ -32,7 +33,7 @@ class TemplateRegistrationInline(admin.TabularInline):
 @admin.register(Template)
 class TemplateAdmin(DeclaredLookupsOnly, admin.ModelAdmin):
     list_display = ("name", "kind", "signature", "is_marketing", "updated_at")
-    list_filter = ("kind", "is_marketing")
+    list_filter = (TemplateLibraryFilter, "kind", "is_marketing")
     search_fields = ("name", "body")
     inlines = [TemplateFileInline, TemplateRegistrationInline]
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 from django.db.models.fields.json import KeyTextTransform
 from django.utils.translation import gettext as _
 
-from ..models import Campaign, Recipient, Suppression, Template, VendorAccount
+from ..models import Campaign, Recipient, RecipientList, Suppression, Template, VendorAccount
 from ..vendors.base import segments
 from ..vendors.registry import vendor
 
@@ -204,6 +204,7 @@ MISSING_LISTED = 200
 @dataclass
 class Preview:
     recipients: int = 0
+    """The recipients read (all of the list, unless the preview was given a ``limit``)."""
     suppressed: int = 0
     missing: list[tuple[str, list[str]]] = field(default_factory=list)
     """(phone, missing variable names) for the first recipients lacking a value."""
@@ -219,6 +220,8 @@ class Preview:
     carries every character (UTF-8)."""
     samples: list[tuple[str, str, int]] = field(default_factory=list)
     """(phone, full text, parts) for the first recipients."""
+    first: list[FirstRow] = field(default_factory=list)
+    """The first recipients' messages whatever becomes of them (the composer's samples)."""
     sendable: int = 0
     total_segments: int = 0
     balance: Decimal | None = None
@@ -232,43 +235,88 @@ class Preview:
         return self.balance >= self.total_segments
 
 
+@dataclass
+class FirstRow:
+    """One of the first recipients' messages, as the handset would show it."""
+
+    phone: str
+    text: str
+    parts: int
+    missing: list[str]
+    suppressed: bool
+
+
 def preview_campaign(
     campaign: Campaign, *, exclude_missing: bool = True, sample_size: int = 5
 ) -> Preview:
-    """What starting this campaign would send, computed without writing anything.
+    """What starting this campaign would send, computed without writing anything."""
+    return preview_message(
+        campaign.template,
+        campaign.vendor_account,
+        campaign.recipient_list,
+        exclude_missing=exclude_missing,
+        sample_size=sample_size,
+    )
+
+
+def preview_message(
+    template: Template,
+    account: VendorAccount,
+    recipient_list: RecipientList,
+    *,
+    exclude_missing: bool = True,
+    sample_size: int = 5,
+    limit: int | None = None,
+    first: int = 0,
+    errors: list[str] | None = None,
+) -> Preview:
+    """What sending ``template`` to ``recipient_list`` through ``account`` would send,
+    computed without writing anything: the one preview of the confirmation, the admin's send
+    page and the composer's live panel.  Each message is rendered as the start renders it
+    (``MessageRenderer`` on the values read as text).
 
     A recipient counts under the first of: suppressed, missing a value, text the account's
     request encoding cannot carry.  ``exclude_missing`` (the marketer's one choice for both
-    of the latter) leaves those out of ``sendable``, as the start would skip them."""
-    template, account = campaign.template, campaign.vendor_account
+    of the latter) leaves those out of ``sendable``, as the start would skip them.
+    ``limit``: read only the first recipients (the live panel extrapolates); ``first``: keep
+    this many of the first recipients' messages whatever becomes of them; ``errors``: the
+    compliance errors when the caller has them (``compliance_errors`` otherwise)."""
     encodability = Encodability(account)
     preview = Preview(
-        errors=compliance_errors(template, account),
+        errors=compliance_errors(template, account) if errors is None else errors,
         balance=account.balance,
         balance_unit=account.balance_unit,
         encoding=encodability.label if encodability.checks else "",
     )
+    recipients = Recipient.objects.filter(recipient_list=recipient_list)
     suppressed = (
-        set(Suppression.objects.values_list("phone", flat=True))
-        if (template.is_marketing)
+        set(
+            Suppression.objects.filter(phone__in=recipients.values("phone")).values_list(
+                "phone", flat=True
+            )
+        )
+        if template.is_marketing
         else set()
     )
     renderer = MessageRenderer(template, account)
     # Phones are unique within a list (a constraint), so there are no duplicates to find
     # here; the import reports those.  Only the placeholders' values are read, as text.
     values = {f"v{i}": KeyTextTransform(name, "variables") for i, name in enumerate(renderer.names)}
-    rows = (
-        Recipient.objects.filter(recipient_list=campaign.recipient_list)
-        .order_by("pk")
-        .annotate(**values)
-        .values_list("phone", *values)
-    )
+    rows = recipients.order_by("pk").annotate(**values).values_list("phone", *values)
+    if limit is not None:
+        rows = rows[:limit]
     for phone, *variables in rows.iterator(chunk_size=10000):
         preview.recipients += 1
-        if phone in suppressed:
+        is_suppressed = phone in suppressed
+        if is_suppressed and len(preview.first) >= first:
             preview.suppressed += 1
             continue
         text, parts, missing = renderer.render(variables)
+        if len(preview.first) < first:
+            preview.first.append(FirstRow(phone, text, parts, missing, is_suppressed))
+        if is_suppressed:
+            preview.suppressed += 1
+            continue
         if missing:
             if len(preview.missing) < MISSING_LISTED:
                 preview.missing.append((phone, missing))

@@ -8,8 +8,9 @@
   A billed part is one part of an SMS, or one whole MMS / video / 5G message (see
   ``compose.billed_as_one_message``).
 * ``frame_rules`` / ``check_frame_file``: which files an MMS / video / 5G template frame may hold
-  for an account's vendor, and how large they may be; ``MEDIA_TYPES`` is the one table of the
-  files' types; ``media_duration`` reads a video's length for the composer's preview.
+  for an account's vendor, and how large they may be, by the one table of the files' types
+  (``media_types.MEDIA_TYPES``); ``media_duration`` reads a video's length for the
+  composer's preview.
 """
 
 from __future__ import annotations
@@ -23,7 +24,16 @@ from typing import BinaryIO
 
 from django.utils.translation import gettext as _
 
-from ..models import SensitiveWord, TemplateFile, VendorAccount
+from ..media_types import (  # noqa: F401 - the table's users import it from here too
+    BROWSER_TYPES,
+    MEDIA_TYPES,
+    MediaType,
+    extension_families,
+    extensions_of,
+    family,
+    served_type,
+)
+from ..models import SensitiveWord, VendorAccount
 from ..vendors.base import VendorError
 from ..vendors.registry import vendor
 
@@ -38,67 +48,6 @@ DEFAULT_MAX_FILE_KB = 2048
 documents name no limit; carriers commonly refuse MMS parts above about 2 MB."""
 DEFAULT_MAX_TEMPLATE_KB = 5120
 """Largest total of a template's files when the account has no ``max_template_kb`` option."""
-
-
-@dataclass(frozen=True)
-class MediaType:
-    """One content type a template file may have: the ashx5g document's table 5.3, which is
-    also ``TemplateFile.CONTENT_TYPES``."""
-
-    extensions: tuple[str, ...]
-    served_as: str = ""
-    """The Content-Type the portal serves the file with (what browsers understand); the
-    type itself when empty."""
-    aliases: tuple[str, ...] = ()
-    """What browsers call this type when they upload such a file."""
-
-
-# The one table of template media types: every other list (extensions, what browsers send and
-# are sent, the families the composer's script checks) is derived from it.
-MEDIA_TYPES: dict[str, MediaType] = {
-    "text/plain": MediaType((".txt",), "text/plain; charset=utf-8"),
-    "application/zip": MediaType((".zip",), aliases=("application/x-zip-compressed",)),
-    "image/jpeg": MediaType((".jpeg", ".jpg")),
-    "image/jpg": MediaType((".jpg", ".jpeg"), "image/jpeg"),
-    "image/gif": MediaType((".gif",)),
-    "image/bmp": MediaType((".bmp",), aliases=("image/x-ms-bmp",)),
-    "image/png": MediaType((".png",)),
-    "video/mp4": MediaType((".mp4",)),
-    "video/3gp": MediaType((".3gp",), "video/3gpp", aliases=("video/3gpp",)),
-    "audio/wmv": MediaType(
-        (".wmv",), "audio/x-ms-wmv", aliases=("audio/x-ms-wmv", "video/x-ms-wmv")
-    ),
-    "audio/mp3": MediaType((".mp3",), "audio/mpeg", aliases=("audio/mpeg",)),
-    "audio/aac": MediaType((".aac",), aliases=("audio/x-aac",)),
-}
-BROWSER_TYPES: dict[str, str] = {
-    alias: code for code, media in MEDIA_TYPES.items() for alias in media.aliases
-}
-"""Browsers' names of the types → ours."""
-
-
-def family(content_type: str) -> str:
-    """A type's family: "text", "image", "video", "audio" or "application"."""
-    return content_type.split("/", 1)[0]
-
-
-def served_type(content_type: str) -> str:
-    """The Content-Type to serve a template file of ``content_type`` with."""
-    media = MEDIA_TYPES.get(content_type)
-    return (media.served_as if media else "") or content_type
-
-
-def extension_families() -> dict[str, list[str]]:
-    """Per extension, the type families a browser may report for such a file (for the
-    composer's script, which checks a file before it is uploaded)."""
-    families: dict[str, list[str]] = {}
-    for code, media in MEDIA_TYPES.items():
-        for extension in media.extensions:
-            known = families.setdefault(extension, [])
-            for name in (code, *media.aliases):
-                if family(name) not in known:
-                    known.append(family(name))
-    return families
 
 
 # --------------------------------------------------------------------------- sensitive words
@@ -168,6 +117,16 @@ def check_content(text: str, account: VendorAccount | None = None) -> ContentVer
     return verdict
 
 
+def check_message(text: str, body: str, account: VendorAccount | None) -> ContentVerdict:
+    """The check of a message as it will be sent (``text``, at the account's vendor too), with
+    the local list's words its template's ``body`` holds as written (a word split by a
+    placeholder is still found): what the composer and the confirmation show."""
+    verdict = check_content(text, account)
+    body_words = check_content(body).local_words
+    verdict.local_words = list(dict.fromkeys([*verdict.local_words, *body_words]))
+    return verdict
+
+
 # --------------------------------------------------------------------------- cost
 
 
@@ -216,9 +175,8 @@ def frame_rules(account: VendorAccount) -> FrameRules:
     if not (capabilities.template_upload or capabilities.template_sends):
         return FrameRules(supported=False)
     options = account.options or {}
-    types = tuple(code for code, _label in TemplateFile.CONTENT_TYPES)
-    types = tuple(t for t in types if t in MEDIA_TYPES)
-    extensions = tuple(dict.fromkeys(ext for t in types for ext in MEDIA_TYPES[t].extensions))
+    types = tuple(MEDIA_TYPES)
+    extensions = extensions_of(types)
     max_file = int(_decimal(options.get("max_file_kb"), Decimal(DEFAULT_MAX_FILE_KB)) * 1024)
     max_total = int(
         _decimal(options.get("max_template_kb"), Decimal(DEFAULT_MAX_TEMPLATE_KB)) * 1024

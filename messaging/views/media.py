@@ -5,7 +5,7 @@ Nothing under ``MEDIA_ROOT`` is served directly, in any mode: ``smsportal/urls.p
 web server must not serve that folder either.  Template files (the admin's links) are served
 here; the portal's frame previews and the rejected-rows reports by their own views, with the
 same headers (``protected_file_response``): the Content-Type comes from our own table
-(``content_checks.MEDIA_TYPES``), never from the file or a browser's sniffing, and a sandbox CSP
+(``media_types.MEDIA_TYPES``), never from the file or a browser's sniffing, and a sandbox CSP
 keeps any script a file may hold from running on the portal's origin.
 """
 
@@ -19,8 +19,8 @@ from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 
+from ..media_types import MEDIA_TYPES, served_type
 from ..models import TemplateFile
-from ..services.content_checks import MEDIA_TYPES, served_type
 
 SANDBOX_CSP = "default-src 'none'; sandbox"
 """What the portal's frame view sends too: no script, no plugin, no request, a unique origin."""

@@ -163,7 +163,7 @@
       if (!extensions.some(function (e) { return name.endsWith(e); })) { return text.badType + " (" + extensions.join(" ") + ")"; }
       var family = (file.type || "").split("/")[0];
       var ext = extensions.filter(function (e) { return name.endsWith(e); })[0];
-      var families = config.media[ext] || [];  /* content_checks.MEDIA_TYPES */
+      var families = config.media[ext] || [];  /* media_types.MEDIA_TYPES */
       if (family && family !== "application" && families.length && families.indexOf(family) === -1) { return text.badType; }
       if (file.size > parseInt(fileInput.dataset.maxFile, 10)) { return text.tooBig; }
       if (existing + file.size > parseInt(fileInput.dataset.maxTotal, 10)) { return text.tooBigTotal; }

@@ -259,9 +259,11 @@ def test_test_send_goes_to_one_phone_now(marketer_client, draft, sim):
 
 
 def mms_draft(draft, vendor="ashx5g"):
+    """A draft MMS campaign with its own message (``Template.is_draft``)."""
     campaign = draft(vendor)
     template = campaign.template
     template.kind = Template.Kind.MMS
+    template.is_draft = True
     template.save()
     return campaign
 

@@ -47,8 +47,9 @@ def media(settings, tmp_path):
 
 
 def mms_draft(draft, vendor="ashx5g"):
+    """A draft MMS campaign with its own message (``Template.is_draft``)."""
     campaign = draft(vendor)
-    Template.objects.filter(pk=campaign.template_id).update(kind=Template.Kind.MMS)
+    Template.objects.filter(pk=campaign.template_id).update(kind=Template.Kind.MMS, is_draft=True)
     campaign.refresh_from_db()
     return campaign
 

@@ -1,0 +1,185 @@
+"""A campaign's message while it is composed: saving a draft campaign and its template.
+
+A campaign sends one ``Template``.  It is either
+
+* a saved template of the library, used as it is (an MMS / video / 5G template approved by a
+  vendor keeps its registration that way), or
+* the campaign's own message: a template with ``is_draft`` set, written in the composer for
+  that one campaign.  It is not in the template library (``Template.objects.library()``), no
+  other campaign uses it, and it is the only template the composer changes.
+
+Starting from a library template and changing anything — the text, the signature, a frame —
+copies it, frames included, into the campaign's own message first: the library template is
+never changed by the composer.  The campaign's own message stays with the campaign when it is
+sent (its messages were rendered from it) and goes when the campaign is deleted
+(``discard_with_campaign``, connected to the campaign's deletion in ``apps``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+
+from django.db import transaction
+
+from ..models import Campaign, Template, TemplateFile
+from . import frames
+from .frames import copy_files, frames_fixed
+from .templates import keep_body_with_frames
+
+MESSAGE_FIELDS = ("kind", "body", "signature", "is_marketing")
+"""What the composer's form says about the message itself."""
+
+
+def library_templates():
+    """The saved templates a marketer may start a campaign from, newest first."""
+    return Template.objects.library().order_by("-updated_at")
+
+
+def message_fields(data: Mapping) -> dict:
+    """The message the composer's form describes (partial data is fine)."""
+    return {
+        "kind": data.get("kind") or Template.Kind.SMS,
+        "body": data.get("body") or "",
+        "signature": data.get("signature") or "",
+        "is_marketing": bool(data.get("is_marketing")),
+    }
+
+
+def says(template: Template | None, fields: Mapping) -> bool:
+    """``template`` is the message ``fields`` describe."""
+    return template is not None and all(getattr(template, k) == v for k, v in fields.items())
+
+
+def own_message(campaign: Campaign | None) -> Template | None:
+    """The campaign's own message, when it has one (not a library template)."""
+    if campaign is None or campaign.pk is None:
+        return None
+    template = campaign.template
+    return template if template.is_draft else None
+
+
+def message_for_preview(data: Mapping, campaign: Campaign | None = None) -> Template:
+    """The template the composer's form describes, for the live preview: the chosen library
+    template or the edited campaign's template when the form leaves it as it is (saved: its
+    registrations count), else an unsaved one."""
+    fields = message_fields(data)
+    for template in (data.get("template"), campaign.template if campaign else None):
+        if says(template, fields):
+            return template
+    return Template(**fields)
+
+
+@transaction.atomic
+def save_draft(data: Mapping, *, user, campaign: Campaign | None = None) -> Campaign:
+    """Save the composer's form (``ComposeForm.cleaned_data``) as a draft campaign: a new one,
+    or ``campaign`` (a draft) changed.
+
+    Its message is the chosen library template when the form leaves it as it is; else the
+    campaign's own message, changed in place, or made now (a copy of the chosen library
+    template or of the campaign's template, frames included) when the campaign has none yet
+    or its own was submitted to a vendor."""
+    chosen: Template | None = data.get("template")
+    fields = message_fields(data)
+    current = campaign.template if campaign is not None else None
+    own = own_message(campaign)
+    if says(chosen, fields):
+        template = chosen
+    elif own is not None and not frames_fixed(own):
+        template = own
+        for name, value in fields.items():
+            setattr(template, name, value)
+        template.full_clean()
+        template.save()
+    else:
+        source = chosen or current
+        template = Template(
+            name=(data.get("template_name") or data["name"])[:100],
+            created_by=user,
+            is_draft=True,
+            **fields,
+        )
+        template.full_clean()
+        template.save()
+        if source is not None:
+            copy_files(source, template)
+    if template.is_draft and not frames_fixed(template):
+        # MMS / video / 5G: the body follows the text frames (their placeholders' order is
+        # the order a send passes the values in).
+        keep_body_with_frames(template)
+    if campaign is None:
+        campaign = Campaign(created_by=user)
+    campaign.name = data["name"]
+    campaign.template = template
+    campaign.recipient_list = data["recipient_list"]
+    campaign.vendor_account = data["vendor_account"]
+    campaign.scheduled_at = data.get("scheduled_at")
+    campaign.save()
+    if own is not None and own.pk != template.pk:
+        discard(own)
+    return campaign
+
+
+@transaction.atomic
+def make_own(campaign: Campaign, *, user=None) -> tuple[Template, dict[int, TemplateFile]]:
+    """The campaign's own message, made now as a copy of the library template it uses when it
+    has none (before its frames change); and the copies of the template's files by the
+    originals' ids (empty when nothing was copied)."""
+    own = own_message(campaign)
+    if own is not None:
+        return own, {}
+    source = campaign.template
+    template = Template.objects.create(
+        name=source.name,
+        created_by=user,
+        is_draft=True,
+        **{name: getattr(source, name) for name in MESSAGE_FIELDS},
+    )
+    copies = copy_files(source, template)
+    campaign.template = template
+    campaign.save(update_fields=["template"])
+    return template, copies
+
+
+def add_frame_file(campaign: Campaign, frame: int, upload, *, user=None) -> TemplateFile:
+    """Add a file (or ``frames.text_upload``) to a frame of the draft campaign's message, its
+    own one (made now when it has none); ``frames.FrameError`` when refused."""
+    frames.check_file(campaign.template, campaign.vendor_account, upload)
+    with transaction.atomic():
+        template, _copies = make_own(campaign, user=user)
+        return frames.add_file(template, campaign.vendor_account, frame, upload)
+
+
+def remove_frame_file(campaign: Campaign, item: TemplateFile, *, user=None) -> bool:
+    """Remove a file of the draft campaign's frames (from its own message, made now when it
+    has none); False when its frames are fixed."""
+    if frames.frames_fixed(campaign.template):
+        return False
+    with transaction.atomic():
+        template, copies = make_own(campaign, user=user)
+        return frames.remove_file(template, copies.get(item.pk, item))
+
+
+def discard(template: Template) -> bool:
+    """Delete a campaign's own message that no campaign uses any more, with its files; one
+    that was submitted to a vendor is kept (out of the library) with its registrations.
+    True when deleted."""
+    if not template.is_draft or template.campaigns.exists() or frames_fixed(template):
+        return False
+    names = [(item.file.storage, item.file.name) for item in template.files.all() if item.file]
+    template.delete()
+
+    def remove_files():
+        for storage, name in names:
+            with contextlib.suppress(OSError):
+                storage.delete(name)
+
+    transaction.on_commit(remove_files)
+    return True
+
+
+def discard_with_campaign(sender, instance: Campaign, **kwargs) -> None:
+    """A deleted campaign's own message goes with it (a ``post_delete`` receiver)."""
+    template = Template.objects.filter(pk=instance.template_id, is_draft=True).first()
+    if template is not None:
+        discard(template)
