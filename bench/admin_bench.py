@@ -723,12 +723,15 @@ def samples() -> dict:
     recipient_list = (
         RecipientList.objects.annotate(n=Count("recipients")).order_by("-n", "pk").first()
     )
+    # A message of that campaign with a delivery report (found through the messages: the
+    # reports of the newest campaign are the last of millions).
+    first_messages = Message.objects.filter(campaign=campaign).order_by("pk")[:100]
     report = (
-        DeliveryReport.objects.filter(message__campaign=campaign, message__isnull=False)
+        DeliveryReport.objects.filter(message__in=list(first_messages.values_list("pk", flat=True)))
         .order_by("pk")
         .first()
     )
-    message = report.message if report else Message.objects.order_by("pk").first()
+    message = report.message if report else first_messages.first()
     job = ImportJob.objects.filter(recipient_list=recipient_list).order_by("-pk").first()
     phone = message.phone if message else "13800138000"
     return {
