@@ -508,7 +508,6 @@ def insert_reports() -> None:
             FROM {Message._meta.db_table} m
             WHERE m.status IN ('delivered', 'undelivered', 'expired', 'rejected')
               AND abs(hashint8(m.id)) %% 16 < 9
-            ORDER BY m.final_at
             """,
             [],  # no parameters, but ``%%`` is read as one ``%``
         )
