@@ -1197,6 +1197,15 @@ def main() -> None:
     print_sizes()
 
     found = samples()
+    objects = found["objects"]
+    campaign, recipient_list = objects["messaging.campaign"], objects["messaging.recipientlist"]
+    if campaign and recipient_list:
+        print(
+            f"pages open campaign #{campaign.pk} ({campaign.total_count:,} messages), list "
+            f"#{recipient_list.pk} ({recipient_list.n:,} recipients), message "
+            f"#{objects['messaging.message'].pk}; searches: phone {found['phone']}, vendor id "
+            f"{found['vendor_id']}, our id {found['custom_id']}"
+        )
     pages = admin_pages(found) + portal_pages(found)
     if args.only:
         pages = [p for p in pages if args.only in p["label"] or args.only in p["url"]]
