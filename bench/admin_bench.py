@@ -228,7 +228,13 @@ def create_small_objects() -> dict:
 
     from accounts.models import User
     from accounts.roles import MARKETERS
-    from messaging.models import RecipientList, SensitiveWord, Template, VendorAccount
+    from messaging.models import (
+        RecipientList,
+        SensitiveWord,
+        Template,
+        TemplateRegistration,
+        VendorAccount,
+    )
     from messaging.vendors.registry import VENDOR_KEYS
 
     admin = User.objects.create(
@@ -257,6 +263,17 @@ def create_small_objects() -> dict:
         name="周末大促",
         body="<name>您好，周末大促，全场五折，您的积分<points>可抵现",
         created_by=marketer,
+    )
+    TemplateRegistration.objects.bulk_create(
+        [
+            TemplateRegistration(
+                template=template,
+                vendor_account=account,
+                vendor_template_id=f"T{account.pk:06d}",
+                review_status=TemplateRegistration.Review.APPROVED,
+            )
+            for account in accounts
+        ]
     )
     big = RecipientList.objects.create(
         name="bench all customers", columns=["name", "points"], created_by=marketer
