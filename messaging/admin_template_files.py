@@ -19,10 +19,8 @@ from django.contrib.admin.widgets import AdminFileWidget
 from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext as _
 
-from .models import Template, TemplateFile
+from .models import DEFAULT_MAX_FILE_KB, DEFAULT_MAX_TEMPLATE_KB, Template, TemplateFile
 from .services.content_checks import (
-    DEFAULT_MAX_FILE_KB,
-    DEFAULT_MAX_TEMPLATE_KB,
     MEDIA_TYPES,
     FrameRules,
     check_frame_file,
@@ -33,7 +31,7 @@ from .views.media import template_file_url
 
 def default_rules() -> FrameRules:
     """A template registered for no vendor account yet: every type of the table, the default
-    limits (``frame_rules`` for an account without options)."""
+    limits (``frame_rules`` for a new account)."""
     types = tuple(code for code, _label in TemplateFile.CONTENT_TYPES if code in MEDIA_TYPES)
     extensions = tuple(dict.fromkeys(e for code in types for e in MEDIA_TYPES[code].extensions))
     return FrameRules(
