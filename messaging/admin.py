@@ -38,7 +38,6 @@ from .services import campaign_commands, inbox
 from .services.reports import localized_description, split_descriptions
 from .services.templates import TemplateSubmitError, submit_for_review
 from .services.vendor_accounts import (
-    clean_options,
     must_poll_message,
     option_help,
     probe_summary,
@@ -109,13 +108,7 @@ class VendorAccountForm(forms.ModelForm):
             # Its reports reach us only by polling: without it every message would wait for
             # a report that never comes.
             self.add_error("polling_enabled", must_poll_message(vendor_key))
-        if vendor_key and "options" in cleaned:
-            # Checked against what the vendor declares: a refused value stays on the form.
-            options, errors = clean_options(vendor_key, cleaned["options"])
-            if errors:
-                self.add_error("options", errors)
-            else:
-                cleaned["options"] = options
+        # The options are checked against the vendor's declarations by VendorAccount.clean.
         return cleaned
 
     def clean_secret(self):

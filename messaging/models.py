@@ -178,6 +178,16 @@ class VendorAccount(models.Model):
 
     def clean(self):
         super().clean()
+        if self.vendor:
+            from .vendors.base import check_options
+            from .vendors.registry import vendor
+
+            # The options the vendor declares, each of a declared value: anything else is
+            # refused here (on the admin form: an error on the field, what was typed kept).
+            options, errors = check_options(vendor(self.vendor).options, self.options or {})
+            if errors:
+                raise ValidationError({"options": errors})
+            self.options = options
         if self.vendor and self.polling_enabled:
             from .vendors.registry import vendor
 
