@@ -17,6 +17,6 @@ class MessagingConfig(AppConfig):
 
 
 def create_periodic_tasks(sender, **kwargs):
-    from .tasks import ensure_schedules
+    from .services.schedules import ensure_schedules
 
     ensure_schedules()

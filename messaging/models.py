@@ -7,6 +7,7 @@ call services.  See ``Message`` for the lifecycle.
 from __future__ import annotations
 
 import secrets
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -30,6 +31,15 @@ signature_validator = RegexValidator(
     r"^【[^【】]{2,16}】$",
     _("A signature is 2 to 16 characters inside 【 and 】, e.g. 【某某商城】."),
 )
+
+
+DEFAULT_PRICE_PER_PART = Decimal("0.05")
+"""Yuan per billed part for a new account (a typical Chinese marketing SMS price)."""
+DEFAULT_MAX_FILE_KB = 2048
+"""Largest template file for a new account.  The vendors' documents name no limit of their
+own; administrators lower it to what their contract says."""
+DEFAULT_MAX_TEMPLATE_KB = 5120
+"""Largest total of a template's files for a new account."""
 
 
 class VendorAccount(models.Model):
@@ -89,6 +99,30 @@ class VendorAccount(models.Model):
         blank=True,
         help_text=_('Vendor-specific settings, e.g. {"encode": "utf8"} for sms.cn.'),
     )
+    price_per_part = models.DecimalField(
+        _("price per part (yuan)"),
+        max_digits=10,
+        decimal_places=4,
+        default=DEFAULT_PRICE_PER_PART,
+        validators=[MinValueValidator(Decimal(0))],
+        help_text=_(
+            "What the vendor charges per billed part (an MMS, video or 5G message is one "
+            "part). Vendors publish no price through their APIs: the cost shown before a "
+            "send is an estimate from this price."
+        ),
+    )
+    max_file_kb = models.PositiveIntegerField(
+        _("largest template file (KB)"),
+        default=DEFAULT_MAX_FILE_KB,
+        validators=[MinValueValidator(1)],
+        help_text=_("The largest file of an MMS, video or 5G template the vendor takes."),
+    )
+    max_template_kb = models.PositiveIntegerField(
+        _("largest template (KB)"),
+        default=DEFAULT_MAX_TEMPLATE_KB,
+        validators=[MinValueValidator(1)],
+        help_text=_("The largest total of one template's files the vendor takes."),
+    )
     is_active = models.BooleanField(_("active"), default=True)
     balance = models.DecimalField(
         _("balance"), max_digits=14, decimal_places=3, null=True, blank=True, editable=False
@@ -145,6 +179,16 @@ class VendorAccount(models.Model):
 
     def clean(self):
         super().clean()
+        if self.vendor:
+            from .vendors.base import check_options
+            from .vendors.registry import vendor
+
+            # The options the vendor declares, each of a declared value: anything else is
+            # refused here (on the admin form: an error on the field, what was typed kept).
+            options, errors = check_options(vendor(self.vendor).options, self.options or {})
+            if errors:
+                raise ValidationError({"options": errors})
+            self.options = options
         if self.vendor and self.polling_enabled:
             from .vendors.registry import vendor
 

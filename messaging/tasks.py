@@ -6,14 +6,10 @@ import logging
 import time
 
 from django.db import connection, transaction
-from django_q.models import Schedule
 
 from .services import campaign_commands, polling, sending
 
 log = logging.getLogger(__name__)
-
-DISPATCH_SCHEDULE = "messaging: dispatch campaigns"
-POLL_SCHEDULE = "messaging: poll vendors"
 
 
 def enqueue_batches(batch_ids: list[int]) -> None:
@@ -97,32 +93,6 @@ def dispatch() -> str:
     enqueue_batches(recovery.enqueue or [])
     polled = polling.apply_pending()
     return f"started {len(started)}; {recovery}; poll items applied late {polled}"
-
-
-def ensure_schedules() -> None:
-    Schedule.objects.update_or_create(
-        name=DISPATCH_SCHEDULE,
-        defaults={
-            "func": "messaging.tasks.dispatch",
-            "schedule_type": Schedule.MINUTES,
-            "minutes": 1,
-            "repeats": -1,
-        },
-    )
-    # django-q2 schedules fire at most once a minute (its scheduler looks every ~30 s), while
-    # vendors allow a poll every 5-8 s.  One minutely schedule runs ``poll_vendors``, which keeps
-    # polling every polling account at its own interval for most of the minute (and ends at
-    # once when no account polls): one worker serves all accounts, runs never overlap in
-    # practice, and the per-call claim in ``services.polling`` keeps them apart if they do.
-    Schedule.objects.update_or_create(
-        name=POLL_SCHEDULE,
-        defaults={
-            "func": "messaging.tasks.poll_vendors",
-            "schedule_type": Schedule.MINUTES,
-            "minutes": 1,
-            "repeats": -1,
-        },
-    )
 
 
 POLL_RUN_SECONDS = 50

@@ -19,11 +19,9 @@ from django.contrib.admin.widgets import AdminFileWidget
 from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext as _
 
-from ..models import Template, TemplateFile
+from ..media_types import MEDIA_TYPES, extensions_of
+from ..models import DEFAULT_MAX_FILE_KB, DEFAULT_MAX_TEMPLATE_KB, Template, TemplateFile
 from ..services.content_checks import (
-    DEFAULT_MAX_FILE_KB,
-    DEFAULT_MAX_TEMPLATE_KB,
-    MEDIA_TYPES,
     FrameRules,
     check_frame_file,
     frame_rules,
@@ -33,11 +31,14 @@ from ..views.media import template_file_url
 
 def default_rules() -> FrameRules:
     """A template registered for no vendor account yet: every type of the table, the default
-    limits (``frame_rules`` for an account without options)."""
-    types = tuple(code for code, _label in TemplateFile.CONTENT_TYPES if code in MEDIA_TYPES)
-    extensions = tuple(dict.fromkeys(e for code in types for e in MEDIA_TYPES[code].extensions))
+    limits of a new account."""
+    types = tuple(MEDIA_TYPES)
     return FrameRules(
-        True, types, extensions, DEFAULT_MAX_FILE_KB * 1024, DEFAULT_MAX_TEMPLATE_KB * 1024
+        True,
+        types,
+        extensions_of(types),
+        DEFAULT_MAX_FILE_KB * 1024,
+        DEFAULT_MAX_TEMPLATE_KB * 1024,
     )
 
 

@@ -12,7 +12,9 @@ from ..models import (
 )
 from ..services.vendor_accounts import (
     must_poll_message,
+    option_help,
     probe_summary,
+    push_instructions,
     pushes_reports,
     refresh_balance,
     report_delivery,
@@ -61,7 +63,15 @@ class VendorAccountForm(forms.ModelForm):
             "poll_interval_s",
             "report_window_hours",
             "options",
+            "price_per_part",
+            "max_file_kb",
+            "max_template_kb",
         )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "options" in self.fields:
+            self.fields["options"].help_text = options_help_html(self.instance.vendor or None)
 
     def clean(self):
         cleaned = super().clean()
@@ -70,6 +80,7 @@ class VendorAccountForm(forms.ModelForm):
             # Its reports reach us only by polling: without it every message would wait for
             # a report that never comes.
             self.add_error("polling_enabled", must_poll_message(vendor_key))
+        # The options are checked against the vendor's declarations by VendorAccount.clean.
         return cleaned
 
     def clean_secret(self):
@@ -79,6 +90,27 @@ class VendorAccountForm(forms.ModelForm):
                 raise forms.ValidationError(_("Enter the account's password or secret."))
             return self.instance.secret
         return secret
+
+
+def options_help_html(vendor_key: str | None) -> str:
+    """The options field's help: the model's words, then each option the vendor declares
+    (every vendor's while none is chosen)."""
+    groups = []
+    for _key, label, options in option_help(vendor_key):
+        if options:
+            items = format_html_join(
+                "",
+                "<li><code>{}</code> ({}): {}</li>",
+                options,
+            )
+        else:
+            items = format_html("<li>{}</li>", _("no options"))
+        groups.append((label, items))
+    return format_html(
+        '{}<ul class="vendor-options">{}</ul>',
+        VendorAccount._meta.get_field("options").help_text,
+        format_html_join("", "<li>{}<ul>{}</ul></li>", groups),
+    )
 
 
 @admin.register(VendorAccount)
@@ -93,6 +125,7 @@ class VendorAccountAdmin(DeclaredLookupsOnly, admin.ModelAdmin):
         "polling_enabled",
         "report_delivery_display",
         "balance_display",
+        "price_per_part",
         "balance_checked_at",
     )
     list_filter = ("vendor", "is_active", "push_enabled", "polling_enabled")
@@ -122,10 +155,22 @@ class VendorAccountAdmin(DeclaredLookupsOnly, admin.ModelAdmin):
                     "signature",
                     "opt_out_suffix",
                     "rate_limit_per_s",
+                    "max_file_kb",
+                    "max_template_kb",
                 )
             },
         )
-        status = (_("Balance"), {"fields": ("balance_display", "balance_checked_at", "last_error")})
+        status = (
+            _("Balance"),
+            {
+                "fields": (
+                    "balance_display",
+                    "price_per_part",
+                    "balance_checked_at",
+                    "last_error",
+                )
+            },
+        )
         if not self._can_manage(request):
             # Viewers (marketers) see nothing that connects to the vendor.
             return [general, sending, status]
@@ -172,9 +217,25 @@ class VendorAccountAdmin(DeclaredLookupsOnly, admin.ModelAdmin):
 
     @admin.display(description=_("push URL (give it to the vendor)"))
     def push_url_display(self, account: VendorAccount) -> str:
-        if not account.pk:
+        """The URL, and beside it what to tell the vendor for each push it makes."""
+        if not account.vendor:
             return "—"
-        return format_html("<code>{}</code>", account.push_url)
+        lines = push_instructions(account.vendor)
+        if account.pk:
+            url = format_html("<code>{}</code>", account.push_url)
+        else:
+            url = format_html("<span>{}</span>", _("shown once the account is saved"))
+        if not lines:
+            return format_html('{}<div class="push-instructions">{}</div>', url, _("no pushes"))
+        return format_html(
+            '{}<ul class="push-instructions">{}</ul>',
+            url,
+            format_html_join(
+                "",
+                "<li><strong>{}</strong> — {}: {}</li>",
+                ((kind, line.method, line.note) for kind, line in lines),
+            ),
+        )
 
     @admin.display(description=_("balance"), ordering="balance")
     def balance_display(self, account: VendorAccount) -> str:

@@ -151,7 +151,12 @@ class RowChecker:
 
 
 def inspect_upload(
-    recipient_list: RecipientList, upload, *, user=None, sheet: str | None = None
+    recipient_list: RecipientList,
+    upload,
+    *,
+    user=None,
+    sheet: str | None = None,
+    allow_international: bool = False,
 ) -> ImportJob:
     """Store an uploaded file as a new job and describe it.  Raises ``SpreadsheetError``
     (and keeps nothing) when the file cannot be imported."""
@@ -159,6 +164,7 @@ def inspect_upload(
         recipient_list=recipient_list,
         created_by=user if user is not None and user.is_authenticated else None,
         original_name=_file_name(upload.name),
+        allow_international=allow_international,
     )
     job.file.save(job.original_name, upload, save=False)
     try:
@@ -178,6 +184,23 @@ def _file_name(name: str | None) -> str:
     database may refuse (NUL in PostgreSQL, lone surrogates anywhere)."""
     name = _NOT_IN_A_NAME.sub("", os.path.basename((name or "").replace("\\", "/"))).strip()
     return name[:255] or "upload"
+
+
+def choose_mapping(
+    job: ImportJob, *, sheet: str, phone_column: str, allow_international: bool
+) -> Table | None:
+    """Save the marketer's choices on the mapping page.  Another sheet is read again (its phone
+    column detected anew; its table returned to show); otherwise the phone column is taken.
+    Raises ``SpreadsheetError`` (and saves nothing) when the sheet cannot be read."""
+    table = None
+    if sheet and sheet != job.sheet:
+        job.phone_column = ""
+        table = describe(job, sheet=sheet)
+    else:
+        job.phone_column = phone_column
+    job.allow_international = allow_international
+    job.save()
+    return table
 
 
 def describe(job: ImportJob, *, sheet: str | None = None) -> Table:

@@ -3,8 +3,8 @@
 * ``check_content``: the local sensitive-word list (``SensitiveWord``, kept by administrators)
   and, for vendors that offer one (smsadmin's ``mgz``), the vendor's own check.
 * ``price_per_segment`` / ``estimate_cost``: vendors publish no price through their APIs, so
-  the estimate uses the account option ``price_per_segment`` (yuan per billed part), or
-  ``DEFAULT_PRICE_PER_SEGMENT`` when the administrator set none.  It is an estimate only.
+  the estimate uses the account's ``price_per_part`` (yuan per billed part, set by the
+  administrator; ``DEFAULT_PRICE_PER_SEGMENT`` for a new account).  It is an estimate only.
   A billed part is one part of an SMS, or one whole MMS / video / 5G message (see
   ``compose.billed_as_one_message``).
 * ``frame_rules`` / ``check_frame_file``: which files an MMS / video / 5G template frame may hold
@@ -19,7 +19,7 @@ import logging
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import BinaryIO
 
 from django.utils.translation import gettext as _
@@ -33,21 +33,14 @@ from ..media_types import (  # noqa: F401 - the table's users import it from her
     family,
     served_type,
 )
-from ..models import SensitiveWord, VendorAccount
+from ..models import DEFAULT_PRICE_PER_PART, SensitiveWord, VendorAccount
 from ..vendors.base import VendorError
 from ..vendors.registry import vendor
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PRICE_PER_SEGMENT = Decimal("0.05")
-"""Yuan per billed part when the account has no ``price_per_segment`` option (a typical
-Chinese marketing SMS price; set the real one on the account)."""
-
-DEFAULT_MAX_FILE_KB = 2048
-"""Largest template file when the account has no ``max_file_kb`` option.  The vendors'
-documents name no limit; carriers commonly refuse MMS parts above about 2 MB."""
-DEFAULT_MAX_TEMPLATE_KB = 5120
-"""Largest total of a template's files when the account has no ``max_template_kb`` option."""
+DEFAULT_PRICE_PER_SEGMENT = DEFAULT_PRICE_PER_PART
+"""Yuan per billed part of a new account (``VendorAccount.price_per_part``)."""
 
 
 # --------------------------------------------------------------------------- sensitive words
@@ -130,16 +123,9 @@ def check_message(text: str, body: str, account: VendorAccount | None) -> Conten
 # --------------------------------------------------------------------------- cost
 
 
-def _decimal(value, default: Decimal) -> Decimal:
-    try:
-        number = Decimal(str(value))
-    except (InvalidOperation, TypeError, ValueError):
-        return default
-    return number if number.is_finite() and number >= 0 else default
-
-
 def price_per_segment(account: VendorAccount) -> Decimal:
-    return _decimal((account.options or {}).get("price_per_segment"), DEFAULT_PRICE_PER_SEGMENT)
+    """The account's price per billed part (``VendorAccount.price_per_part``)."""
+    return Decimal(account.price_per_part)
 
 
 def estimate_cost(segments: int, account: VendorAccount) -> Decimal:
@@ -174,13 +160,10 @@ def frame_rules(account: VendorAccount) -> FrameRules:
     capabilities = vendor(account.vendor).capabilities
     if not (capabilities.template_upload or capabilities.template_sends):
         return FrameRules(supported=False)
-    options = account.options or {}
     types = tuple(MEDIA_TYPES)
     extensions = extensions_of(types)
-    max_file = int(_decimal(options.get("max_file_kb"), Decimal(DEFAULT_MAX_FILE_KB)) * 1024)
-    max_total = int(
-        _decimal(options.get("max_template_kb"), Decimal(DEFAULT_MAX_TEMPLATE_KB)) * 1024
-    )
+    max_file = account.max_file_kb * 1024
+    max_total = account.max_template_kb * 1024
     return FrameRules(True, types, extensions, max_file, max_total)
 
 

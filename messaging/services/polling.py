@@ -53,7 +53,7 @@ from ..vendors.base import (
     clean_item,
 )
 from ..vendors.registry import vendor
-from .pushes import retry_on_deadlock
+from .deadlocks import retry_on_deadlock
 from .replies import record_replies
 from .reports import apply_status_events
 from .sending import crash_point

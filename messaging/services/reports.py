@@ -29,7 +29,7 @@ from ..statuses import FINAL_STATUSES, RANK, Status
 from ..vendors.base import StatusEvent
 from . import lifecycle
 from .campaigns import record_transitions
-from .pushes import retry_on_deadlock
+from .deadlocks import retry_on_deadlock
 from .sql import messages as messages_sql
 from .sql import reports as reports_sql
 

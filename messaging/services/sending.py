@@ -60,8 +60,8 @@ from .compose import (
     placeholders,
     render,
 )
+from .deadlocks import retry_on_deadlock
 from .outcomes import MAX_REQUEUES, Decision, Disposition, backoff_s, decide
-from .pushes import retry_on_deadlock
 from .reports import match_orphaned_reports, match_waiting_reports
 from .sql import campaign_start
 

@@ -1,5 +1,6 @@
-"""Vendor account operations: connection test and balance refresh, and how an account's
-delivery reports reach the portal (push, poll)."""
+"""Vendor account operations: connection test and balance refresh, how an account's
+delivery reports reach the portal (push, poll), and the vendor's account options and push
+instructions as the administrator sees them."""
 
 from __future__ import annotations
 
@@ -15,11 +16,20 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from ..models import VendorAccount
-from ..vendors.base import Balance, RateLimited, TransientError, VendorError
+from ..vendors.base import (
+    PUSH_KIND_LABELS,
+    AccountOption,
+    Balance,
+    PushInstruction,
+    RateLimited,
+    TransientError,
+    VendorError,
+    check_options,
+)
 from ..vendors.registry import VENDOR_CHOICES, vendor
 from . import polling
+from .deadlocks import retry_on_deadlock
 from .polling import IN_FLIGHT
-from .pushes import retry_on_deadlock
 
 log = logging.getLogger(__name__)
 
@@ -261,3 +271,54 @@ def reports_unreachable(account: VendorAccount) -> bool:
     return not account.polling_enabled and not (
         account.push_enabled and pushes_reports(account.vendor)
     )
+
+
+# --------------------------------------------------------------------------- options and pushes
+
+
+def vendor_options(vendor_key: str) -> tuple[AccountOption, ...]:
+    """The account options the vendor declares (``VendorClient.options``)."""
+    return vendor(vendor_key).options
+
+
+def clean_options(vendor_key: str, options) -> tuple[dict, list[str]]:
+    """An account's options checked against its vendor's declarations: (the options as
+    stored, the errors in words).  No options at all (``None``) is the empty set."""
+    if options is None or options == "":
+        options = {}
+    return check_options(vendor_options(vendor_key), options)
+
+
+def describe_option(option: AccountOption) -> str:
+    """One option in words: what it does, its choices and its default."""
+    text = str(option.help)
+    if option.choices:
+        text += " " + _("Choices: %(choices)s.") % {
+            "choices": ", ".join(value for value, _label in option.choices)
+        }
+    if option.default:
+        text += " " + _("Default: %(default)s.") % {"default": option.default}
+    return text
+
+
+def option_help(vendor_key: str | None) -> list[tuple[str, str, list[tuple[str, str, str]]]]:
+    """(vendor key, vendor label, [(option name, label, description)]) for the account's
+    vendor, or for every vendor while none is chosen yet."""
+    keys = [vendor_key] if vendor_key else [key for key, _label in VENDOR_CHOICES]
+    labels = dict(VENDOR_CHOICES)
+    return [
+        (
+            key,
+            labels.get(key, key),
+            [(o.name, str(o.label), describe_option(o)) for o in vendor_options(key)],
+        )
+        for key in keys
+    ]
+
+
+def push_instructions(vendor_key: str) -> list[tuple[str, PushInstruction]]:
+    """(what is pushed, in words; the instruction) for each push the vendor makes."""
+    return [
+        (str(PUSH_KIND_LABELS.get(line.pushes, line.pushes)), line)
+        for line in vendor(vendor_key).push_instructions
+    ]

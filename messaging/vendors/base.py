@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
 
+from django.utils.translation import gettext_lazy as _
+
 if TYPE_CHECKING:
     from .http import HttpTransport
 
@@ -70,6 +72,97 @@ class Capabilities:
     template_title_max_chars: int = 0
     """The longest template title the vendor takes, counted in UTF-16 code units (0: no
     limit).  The template submission service derives titles that fit."""
+
+
+# --------------------------------------------------------------------------- account options
+
+
+@dataclass(frozen=True)
+class AccountOption:
+    """One setting an administrator may give a vendor account of this vendor (stored in
+    ``VendorAccount.options``), declared as data beside the vendor's ``Capabilities``: the admin
+    form checks the options against the declarations and shows their help, and the client
+    reads a value through ``VendorClient._option`` so that the default has one home."""
+
+    name: str
+    """The key in ``VendorAccount.options``."""
+    label: str
+    help: str
+    """What it does, citing the vendor document's section."""
+    default: str = ""
+    choices: tuple[tuple[str, str], ...] = ()
+    """(value, label) pairs; empty for free text or a number."""
+    kind: str = "choice"
+    """"choice" (one of ``choices``), "text" or "integer"."""
+
+    def clean(self, value) -> str:
+        """``value`` as stored, or ``ValueError`` with words for the administrator."""
+        if self.kind == "integer":
+            if isinstance(value, bool) or not isinstance(value, int | str):
+                raise ValueError(_("%(name)s must be a whole number.") % {"name": self.name})
+            text = str(value).strip()
+            if not (text.isascii() and text.lstrip("-").isdigit()):
+                raise ValueError(_("%(name)s must be a whole number.") % {"name": self.name})
+            return str(int(text))
+        if not isinstance(value, str):
+            raise ValueError(_("%(name)s must be text.") % {"name": self.name})
+        if self.kind == "choice" and value not in {v for v, _label in self.choices}:
+            raise ValueError(
+                _("%(value)r is not a choice of %(name)s: %(choices)s.")
+                % {
+                    "value": value,
+                    "name": self.name,
+                    "choices": ", ".join(v for v, _label in self.choices),
+                }
+            )
+        return value
+
+
+def check_options(declared: Sequence[AccountOption], options) -> tuple[dict, list[str]]:
+    """``options`` checked against the vendor's declarations: (the options as stored, the
+    errors in words).  An unknown key, a value off the choices or of the wrong type is an
+    error; nothing is dropped silently."""
+    if not isinstance(options, Mapping):
+        return {}, [str(_("Enter the options as a JSON object, e.g. {}."))]
+    by_name = {option.name: option for option in declared}
+    cleaned, errors = {}, []
+    for key, value in options.items():
+        option = by_name.get(key)
+        if option is None:
+            if by_name:
+                errors.append(
+                    _("%(key)s is not an option of this vendor (its options: %(names)s).")
+                    % {"key": key, "names": ", ".join(by_name)}
+                )
+            else:
+                errors.append(
+                    _("%(key)s is not an option of this vendor (it has none).") % {"key": key}
+                )
+            continue
+        try:
+            cleaned[key] = option.clean(value)
+        except ValueError as exc:
+            errors.append(str(exc))
+    return cleaned, [str(error) for error in errors]
+
+
+@dataclass(frozen=True)
+class PushInstruction:
+    """What to tell the vendor about our push URL for one kind of push."""
+
+    pushes: str
+    """"report", "mo" or "template_review" (``Capabilities.pushes``)."""
+    method: str
+    """How the vendor sends it, e.g. "POST (JSON array)"."""
+    note: str
+    """What to ask of the vendor, citing its document's section."""
+
+
+PUSH_KIND_LABELS = {
+    "report": _("delivery reports"),
+    "mo": _("replies"),
+    "template_review": _("template review results"),
+}
 
 
 # --------------------------------------------------------------------------- vendor times
@@ -513,6 +606,10 @@ class VendorClient(ABC):
     key: ClassVar[str]
     label: ClassVar[str]
     capabilities: ClassVar[Capabilities]
+    options: ClassVar[tuple[AccountOption, ...]] = ()
+    """The account options the administrator may set (``AccountOption``)."""
+    push_instructions: ClassVar[tuple[PushInstruction, ...]] = ()
+    """What to tell the vendor about the account's push URL, one line per kind of push."""
 
     def __init_subclass__(cls, **kwargs):
         """Every public operation of an adapter hands out its errors and refusals scrubbed of
@@ -530,6 +627,11 @@ class VendorClient(ABC):
             encoding=self.capabilities.reply_encoding,
             timeout=(config.connect_timeout_s, config.timeout_s),
         )
+
+    def _option(self, name: str) -> str:
+        """The account's value for a declared option, or its declared default."""
+        (declared,) = (option for option in self.options if option.name == name)
+        return self.config.options.get(name, declared.default)
 
     # Sending.  Each returns one SubmitResult per recipient, in the order given, or raises a
     # VendorError that concerns the whole request.

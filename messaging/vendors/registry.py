@@ -9,7 +9,14 @@ from importlib import import_module
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .base import AccountConfig, PushOutcome, PushRequest, VendorClient
+    from .base import (
+        AccountConfig,
+        AccountOption,
+        PushInstruction,
+        PushOutcome,
+        PushRequest,
+        VendorClient,
+    )
     from .simulator import VendorSimulator
 
 # Static so that model choices and migrations never import adapter code.
@@ -32,11 +39,27 @@ class Vendor:
     parse_push: Callable[[PushRequest, AccountConfig], PushOutcome]
     """Parse one push (reports, replies or template reviews) and say what to answer.
     Raises ``PushRejected`` when the whole push is unauthenticated or unreadable."""
-    simulator: type[VendorSimulator]
+    simulator_path: str
+    """The simulator class by dotted path (``messaging.vendors.<key>.simulator.<Class>``),
+    imported only when a test, the demo or ``run_simulators`` asks for it: production processes
+    never load simulator code."""
+
+    @property
+    def simulator(self) -> type[VendorSimulator]:
+        module, _, name = self.simulator_path.rpartition(".")
+        return getattr(import_module(module), name)
 
     @property
     def capabilities(self):
         return self.client.capabilities
+
+    @property
+    def options(self) -> tuple[AccountOption, ...]:
+        return self.client.options
+
+    @property
+    def push_instructions(self) -> tuple[PushInstruction, ...]:
+        return self.client.push_instructions
 
 
 @cache

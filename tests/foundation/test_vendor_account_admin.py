@@ -47,6 +47,9 @@ def form_data(vendor: str, **changes) -> dict:
         "poll_interval_s": "10",
         "report_window_hours": "48",
         "options": "{}",
+        "price_per_part": "0.05",
+        "max_file_kb": "2048",
+        "max_template_kb": "5120",
     }
     data.update(changes)
     return {k: v for k, v in data.items() if v is not None}

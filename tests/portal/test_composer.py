@@ -40,7 +40,7 @@ def form_data(campaign_or_list, account, **overrides):
 def test_preview_renders_the_first_recipients_with_signature_suffix_and_cost(
     english_client, sim_account, recipient_list
 ):
-    account = sim_account("ashx5g", options={"price_per_segment": "0.04"})
+    account = sim_account("ashx5g", price_per_part=Decimal("0.04"))
     response = english_client.post(
         reverse("portal:compose_preview"), form_data(recipient_list, account)
     )
@@ -272,7 +272,7 @@ def test_frame_upload_checks_type_and_size(english_client, draft, settings, tmp_
     settings.MEDIA_ROOT = tmp_path
     campaign = mms_draft(draft)
     account = campaign.vendor_account
-    account.options = {"max_file_kb": 1, "max_template_kb": 2}
+    account.max_file_kb, account.max_template_kb = 1, 2
     account.save()
     url = reverse("portal:frame_upload", args=[campaign.pk])
     json = {"HTTP_ACCEPT": "application/json"}

@@ -125,7 +125,7 @@ def test_a_text_frame_typed_in_the_page_is_a_text_file_and_the_message(english_c
 def test_a_text_frame_is_checked_like_a_file(english_client, draft):
     campaign = mms_draft(draft)
     account = campaign.vendor_account
-    account.options = {"max_file_kb": 1}
+    account.max_file_kb = 1
     account.save()
     answer = english_client.post(
         reverse("portal:frame_upload", args=[campaign.pk]),

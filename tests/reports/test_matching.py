@@ -275,9 +275,9 @@ def test_a_transaction_aborted_by_a_deadlock_runs_again(monkeypatch):
     import psycopg
     from django.db import OperationalError
 
-    from messaging.services import pushes
+    from messaging.services import deadlocks
 
-    monkeypatch.setattr(pushes.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(deadlocks.time, "sleep", lambda seconds: None)
     calls = []
 
     def deadlocks_once():
@@ -286,7 +286,7 @@ def test_a_transaction_aborted_by_a_deadlock_runs_again(monkeypatch):
             raise OperationalError("deadlock detected") from psycopg.errors.DeadlockDetected()
         return "applied"
 
-    assert pushes.retry_on_deadlock(deadlocks_once) == "applied"
+    assert deadlocks.retry_on_deadlock(deadlocks_once) == "applied"
     assert len(calls) == 2
 
     def always_deadlocks():
@@ -295,8 +295,8 @@ def test_a_transaction_aborted_by_a_deadlock_runs_again(monkeypatch):
 
     calls.clear()
     with pytest.raises(OperationalError):
-        pushes.retry_on_deadlock(always_deadlocks)
-    assert len(calls) == pushes.DEADLOCK_ATTEMPTS
+        deadlocks.retry_on_deadlock(always_deadlocks)
+    assert len(calls) == deadlocks.DEADLOCK_ATTEMPTS
 
     def other_error():
         calls.append(1)
@@ -304,5 +304,5 @@ def test_a_transaction_aborted_by_a_deadlock_runs_again(monkeypatch):
 
     calls.clear()
     with pytest.raises(OperationalError):
-        pushes.retry_on_deadlock(other_error)
+        deadlocks.retry_on_deadlock(other_error)
     assert len(calls) == 1  # only a deadlock is worth another run

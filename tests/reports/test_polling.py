@@ -11,7 +11,7 @@ from django_q.models import Schedule
 
 from messaging import tasks
 from messaging.models import DeliveryReport, InboundMessage, Message, VendorAccount
-from messaging.services import polling
+from messaging.services import polling, schedules
 from messaging.statuses import FINAL_STATUSES, Status
 from messaging.vendors.base import OutgoingMessage
 
@@ -248,8 +248,8 @@ def test_poll_vendors_command(sim, sim_account, make_campaign):
 
 
 def test_schedule_and_task(sim, sim_account, monkeypatch):
-    tasks.ensure_schedules()
-    schedule = Schedule.objects.get(name=tasks.POLL_SCHEDULE)
+    schedules.ensure_schedules()
+    schedule = Schedule.objects.get(name=schedules.POLL_SCHEDULE)
     assert (schedule.func, schedule.schedule_type, schedule.minutes) == (
         "messaging.tasks.poll_vendors",
         Schedule.MINUTES,

@@ -231,7 +231,7 @@ def test_parser_crash_is_a_4xx_and_kept(client, actiongw_account, monkeypatch):
     monkeypatch.setattr(
         registry, "vendor", lambda key: type(broken)(broken.key, broken.client, explode, None)
     )
-    monkeypatch.setattr("messaging.views.push.vendor", registry.vendor)
+    monkeypatch.setattr("messaging.services.pushes.vendor", registry.vendor)
     response = client.post(actiongw_account.push_path, data=b"[]", content_type="application/json")
     assert response.status_code == 400
     record = PushRecord.objects.get()
@@ -243,7 +243,7 @@ def test_failure_to_apply_keeps_the_push_and_asks_for_a_retry(client, actiongw_a
 
     body = (FIXTURES / "actiongw" / "push_request.json").read_bytes()
     with mock.patch(
-        "messaging.views.push.apply_status_events", side_effect=RuntimeError("database gone")
+        "messaging.services.pushes.apply_status_events", side_effect=RuntimeError("database gone")
     ):
         response = client.post(
             actiongw_account.push_path, data=body, content_type="application/json"

@@ -107,7 +107,7 @@ def test_the_receiver_names_a_failing_push_by_its_account(client, caplog, monkey
         raise RuntimeError("parser bug")
 
     monkeypatch.setattr(
-        "messaging.views.push.vendor",
+        "messaging.services.pushes.vendor",
         lambda key: type(broken)(broken.key, broken.client, explode, None),
     )
     with caplog.at_level(logging.INFO):

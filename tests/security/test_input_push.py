@@ -16,9 +16,9 @@ from django.db import DataError
 from django.test import Client
 
 from messaging.models import DeliveryReport, InboundMessage, Message, PushRecord, VendorAccount
+from messaging.services.pushes import clean_item
 from messaging.statuses import Status
 from messaging.vendors.base import InboundReply, StatusEvent
-from messaging.views.push import clean_item
 
 from .test_input_portal import unstorable_parameters
 
@@ -261,7 +261,7 @@ def test_an_item_the_database_refuses_costs_only_itself(client):
         {"flag": 1, "mid": "m1", "mobile": "18983437012", "stat": "DELIVRD"},
         {"flag": 0, "mobile": "18983437013", "content": "三", "time": "2024-05-01 10:00:00"},
     ]
-    with mock.patch("messaging.views.push.record_replies", side_effect=refusing):
+    with mock.patch("messaging.services.pushes.record_replies", side_effect=refusing):
         response = client.post(
             acct.push_path, data=json.dumps(items), content_type="application/json"
         )
@@ -276,7 +276,7 @@ def test_an_item_the_database_refuses_costs_only_itself(client):
 def test_a_push_whose_only_item_the_database_refuses_is_asked_again(client):
     acct = account("actiongw", "922011")
     items = [{"flag": 0, "mobile": "18983437011", "content": "x", "time": "2024-05-01 10:00:00"}]
-    with mock.patch("messaging.views.push.record_replies", side_effect=DataError("no")):
+    with mock.patch("messaging.services.pushes.record_replies", side_effect=DataError("no")):
         response = client.post(
             acct.push_path, data=json.dumps(items), content_type="application/json"
         )

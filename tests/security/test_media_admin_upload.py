@@ -9,8 +9,13 @@ from html.parser import HTMLParser
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from messaging.models import Template, TemplateFile, TemplateRegistration, VendorAccount
-from messaging.services.content_checks import DEFAULT_MAX_FILE_KB
+from messaging.models import (
+    DEFAULT_MAX_FILE_KB,
+    Template,
+    TemplateFile,
+    TemplateRegistration,
+    VendorAccount,
+)
 
 pytestmark = pytest.mark.django_db
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
@@ -142,7 +147,7 @@ def test_the_limits_of_the_accounts_it_is_registered_for_apply(admin_client, tem
         base_url="http://127.0.0.1:9/ashx5g",
         account_id="960001",
         secret="x",
-        options={"max_file_kb": "1"},
+        max_file_kb=1,
     )
     TemplateRegistration.objects.create(template=template, vendor_account=account)
     upload = SimpleUploadedFile("photo.png", PNG + b"\0" * 2048, content_type="image/png")

@@ -164,7 +164,7 @@ def test_template_titles(make_campaign):
 
 
 @pytest.mark.parametrize(
-    ("name", "data", "content_type", "options", "english", "chinese"),
+    ("name", "data", "content_type", "limits", "english", "chinese"),
     [
         ("doc.pdf", b"%PDF-1.4", "application/pdf", {}, "this vendor accepts only", "只接受"),
         ("blank.png", b"", "image/png", {}, "blank.png is empty.", None),
@@ -189,11 +189,12 @@ def test_template_titles(make_campaign):
     ids=["type", "empty", "file-size", "total-size", "encoding"],
 )
 def test_what_we_can_check_is_said_without_calling_the_vendor(
-    sim, make_campaign, name, data, content_type, options, english, chinese
+    sim, make_campaign, name, data, content_type, limits, english, chinese
 ):
     campaign = mms_campaign(make_campaign)
     account = campaign.vendor_account
-    account.options = options
+    for field, value in limits.items():
+        setattr(account, field, value)
     account.save()
     add_file(campaign, name, data, content_type, frame=2)
     with translation.override("en"), pytest.raises(TemplateSubmitError) as refused:

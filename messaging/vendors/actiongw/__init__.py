@@ -3,8 +3,10 @@
 from ..registry import Vendor
 from .client import ActionGwClient
 from .push import parse_push
-from .simulator import ActionGwSimulator
 
 VENDOR = Vendor(
-    key="actiongw", client=ActionGwClient, parse_push=parse_push, simulator=ActionGwSimulator
+    key="actiongw",
+    client=ActionGwClient,
+    parse_push=parse_push,
+    simulator_path=f"{__name__}.simulator.ActionGwSimulator",
 )

@@ -19,12 +19,15 @@ from collections.abc import Sequence
 from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 
+from django.utils.translation import gettext_lazy
+
 from ..base import (
     Balance,
     Capabilities,
     NeedsSingleSend,
     OutgoingMessage,
     PollResult,
+    PushInstruction,
     SubmitResult,
     UnexpectedReply,
     VendorClient,
@@ -91,6 +94,22 @@ class ActionGwClient(VendorClient):
         max_reports_per_poll=POLL_SIZE,
         pushes=frozenset({"report", "mo"}),
         auth_modes=("plain", "md5"),
+    )
+
+    push_instructions = (
+        PushInstruction(
+            "report",
+            gettext_lazy("POST with a JSON array (flag 1), answered OK"),
+            gettext_lazy(
+                "Register this URL with the gateway as the account's push address (section 6.1): "
+                "reports and replies arrive together."
+            ),
+        ),
+        PushInstruction(
+            "mo",
+            gettext_lazy("POST with a JSON array (flag 0), answered OK"),
+            gettext_lazy("The same push address carries the replies (section 6.2)."),
+        ),
     )
 
     @property

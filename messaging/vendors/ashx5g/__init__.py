@@ -4,6 +4,10 @@ mms_create .ashx)."""
 from ..registry import Vendor
 from .client import Ashx5gClient
 from .push import parse_push
-from .simulator import Ashx5gSimulator
 
-VENDOR = Vendor(key="ashx5g", client=Ashx5gClient, parse_push=parse_push, simulator=Ashx5gSimulator)
+VENDOR = Vendor(
+    key="ashx5g",
+    client=Ashx5gClient,
+    parse_push=parse_push,
+    simulator_path=f"{__name__}.simulator.Ashx5gSimulator",
+)

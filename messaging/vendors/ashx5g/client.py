@@ -21,13 +21,17 @@ from decimal import Decimal, InvalidOperation
 from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
+from django.utils.translation import gettext_lazy
+
 from ..base import (
+    AccountOption,
     Balance,
     Capabilities,
     InboundReply,
     InvalidRequest,
     OutgoingMessage,
     PollResult,
+    PushInstruction,
     StatusEvent,
     SubmitResult,
     TemplateFrame,
@@ -368,11 +372,49 @@ class Ashx5gClient(VendorClient):
         template_title_max_chars=MAX_TITLE_CHARS,
     )
 
+    options = (
+        AccountOption(
+            name="rf",
+            label=gettext_lazy("reply format"),
+            help=gettext_lazy(
+                "The format the gateway answers in (parameter rf, sections 2.1 to 3.7): json, "
+                "the document's default, or kv (key=value lines). Both are read; xml is not."
+            ),
+            default="json",
+            choices=(("json", "json"), ("kv", "kv")),
+        ),
+    )
+    push_instructions = (
+        PushInstruction(
+            "report",
+            gettext_lazy("GET (one report) or POST with a JSON array (several)"),
+            gettext_lazy(
+                "Ask the vendor's staff to bind this URL as the account's report push address "
+                "(section 3, item 3; sample 3.4)."
+            ),
+        ),
+        PushInstruction(
+            "mo",
+            gettext_lazy("GET (one reply) or POST with a JSON array (several)"),
+            gettext_lazy(
+                "The same URL as the reply push address, bound by the vendor's staff (sample 3.8)."
+            ),
+        ),
+        PushInstruction(
+            "template_review",
+            gettext_lazy("POST with a JSON object"),
+            gettext_lazy(
+                "Nothing to ask: the portal gives this URL as push_url with every template "
+                "upload (5.1, 5.2)."
+            ),
+        ),
+    )
+
     def __init__(self, config, transport=None):
         super().__init__(config, transport)
         self.base_url = config.base_url.rstrip("/")
         # rf=json is the document's default; an administrator may choose kv (both are parsed).
-        self.reply_format = config.options.get("rf", "json")
+        self.reply_format = self._option("rf")
 
     # sending ----------------------------------------------------------------
     def send_single(self, message: OutgoingMessage) -> SubmitResult:

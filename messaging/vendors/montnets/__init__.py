@@ -3,8 +3,10 @@
 from ..registry import Vendor
 from .client import MontnetsClient
 from .push import parse_push
-from .simulator import MontnetsSimulator
 
 VENDOR = Vendor(
-    key="montnets", client=MontnetsClient, parse_push=parse_push, simulator=MontnetsSimulator
+    key="montnets",
+    client=MontnetsClient,
+    parse_push=parse_push,
+    simulator_path=f"{__name__}.simulator.MontnetsSimulator",
 )

@@ -23,6 +23,8 @@ from datetime import datetime
 from urllib.parse import quote, unquote_to_bytes
 from zoneinfo import ZoneInfo
 
+from django.utils.translation import gettext_lazy
+
 from messaging.statuses import Status
 
 from ..base import (
@@ -34,6 +36,7 @@ from ..base import (
     NeedsSingleSend,
     OutgoingMessage,
     PollResult,
+    PushInstruction,
     StatusEvent,
     SubmitResult,
     UnexpectedReply,
@@ -391,6 +394,18 @@ class MontnetsClient(VendorClient):
         international=True,
         # The document offers no balance query; ``probe`` proves the credentials instead.
         balance_query=False,
+    )
+
+    push_instructions = (
+        PushInstruction(
+            "report",
+            gettext_lazy("POST RPT_REQ (JSON or form), answered RPT_RESP"),
+            gettext_lazy(
+                "Give this URL to Montnets as the account's status-report push address "
+                "(section 2.3). It does not push a report again: keep this URL reachable or "
+                "turn polling on. Replies are not pushed."
+            ),
+        ),
     )
 
     def send_single(self, message: OutgoingMessage) -> SubmitResult:

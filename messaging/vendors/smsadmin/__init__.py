@@ -3,8 +3,10 @@
 from ..registry import Vendor
 from .client import SmsAdminClient
 from .push import parse_push
-from .simulator import SmsAdminSimulator
 
 VENDOR = Vendor(
-    key="smsadmin", client=SmsAdminClient, parse_push=parse_push, simulator=SmsAdminSimulator
+    key="smsadmin",
+    client=SmsAdminClient,
+    parse_push=parse_push,
+    simulator_path=f"{__name__}.simulator.SmsAdminSimulator",
 )

@@ -21,6 +21,8 @@ from decimal import Decimal
 from urllib.parse import quote, unquote_plus, urlencode
 from zoneinfo import ZoneInfo
 
+from django.utils.translation import gettext_lazy
+
 from ..base import (
     Balance,
     Capabilities,
@@ -30,6 +32,7 @@ from ..base import (
     NeedsSingleSend,
     OutgoingMessage,
     PollResult,
+    PushInstruction,
     StatusEvent,
     SubmitResult,
     UnexpectedReply,
@@ -174,6 +177,23 @@ class SmsAdminClient(VendorClient):
         ascii_segment_chars=(70, 67),
         auth_modes=("plain", "md5"),
         content_check=True,
+    )
+
+    push_instructions = (
+        PushInstruction(
+            "report",
+            gettext_lazy("POST, Class=rpt, GB2312"),
+            gettext_lazy(
+                "Ask the vendor's customer service to bind this URL for the report push "
+                "(section 10). The gateway pushes only to port 80 and never again after a "
+                "failed push."
+            ),
+        ),
+        PushInstruction(
+            "mo",
+            gettext_lazy("POST, Class=mo, GB2312"),
+            gettext_lazy("The same URL for the reply push (section 9), also on port 80."),
+        ),
     )
 
     # ------------------------------------------------------------------ sending

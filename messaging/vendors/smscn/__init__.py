@@ -4,6 +4,10 @@ the ``cmd=res`` reply push."""
 from ..registry import Vendor
 from .client import SmscnClient
 from .push import parse_push
-from .simulator import SmscnSimulator
 
-VENDOR = Vendor(key="smscn", client=SmscnClient, parse_push=parse_push, simulator=SmscnSimulator)
+VENDOR = Vendor(
+    key="smscn",
+    client=SmscnClient,
+    parse_push=parse_push,
+    simulator_path=f"{__name__}.simulator.SmscnSimulator",
+)

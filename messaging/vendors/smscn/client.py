@@ -17,7 +17,10 @@ from decimal import Decimal
 from urllib.parse import quote_plus
 from zoneinfo import ZoneInfo
 
+from django.utils.translation import gettext_lazy
+
 from ..base import (
+    AccountOption,
     Balance,
     Capabilities,
     ContentRejected,
@@ -25,6 +28,7 @@ from ..base import (
     InvalidRequest,
     OutgoingMessage,
     PollResult,
+    PushInstruction,
     StatusEvent,
     SubmitResult,
     UnexpectedReply,
@@ -129,10 +133,33 @@ class SmscnClient(VendorClient):
         auth_modes=("md5",),
     )
 
+    options = (
+        AccountOption(
+            name="encode",
+            label=gettext_lazy("request encoding"),
+            help=gettext_lazy(
+                "How requests are encoded (section 2, parameter encode): gbk, the document's "
+                "default, or utf8, which also carries characters GBK lacks. Replies stay GBK."
+            ),
+            default="gbk",
+            choices=(("gbk", "gbk"), ("utf8", "utf8")),
+        ),
+    )
+    push_instructions = (
+        PushInstruction(
+            "mo",
+            gettext_lazy("GET or POST, cmd=res, GBK"),
+            gettext_lazy(
+                "Give this URL to sms.cn as the reply push address (section 6.2). Reports are "
+                "not pushed: keep polling on."
+            ),
+        ),
+    )
+
     # ------------------------------------------------------------------ requests
     @property
     def request_encoding(self) -> str:
-        encode = self.config.options.get("encode", "").lower().replace("-", "")
+        encode = self._option("encode").lower().replace("-", "")
         return "utf-8" if encode == "utf8" else "gbk"
 
     def _fields(self, **extra: str) -> dict[str, str]:

@@ -50,6 +50,7 @@ def account_rows() -> list[dict]:
                 "low": low,
                 "has_error": bool(account.last_error),
                 "no_balance_query": not vendor(account.vendor).capabilities.balance_query,
+                "price_per_part": account.price_per_part,
             }
         )
     return rows

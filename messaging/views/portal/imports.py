@@ -161,14 +161,14 @@ def _upload(request, recipient_list: RecipientList, limit: UploadSizeLimit | Non
     elif request.method == "POST" and form.is_valid():
         try:
             job = service.inspect_upload(
-                recipient_list, form.cleaned_data["file"], user=request.user
+                recipient_list,
+                form.cleaned_data["file"],
+                user=request.user,
+                allow_international=bool(form.cleaned_data["allow_international"]),
             )
         except SpreadsheetError as e:
             form.add_error("file", str(e))
         else:
-            if form.cleaned_data["allow_international"]:
-                job.allow_international = True
-                job.save(update_fields=["allow_international"])
             return redirect("portal:import_mapping", job_pk=job.pk)
     return render(
         request,
@@ -201,14 +201,12 @@ def mapping(request, job_pk: int):
         form.is_valid()  # the phone column may be missing: that is shown, not fatal here
         data = form.cleaned_data
         try:
-            new_sheet = data.get("sheet") or ""
-            if new_sheet and new_sheet != job.sheet:
-                job.phone_column = ""
-                table = service.describe(job, sheet=new_sheet)
-            else:
-                job.phone_column = data.get("phone_column") or ""
-            job.allow_international = bool(data.get("allow_international"))
-            job.save()
+            table = service.choose_mapping(
+                job,
+                sheet=data.get("sheet") or "",
+                phone_column=data.get("phone_column") or "",
+                allow_international=bool(data.get("allow_international")),
+            )
         except SpreadsheetError as e:
             messages.error(request, str(e))
         if "confirm" in request.POST and table is None and job.phone_column:

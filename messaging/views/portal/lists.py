@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from ...models import RecipientList, Suppression
+from ...services.recipient_lists import create_recipient_list
 from .common import clean_text, portal_view
 
 
@@ -52,9 +53,11 @@ def list_index(request):
             return redirect("portal:lists")
         form = RecipientListForm(request.POST)
         if form.is_valid():
-            recipient_list = form.save(commit=False)
-            recipient_list.created_by = request.user
-            recipient_list.save()
+            recipient_list = create_recipient_list(
+                name=form.cleaned_data["name"],
+                description=form.cleaned_data["description"],
+                created_by=request.user,
+            )
             messages.success(
                 request,
                 _("List %(name)s created: now import a spreadsheet into it.")
