@@ -20,17 +20,16 @@ from messaging.vendors.http import HttpTransport
 
 
 class ReplayAdapter(BaseAdapter):
-    """Answers each request with the next recorded answer (the last one repeats)."""
+    """Answers every request with one recorded answer (status, body, headers)."""
 
-    def __init__(self, answers: list[tuple[int, bytes, Mapping[str, str]]]):
+    def __init__(self, answer: tuple[int, bytes, Mapping[str, str]]):
         super().__init__()
-        self.answers = answers
+        self.answer = answer
         self.sent: list[requests.PreparedRequest] = []
 
     def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
         self.sent.append(request)
-        index = min(len(self.sent), len(self.answers)) - 1
-        status, body, headers = self.answers[index]
+        status, body, headers = self.answer
         response = requests.Response()
         response.status_code = status
         response._content = body
@@ -45,7 +44,7 @@ class ReplayAdapter(BaseAdapter):
 
 
 class ReplayTransport(HttpTransport):
-    """A real ``HttpTransport`` answering with ``body`` (then with each ``then`` answer)."""
+    """A real ``HttpTransport`` answering every request with ``body`` and ``status``."""
 
     def __init__(
         self,
@@ -55,7 +54,7 @@ class ReplayTransport(HttpTransport):
         headers: Mapping[str, str] | None = None,
         encoding: str = "utf-8",
     ):
-        self.adapter = ReplayAdapter([(status, body, dict(headers or {}))])
+        self.adapter = ReplayAdapter((status, body, dict(headers or {})))
         session = requests.Session()
         session.mount("http://", self.adapter)
         session.mount("https://", self.adapter)
@@ -63,10 +62,11 @@ class ReplayTransport(HttpTransport):
         self.calls: list[dict] = []
         """Each request as the client made it: ``method``, ``url`` and its keyword arguments."""
 
-    def then(self, body: bytes, status: int = 200, headers: Mapping[str, str] | None = None):
-        """Adds the answer to the next request."""
-        self.adapter.answers.append((status, body, dict(headers or {})))
-        return self
+    def answer_with(
+        self, body: bytes, status: int = 200, headers: Mapping[str, str] | None = None
+    ) -> None:
+        """Answers the requests from now on with ``body`` and ``status``."""
+        self.adapter.answer = (status, body, dict(headers or {}))
 
     def request(self, method: str, url: str, **kwargs):
         self.calls.append({"method": method, "url": url, **kwargs})
