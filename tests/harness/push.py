@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from messaging.vendors.registry import vendor as vendor_by_key
 from messaging.vendors.base import AccountConfig, PushRejected, PushRequest
+from messaging.vendors.registry import vendor as vendor_by_key
 
 from .waiting import eventually
 

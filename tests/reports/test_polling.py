@@ -40,7 +40,7 @@ def time_passes(account, waits=None):
 
 
 def sent_through(sim, account, make_campaign, n=3):
-    campaign = make_campaign(account, [f"1380000{i:04d}" for i in range(1, n + 1)])
+    campaign = make_campaign(account, phones=[f"1380000{i:04d}" for i in range(1, n + 1)])
     send_campaign(campaign)
     sim.state.tick()
     assert Message.objects.filter(campaign=campaign, status=Status.SUBMITTED).count() == n
