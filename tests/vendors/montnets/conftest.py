@@ -1,6 +1,5 @@
 """Fixtures of the montnets tests."""
 
-
 import pytest
 
 from messaging.vendors.base import (
