@@ -22,7 +22,6 @@ from messaging.vendors.actiongw.push import parse_push
 from messaging.vendors.actiongw.simulator import ActionGwSimulator
 from messaging.vendors.base import (
     ERROR_KINDS,
-    InboundReply,
     OutgoingMessage,
     StatusEvent,
     UnexpectedReply,
@@ -150,18 +149,6 @@ def test_report_sample():
     ]
     assert json.loads(result.items[0].raw)["accessCode"] == "106901234"
     assert result.raw == sample(KEY, "report_response.json").decode()
-
-
-def test_mo_sample():
-    """The sample's second item has a line without indentation; it is still valid JSON."""
-    result = replay_client(sample(KEY, "mo_response.json")).poll_mo()
-    assert [
-        (r.phone, r.content, r.extension, r.vendor_message_id, r.received_at) for r in result.items
-    ] == [
-        ("18983437010", "上行内容1", "10690", "4C36654382720005", SAMPLE_TIME),
-        ("18983437011", "上行内容2", "10690", "4C36654382720006", SAMPLE_TIME),
-    ]
-    assert all(isinstance(r, InboundReply) and r.raw for r in result.items)
 
 
 @pytest.mark.parametrize(

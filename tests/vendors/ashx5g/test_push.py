@@ -36,16 +36,6 @@ def test_report_push_sample():
     assert (outcome.reply_body, outcome.reply_status) == ("0", 200)
 
 
-def test_reply_push_sample():
-    outcome = parse_push(push(sample(KEY, "mo_push.json")), AccountConfig("", "123456", ""))
-    assert [(r.phone, r.content) for r in outcome.replies] == [
-        ("13900030003", "联通 1"),
-        ("13900030004", "联通 2"),
-    ]
-    assert outcome.reports == outcome.errors == []
-    assert outcome.reply_body == "0"
-
-
 def test_reports_and_replies_are_pushed(sim, receiver):
     sim.add_account(vendor=KEY, account_id=ACCOUNT, secret=SECRET, push_url=receiver.url)
     client = sim_client(sim)

@@ -216,30 +216,6 @@ def test_empty_poll_samples(name):
         assert (result.items, result.more_waiting) == ([], False)
 
 
-def test_reply_poll_json_sample():
-    client, _ = replay(sample(KEY, "mo_reply.json"))
-    replies = client.poll_mo().items
-    assert [(r.phone, r.content, r.extension) for r in replies] == [
-        ("13900030003", "联通 1", "123"),
-        ("13900030004", "联通 2", "123"),
-    ]
-    assert replies[0].received_at == datetime(2020, 5, 8, 23, 14, 49, tzinfo=CHINA)
-
-
-def test_reply_poll_kv_sample():
-    # The document prints the two records as two blocks; on the wire \r\n separates them.
-    body = sample(KEY, "mo_reply_kv_record1.txt") + b"\r\n" + sample(KEY, "mo_reply_kv_record2.txt")
-    client, _ = replay(body)
-    replies = client.poll_mo().items
-    assert [(r.phone, r.content) for r in replies] == [
-        ("13900030003", "上行 1"),
-        ("13900030004", "上行 2"),
-    ]
-    # kv records have no time of their own: the header's ct is the reply time (3.6).
-    assert replies[1].received_at == datetime(2020, 5, 8, 23, 34, 17, tzinfo=CHINA)
-    assert "北京:北京" in replies[0].raw
-
-
 def test_account_info_sample():
     client, _ = replay(sample(KEY, "bi_reply.json"))
     info = client.account_info()

@@ -24,18 +24,6 @@ from .support import (
 )
 
 
-def test_mo_push_sample_as_post_form():
-    fields = push_from_sample("push_mo_example.txt")
-    request = PushRequest("POST", {}, fields.encode("gb2312"), FORM)
-    outcome = parse_push(request, AccountConfig("http://x", "ID", "pw"))
-    (reply,) = outcome.replies
-    # The example wraps LinkId over two lines and writes "& RevertTime" with a space.
-    assert (reply.phone, reply.content, reply.link_id) == ("13802102102", "test", "123456789")
-    assert reply.received_at is None  # 0000-00-00 00:00:00
-    assert (outcome.reply_body, outcome.reply_status, outcome.errors) == ("", 200, [])
-    assert outcome.reply_content_type == "text/plain; charset=gb2312"
-
-
 def test_rpt_push_sample_as_query_string():
     query = dict(parse_qsl(push_from_sample("push_rpt_example.txt")))
     outcome = parse_push(PushRequest("POST", query, b""), AccountConfig("http://x", "ID", "pw"))

@@ -13,7 +13,6 @@ import pytest
 from messaging.services.outcomes import Disposition, decide
 from messaging.vendors.base import (
     Balance,
-    InboundReply,
     InvalidRequest,
     OutgoingMessage,
     StatusEvent,
@@ -156,27 +155,6 @@ def test_report_sample_parses():
         ),
     ]
     assert result.raw == sample_text(KEY, "st_response.txt")
-
-
-def test_reply_sample_parses():
-    client, _ = replay_client(sample_text(KEY, "rx_response.txt"))
-    result = client.poll_mo()
-    assert result.items == [
-        InboundReply(
-            phone="13912341234",
-            content="短信测试回复",
-            received_at=dt.datetime(2008, 5, 27, 12, 10, 11, tzinfo=CHINA),
-            extension="1068112227282",
-            raw="13912341234||短信测试回复||2008-05-27 12:10:11||1068112227282",
-        ),
-        InboundReply(
-            phone="15912343333",
-            content="短信测试回复2",
-            received_at=dt.datetime(2009, 5, 27, 13, 11, 11, tzinfo=CHINA),
-            extension="106811222728200",
-            raw="15912343333||短信测试回复2||2009-05-27 13:11:11||106811222728200",
-        ),
-    ]
 
 
 def test_counter_samples_parse():
