@@ -2,7 +2,6 @@
 
 import datetime as dt
 import json
-import socket
 from decimal import Decimal
 from urllib.parse import quote
 
@@ -10,10 +9,8 @@ import pytest
 import requests
 
 from messaging.services.outcomes import Disposition, decide
-from messaging.vendors.actiongw.client import ActionGwClient
 from messaging.vendors.base import (
     ERROR_KINDS,
-    AccountConfig,
     AccountProblem,
     AmbiguousOutcome,
     InsufficientBalance,
@@ -425,12 +422,3 @@ def test_accept_then_drop_is_ambiguous(gateway):
     with pytest.raises(AmbiguousOutcome):
         gateway.client().send_same(messages("13800000001"), "hi")
     assert len(gateway.accepted(vendor="actiongw")) == 1
-
-
-def test_connection_refused_is_transient():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = AccountConfig(f"http://127.0.0.1:{port}/actiongw", ACCOUNT, SECRET)
-    with pytest.raises(TransientError):
-        ActionGwClient(config).send_same(messages("13800000001"), "hi")

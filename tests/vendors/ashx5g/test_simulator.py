@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 from datetime import timedelta
 from decimal import Decimal
 from urllib.parse import quote_from_bytes
@@ -14,12 +13,10 @@ import requests
 
 from messaging.vendors.ashx5g import VENDOR, codes
 from messaging.vendors.ashx5g.client import (
-    Ashx5gClient,
     loads_lenient,
     md5_password,
 )
 from messaging.vendors.base import (
-    AccountConfig,
     AmbiguousOutcome,
     ContentRejected,
     InboundReply,
@@ -308,15 +305,6 @@ def test_slow_answer_is_ambiguous(sim):
     sim.misbehave(KEY, "slow", delay_s=0.6, remaining=1)
     with pytest.raises(AmbiguousOutcome):
         sim_client(sim, timeout_s=0.2).send_single(OutgoingMessage("c", "13800000001", "x"))
-
-
-def test_connection_refused_is_transient():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    client = Ashx5gClient(AccountConfig(f"http://127.0.0.1:{port}/ashx5g", ACCOUNT, SECRET))
-    with pytest.raises(TransientError):
-        client.balance()
 
 
 @pytest.mark.parametrize(("outcome", "code"), [("expired", "EXPIRED"), ("rejected", "REJECTD")])

@@ -2,7 +2,6 @@
 
 import json
 import re
-import socket
 from datetime import datetime, timedelta
 from urllib.parse import parse_qsl
 
@@ -316,19 +315,6 @@ def test_html_500_is_ambiguous_and_503_transient(sim, client):
         send_one(client)
     assert caught.value.code == "500" and not caught.value.retry_safe
     sim.misbehave("montnets", "unavailable", remaining=1)
-    with pytest.raises(TransientError):
-        send_one(client)
-
-
-def test_connection_refused_is_transient():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    client = MontnetsClient(
-        AccountConfig(
-            base_url=f"http://127.0.0.1:{port}/montnets", account_id=DOC_USERID, secret=DOC_PASSWORD
-        )
-    )
     with pytest.raises(TransientError):
         send_one(client)
 
