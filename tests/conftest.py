@@ -85,7 +85,8 @@ SIM_ACCOUNT_IDS = {"montnets": "E10ABC", "smscn": "demo", "smsadmin": "demo"}
 def sim_account(db, sim):
     """``sim_account(vendor, push_url="", **fields)``: a ``VendorAccount`` of ``vendor`` on the
     running simulator, and the simulator's own record of it (pushing to ``push_url`` when
-    given).  Reports and replies are polled every 10 s unless ``fields`` say otherwise."""
+    given).  ``fields`` override the account's defaults (polling off, as for a new account:
+    ``polling_enabled=True, poll_interval_s=10`` where a test polls through the schedule)."""
 
     def make(vendor: str = "ashx5g", *, push_url: str = "", **fields) -> VendorAccount:
         account_id = SIM_ACCOUNT_IDS.get(vendor, "960001")
@@ -96,8 +97,6 @@ def sim_account(db, sim):
             "secret": SIM_SECRET,
             "extension": "12",
             "signature": "【测试商城】",
-            "polling_enabled": True,
-            "poll_interval_s": 10,
         }
         defaults.update(fields)
         account = VendorAccount.objects.create(vendor=vendor, **defaults)

@@ -12,6 +12,9 @@ from .conftest import send_campaign
 
 pytestmark = pytest.mark.django_db
 
+POLLING = {"polling_enabled": True, "poll_interval_s": 10}
+"""The accounts here poll, every 10 s."""
+
 PHONES = ["13800000001", "13800000002", "13800000003"]
 
 
@@ -34,7 +37,7 @@ def test_keywords_are_configurable(settings):
 
 
 def test_polled_opt_out_suppresses_and_the_next_campaign_skips(sim, sim_account, make_campaign):
-    account = sim_account("ashx5g")
+    account = sim_account("ashx5g", **POLLING)
     first = send_campaign(make_campaign(account, phones=PHONES, name="first"))
     assert first.submitted_count == 3
 
@@ -60,7 +63,7 @@ def test_polled_opt_out_suppresses_and_the_next_campaign_skips(sim, sim_account,
 
 
 def test_pushed_opt_out_suppresses_too(client, sim_account, make_campaign, sim):
-    account = sim_account("actiongw", polling_enabled=False)
+    account = sim_account("actiongw", polling_enabled=False, poll_interval_s=10)
     first = send_campaign(make_campaign(account, phones=PHONES, name="first"))
     body = (
         '[{"flag": 0, "mid": "mo-1", "spid": "x", "accessCode": "1069012", '
