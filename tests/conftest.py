@@ -3,7 +3,7 @@ from django.contrib.auth.models import Group
 from django.test import Client
 
 from accounts.roles import ADMINISTRATORS, MARKETERS, sync_roles
-from messaging.models import VendorAccount
+from messaging.models import Campaign, Recipient, RecipientList, Template, VendorAccount
 from messaging.vendors.simulator import SimulatorControl, SimulatorServer
 
 SECRET = "s3cret-Plaintext-Pa55"
@@ -76,12 +76,131 @@ def sim(simulator_server):
     return control
 
 
-SIMULATOR_FIXTURES = {"sim", "simulator_server"}
+SIM_SECRET = "sim-secret-1"
+SIM_ACCOUNT_IDS = {"montnets": "E10ABC", "smscn": "demo", "smsadmin": "demo"}
+"""The account id of each vendor's simulator accounts (960001 for the others)."""
+
+
+@pytest.fixture
+def sim_account(db, sim):
+    """``sim_account(vendor, push_url="", **fields)``: a ``VendorAccount`` of ``vendor`` on the
+    running simulator, and the simulator's own record of it (pushing to ``push_url`` when
+    given).  ``fields`` override the account's defaults (polling off, as for a new account:
+    ``polling_enabled=True, poll_interval_s=10`` where a test polls through the schedule)."""
+
+    def make(vendor: str = "ashx5g", *, push_url: str = "", **fields) -> VendorAccount:
+        account_id = SIM_ACCOUNT_IDS.get(vendor, "960001")
+        defaults = {
+            "name": f"{vendor} sim",
+            "base_url": sim.url(vendor),
+            "account_id": account_id,
+            "secret": SIM_SECRET,
+            "extension": "12",
+            "signature": "【测试商城】",
+        }
+        defaults.update(fields)
+        account = VendorAccount.objects.create(vendor=vendor, **defaults)
+        sim.add_account(
+            vendor=vendor,
+            account_id=account_id,
+            secret=SIM_SECRET,
+            extension=defaults["extension"],
+            push_url=push_url,
+        )
+        return account
+
+    return make
+
+
+PERSONALISED = "<name>您好，积分<points>"
+PLAIN = "周末大促，全场五折"
+
+
+@pytest.fixture
+def make_campaign(db, administrator):
+    """``make_campaign(account, n=..., phones=..., body=..., name=..., created_by=...,
+    **template_fields)``: a draft campaign through ``account``, made by ``created_by`` (the
+    administrator unless given).
+
+    Its recipients are either ``n`` personalised ones (phones ``13800000001`` ..., variables
+    ``name`` and ``points``; the body defaults to a personalised text) or the bare ``phones``
+    (the body defaults to a plain text).  ``make_campaign.again(campaign, name=..., phones=...)``
+    is another campaign of the same template through the same account, to the same recipients
+    (or to ``phones``)."""
+
+    def make(
+        account: VendorAccount,
+        *,
+        n: int | None = None,
+        phones=(),
+        body: str | None = None,
+        name: str = "campaign",
+        created_by=None,
+        **template_fields,
+    ) -> Campaign:
+        assert not (n and phones), "either n personalised recipients or bare phones"
+        created_by = created_by or administrator
+        if n:
+            rows = [
+                (f"138{i:08d}", {"name": f"用户{i}", "points": str(i * 10)})
+                for i in range(1, n + 1)
+            ]
+        else:
+            rows = [(phone, {}) for phone in phones]
+        if body is None:
+            body = PERSONALISED if n else PLAIN
+        template = Template.objects.create(
+            name=f"{name} template", body=body, created_by=created_by, **template_fields
+        )
+        recipients = RecipientList.objects.create(name=f"{name} list")
+        Recipient.objects.bulk_create(
+            Recipient(recipient_list=recipients, phone=phone, variables=variables)
+            for phone, variables in rows
+        )
+        return Campaign.objects.create(
+            name=name,
+            template=template,
+            vendor_account=account,
+            recipient_list=recipients,
+            created_by=created_by,
+        )
+
+    def again(campaign: Campaign, *, name: str = "again", phones=None) -> Campaign:
+        recipients = RecipientList.objects.create(name=f"{name} list")
+        if phones is None:
+            rows = [
+                Recipient(recipient_list=recipients, phone=r.phone, variables=r.variables)
+                for r in campaign.recipient_list.recipients.order_by("pk")
+            ]
+        else:
+            rows = [
+                Recipient(
+                    recipient_list=recipients, phone=p, variables={"name": "新", "points": "1"}
+                )
+                for p in phones
+            ]
+        Recipient.objects.bulk_create(rows)
+        return Campaign.objects.create(
+            name=name,
+            template=campaign.template,
+            vendor_account=campaign.vendor_account,
+            recipient_list=recipients,
+            created_by=campaign.created_by,
+        )
+
+    make.again = again
+    return make
+
+
+SIMULATOR_FIXTURES = {"sim", "simulator_server", "hostile"}
+"""Fixtures that put a vendor on a real HTTP port: the simulator, and the hostile stand-in
+vendor of the security tests."""
 
 
 def pytest_collection_modifyitems(items):
-    """Every test that talks to the vendor simulator over HTTP is ``e2e``, whatever its file
-    says, so ``-m "not e2e and not browser"`` is the fast unit loop."""
+    """Every test that talks to the vendor simulator (or another stand-in vendor) over HTTP is
+    ``e2e``, whatever its file says, so ``-m "not e2e and not browser"`` is the fast unit
+    loop."""
     for item in items:
         if SIMULATOR_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.e2e)

@@ -168,9 +168,18 @@ def _without_query(url: str) -> str:
 class HttpTransport:
     """Sends one request and returns the decoded reply, or raises a typed error."""
 
-    def __init__(self, *, encoding: str = "utf-8", timeout: tuple[float, float] = (5.0, 15.0)):
+    def __init__(
+        self,
+        *,
+        encoding: str = "utf-8",
+        timeout: tuple[float, float] = (5.0, 15.0),
+        session: requests.Session | None = None,
+    ):
+        """``session`` replaces the pooled per-thread session (tests serve recorded answers
+        through one); without it every request goes through ``shared_session()``."""
         self.encoding = encoding
         self.timeout = timeout
+        self.session = session
 
     def request(
         self,
@@ -188,7 +197,7 @@ class HttpTransport:
         size makes the vendor's work grow (tens of thousands of recipients)."""
         failure: VendorError | None = None
         try:
-            response = shared_session().request(
+            response = (self.session or shared_session()).request(
                 method,
                 url,
                 params=params,

@@ -7,32 +7,7 @@ from messaging.models import (
     Recipient,
     RecipientList,
     Template,
-    VendorAccount,
 )
-
-SIM_SECRET = "sim-secret-portal"
-ACCOUNT_IDS = {"montnets": "E10ABC", "smscn": "demo"}
-
-
-@pytest.fixture
-def sim_account(db, sim):
-    """A vendor account of the given vendor on the real HTTP simulator."""
-
-    def make(vendor="ashx5g", **fields):
-        account_id = ACCOUNT_IDS.get(vendor, "960001")
-        sim.add_account(vendor=vendor, account_id=account_id, secret=SIM_SECRET, extension="12")
-        fields.setdefault("signature", "【测试商城】")
-        return VendorAccount.objects.create(
-            vendor=vendor,
-            name=f"{vendor} sim",
-            base_url=sim.url(vendor),
-            account_id=account_id,
-            secret=SIM_SECRET,
-            extension="12",
-            **fields,
-        )
-
-    return make
 
 
 @pytest.fixture

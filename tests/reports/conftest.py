@@ -1,65 +1,10 @@
-"""Shared fixtures: vendor accounts on the simulators, campaigns sent through them."""
+"""Campaigns sent through the simulators (accounts and campaigns: ``sim_account`` and
+``make_campaign`` of ``tests/conftest.py``)."""
 
 import pytest
 
-from messaging.models import Campaign, Recipient, RecipientList, Template, VendorAccount
+from messaging.models import Campaign
 from messaging.services import sending
-
-SIM_SECRET = "sim-secret-1"
-SIM_ACCOUNT_IDS = {"montnets": "E10ABC", "smscn": "demo", "smsadmin": "demo"}
-
-
-@pytest.fixture
-def sim_account(db, sim):
-    """``make(vendor, **fields)``: a vendor account on the simulator (polling on, no pushes)."""
-
-    def make(vendor="ashx5g", *, push_url="", **fields):
-        account_id = SIM_ACCOUNT_IDS.get(vendor, "960001")
-        defaults = {
-            "name": f"{vendor} sim",
-            "base_url": sim.url(vendor),
-            "account_id": account_id,
-            "secret": SIM_SECRET,
-            "extension": "12",
-            "signature": "【测试商城】",
-            "polling_enabled": True,
-            "poll_interval_s": 10,
-        }
-        defaults.update(fields)
-        account = VendorAccount.objects.create(vendor=vendor, **defaults)
-        sim.add_account(
-            vendor=vendor,
-            account_id=account_id,
-            secret=SIM_SECRET,
-            extension=defaults["extension"],
-            push_url=push_url,
-        )
-        return account
-
-    return make
-
-
-@pytest.fixture
-def make_campaign(db, administrator):
-    """``make(account, phones, body=...)``: a draft campaign to ``phones`` through ``account``."""
-
-    def make(account, phones, body="周末大促，全场五折", name="campaign", **template_fields):
-        template = Template.objects.create(
-            name=f"{name} template", body=body, created_by=administrator, **template_fields
-        )
-        recipients = RecipientList.objects.create(name=f"{name} list")
-        Recipient.objects.bulk_create(
-            Recipient(recipient_list=recipients, phone=phone) for phone in phones
-        )
-        return Campaign.objects.create(
-            name=name,
-            template=template,
-            vendor_account=account,
-            recipient_list=recipients,
-            created_by=administrator,
-        )
-
-    return make
 
 
 def send_campaign(campaign) -> Campaign:
@@ -80,7 +25,7 @@ def submitted_campaign(make_campaign):
     from messaging.statuses import Status
 
     def make(account, count, prefix):
-        campaign = make_campaign(account, [])
+        campaign = make_campaign(account)
         Message.objects.bulk_create(
             Message(
                 campaign=campaign,

@@ -76,7 +76,7 @@ def test_unmatched_reports_stay_visible_to_admins(admin_client, reported):
 
 @pytest.fixture
 def replies(vendor_account, make_campaign):
-    campaign = make_campaign(vendor_account, ["13800000001"])
+    campaign = make_campaign(vendor_account, phones=["13800000001"])
     Message.objects.create(
         campaign=campaign,
         vendor_account=vendor_account,

@@ -39,7 +39,7 @@ def undelivered(vendor_id, **fields):
 @pytest.fixture
 def campaign(vendor_account, make_campaign):
     """A started campaign of four submitted messages (vendor ids v1..v4, two parts each)."""
-    campaign = make_campaign(vendor_account, [f"1380000000{i}" for i in range(1, 5)])
+    campaign = make_campaign(vendor_account, phones=[f"1380000000{i}" for i in range(1, 5)])
     Message.objects.bulk_create(
         Message(
             campaign=campaign,
@@ -177,7 +177,7 @@ def test_unknown_ids_are_kept_unmatched(vendor_account, campaign):
 def test_report_before_the_submit_answer_is_matched_when_it_is_recorded(
     vendor_account, make_campaign
 ):
-    campaign = make_campaign(vendor_account, ["13900000009"])
+    campaign = make_campaign(vendor_account, phones=["13900000009"])
     message = Message.objects.create(
         campaign=campaign,
         vendor_account=vendor_account,
@@ -205,7 +205,7 @@ def test_report_before_the_submit_answer_is_matched_when_it_is_recorded(
 
 
 def test_custom_id_and_phone_matching(vendor_account, make_campaign):
-    campaign = make_campaign(vendor_account, ["13900000001", "13900000002"])
+    campaign = make_campaign(vendor_account, phones=["13900000001", "13900000002"])
     by_custom = Message.objects.create(
         campaign=campaign,
         vendor_account=vendor_account,

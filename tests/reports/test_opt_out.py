@@ -12,6 +12,9 @@ from .conftest import send_campaign
 
 pytestmark = pytest.mark.django_db
 
+POLLING = {"polling_enabled": True, "poll_interval_s": 10}
+"""The accounts here poll, every 10 s."""
+
 PHONES = ["13800000001", "13800000002", "13800000003"]
 
 
@@ -34,8 +37,8 @@ def test_keywords_are_configurable(settings):
 
 
 def test_polled_opt_out_suppresses_and_the_next_campaign_skips(sim, sim_account, make_campaign):
-    account = sim_account("ashx5g")
-    first = send_campaign(make_campaign(account, PHONES, name="first"))
+    account = sim_account("ashx5g", **POLLING)
+    first = send_campaign(make_campaign(account, phones=PHONES, name="first"))
     assert first.submitted_count == 3
 
     sim.inject_reply(
@@ -51,7 +54,7 @@ def test_polled_opt_out_suppresses_and_the_next_campaign_skips(sim, sim_account,
     assert suppression.inbound_message == reply
     assert "ｔｄ" in suppression.evidence and account.name in suppression.evidence
 
-    second = send_campaign(make_campaign(account, PHONES, name="second"))
+    second = send_campaign(make_campaign(account, phones=PHONES, name="second"))
     skipped = Message.objects.get(campaign=second, phone=PHONES[1])
     assert skipped.status == Status.SKIPPED
     assert second.skipped_count == 1 and second.submitted_count == 2
@@ -60,8 +63,8 @@ def test_polled_opt_out_suppresses_and_the_next_campaign_skips(sim, sim_account,
 
 
 def test_pushed_opt_out_suppresses_too(client, sim_account, make_campaign, sim):
-    account = sim_account("actiongw", polling_enabled=False)
-    first = send_campaign(make_campaign(account, PHONES, name="first"))
+    account = sim_account("actiongw", polling_enabled=False, poll_interval_s=10)
+    first = send_campaign(make_campaign(account, phones=PHONES, name="first"))
     body = (
         '[{"flag": 0, "mid": "mo-1", "spid": "x", "accessCode": "1069012", '
         f'"mobile": "{PHONES[0]}", "content": "退订", "time": "2024-05-01 10:00:00"}}]'
@@ -70,7 +73,7 @@ def test_pushed_opt_out_suppresses_too(client, sim_account, make_campaign, sim):
     assert response.content == b"OK"
     suppression = Suppression.objects.get(phone=PHONES[0])
     assert suppression.inbound_message.campaign == first
-    second = make_campaign(account, PHONES, name="second")
+    second = make_campaign(account, phones=PHONES, name="second")
     send_campaign(second)
     assert Message.objects.get(campaign=second, phone=PHONES[0]).status == Status.SKIPPED
     assert Campaign.objects.get(pk=second.pk).skipped_count == 1

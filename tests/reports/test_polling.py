@@ -19,6 +19,9 @@ from .conftest import send_campaign
 
 pytestmark = pytest.mark.django_db
 
+POLLING = {"polling_enabled": True, "poll_interval_s": 10}
+"""The accounts here poll, every 10 s."""
+
 
 def no_sleep(seconds):
     pass
@@ -40,7 +43,7 @@ def time_passes(account, waits=None):
 
 
 def sent_through(sim, account, make_campaign, n=3):
-    campaign = make_campaign(account, [f"1380000{i:04d}" for i in range(1, n + 1)])
+    campaign = make_campaign(account, phones=[f"1380000{i:04d}" for i in range(1, n + 1)])
     send_campaign(campaign)
     sim.state.tick()
     assert Message.objects.filter(campaign=campaign, status=Status.SUBMITTED).count() == n
@@ -53,7 +56,7 @@ def fresh(account) -> VendorAccount:
 
 @pytest.mark.parametrize("vendor", ["ashx5g", "actiongw", "montnets", "smsadmin", "smscn"])
 def test_reports_are_polled_and_applied(vendor, sim, sim_account, make_campaign):
-    account = sim_account(vendor)
+    account = sim_account(vendor, **POLLING)
     campaign = sent_through(sim, account, make_campaign)
     outcome = polling.poll_once(account, polling.REPORTS)
     assert outcome.claimed and outcome.items == 3 and not outcome.error
@@ -67,7 +70,7 @@ def test_reports_are_polled_and_applied(vendor, sim, sim_account, make_campaign)
 
 @pytest.mark.parametrize("vendor", ["ashx5g", "actiongw", "smsadmin", "smscn"])
 def test_replies_are_polled_and_linked(vendor, sim, sim_account, make_campaign):
-    account = sim_account(vendor)
+    account = sim_account(vendor, **POLLING)
     campaign = sent_through(sim, account, make_campaign, n=1)
     # A reply to the account's sender number (its extension, 12) and one to another extension.
     for extension, content in (("12", "好的"), ("77", "别的")):
@@ -89,12 +92,12 @@ def test_replies_are_polled_and_linked(vendor, sim, sim_account, make_campaign):
 
 
 def test_montnets_has_no_reply_polling(sim_account):
-    account = sim_account("montnets")
+    account = sim_account("montnets", **POLLING)
     assert polling.kinds_for(account) == [polling.REPORTS]
 
 
 def test_no_second_call_before_the_interval(sim, sim_account, make_campaign):
-    account = sim_account("ashx5g")
+    account = sim_account("ashx5g", **POLLING)
     sent_through(sim, account, make_campaign, n=1)
     assert polling.poll_once(account, polling.REPORTS).claimed
     # Whoever asks next (another worker, the command) is refused by the claim, not the vendor.
@@ -107,7 +110,7 @@ def test_no_second_call_before_the_interval(sim, sim_account, make_campaign):
 def test_vendors_without_a_shared_interval_poll_each_kind_on_its_own(
     sim, sim_account, make_campaign
 ):
-    account = sim_account("smscn")
+    account = sim_account("smscn", **POLLING)
     sent_through(sim, account, make_campaign, n=1)
     assert polling.poll_once(account, polling.REPORTS).claimed
     assert not polling.poll_once(fresh(account), polling.REPORTS).claimed
@@ -119,7 +122,7 @@ def test_shared_interval_spaces_reports_and_replies_past_a_strict_gateway(
 ):
     """ashx5g answers 920 to a second manual call within 5 s, whatever its kind: the claim
     keeps every call of the account that far apart, so replies are never refused."""
-    account = sim_account("ashx5g")
+    account = sim_account("ashx5g", **POLLING)
     sent_through(sim, account, make_campaign, n=1)
     sim.inject_reply(
         vendor="ashx5g", account_id=account.account_id, phone="13800000001", content="好的"
@@ -140,7 +143,7 @@ def test_shared_interval_spaces_reports_and_replies_past_a_strict_gateway(
 def test_draining_while_more_are_waiting(sim, sim_account, make_campaign):
     # smsadmin hands out at most 20 reports per call.
     sim.configure(enforce_poll_interval=False)
-    account = sim_account("smsadmin")
+    account = sim_account("smsadmin", **POLLING)
     sent_through(sim, account, make_campaign, n=45)
     waits = []
     summary = polling.poll_account(account, polling.REPORTS, sleep=time_passes(account, waits))
@@ -152,7 +155,7 @@ def test_draining_while_more_are_waiting(sim, sim_account, make_campaign):
 
 def test_draining_stops_at_the_cap(sim, sim_account, make_campaign):
     sim.configure(enforce_poll_interval=False)
-    account = sim_account("smsadmin")
+    account = sim_account("smsadmin", **POLLING)
     sent_through(sim, account, make_campaign, n=45)
     summary = polling.poll_account(
         account, polling.REPORTS, max_calls=2, sleep=time_passes(account)
@@ -161,7 +164,7 @@ def test_draining_stops_at_the_cap(sim, sim_account, make_campaign):
 
 
 def test_rate_limit_answer_backs_off(sim, sim_account, make_campaign):
-    account = sim_account("ashx5g")
+    account = sim_account("ashx5g", **POLLING)
     sent_through(sim, account, make_campaign, n=2)
     sim.misbehave("ashx5g", "rate_limit", paths=["/rpt.ashx"])
     before = timezone.now()
@@ -185,7 +188,7 @@ def test_rate_limit_answer_backs_off(sim, sim_account, make_campaign):
 
 def test_the_vendors_own_too_frequent_code_is_a_rate_limit(sim, sim_account):
     # Even when forced to ask early, the vendor's "too frequent" answer (ashx5g 920) is heeded.
-    account = sim_account("ashx5g")
+    account = sim_account("ashx5g", **POLLING)
     assert polling.poll_once(account, polling.REPORTS, gap_s=0).claimed
     outcome = polling.poll_once(fresh(account), polling.REPORTS, gap_s=0)
     assert outcome.rate_limited
@@ -193,7 +196,7 @@ def test_the_vendors_own_too_frequent_code_is_a_rate_limit(sim, sim_account):
 
 
 def test_other_vendor_errors_are_recorded(sim, sim_account):
-    account = sim_account("actiongw")
+    account = sim_account("actiongw", **POLLING)
     sim.misbehave("actiongw", "auth_error")
     outcome = polling.poll_once(account, polling.REPORTS)
     assert outcome.claimed and outcome.error and not outcome.rate_limited
@@ -202,16 +205,16 @@ def test_other_vendor_errors_are_recorded(sim, sim_account):
 
 
 def test_a_sending_error_is_not_cleared_by_a_poll(sim, sim_account):
-    account = sim_account("ashx5g")
+    account = sim_account("ashx5g", **POLLING)
     VendorAccount.objects.filter(pk=account.pk).update(last_error="balance refused")
     assert polling.poll_once(fresh(account), polling.REPORTS).claimed
     assert fresh(account).last_error == "balance refused"
 
 
 def test_run_polls_every_account_at_its_interval(sim, sim_account, make_campaign):
-    first = sim_account("ashx5g")
-    second = sim_account("smscn", name="smscn sim")
-    sim_account("actiongw", name="not polling", polling_enabled=False)
+    first = sim_account("ashx5g", **POLLING)
+    second = sim_account("smscn", name="smscn sim", **POLLING)
+    sim_account("actiongw", name="not polling", polling_enabled=False, poll_interval_s=10)
     sent_through(sim, first, make_campaign, n=2)
     clock = iter(range(0, 1000, 4)).__next__  # every pass "takes" 4 s of a 12 s run
     sleeps = []
@@ -237,7 +240,7 @@ def test_run_ends_at_once_without_polling_accounts(db):
 
 
 def test_poll_vendors_command(sim, sim_account, make_campaign):
-    account = sim_account("ashx5g")
+    account = sim_account("ashx5g", **POLLING)
     sent_through(sim, account, make_campaign, n=2)
     out = StringIO()
     call_command("poll_vendors", "--account", str(account.pk), stdout=out)
@@ -255,13 +258,13 @@ def test_schedule_and_task(sim, sim_account, monkeypatch):
         Schedule.MINUTES,
         1,
     )
-    sim_account("ashx5g")
+    sim_account("ashx5g", **POLLING)
     monkeypatch.setattr(tasks, "POLL_RUN_SECONDS", 0)
     assert "reports: 1 calls" in tasks.poll_vendors()
 
 
 def test_polled_messages_sent_outside_campaigns_match_too(sim, sim_account):
-    account = sim_account("ashx5g")
+    account = sim_account("ashx5g", **POLLING)
     (result,) = account.client().send_same([OutgoingMessage("t1", "13811112222")], "测试")
     Message.objects.create(
         vendor_account=account,
@@ -281,7 +284,7 @@ def test_an_ashx5g_balance_call_waits_its_turn_among_the_polls(sim, sim_account)
     refresh waits for the account's shared interval instead of failing."""
     from messaging.services.vendor_accounts import refresh_balance
 
-    account = sim_account("ashx5g")
+    account = sim_account("ashx5g", **POLLING)
     assert polling.poll_once(account, polling.REPLIES).claimed
     waits = []
 
@@ -307,7 +310,7 @@ def test_an_odd_polled_item_does_not_fail_the_answer_it_came_in(sim, sim_account
     from messaging.models import PollRecord
     from messaging.vendors.base import StatusEvent
 
-    account = sim_account("ashx5g")
+    account = sim_account("ashx5g", **POLLING)
     odd = StatusEvent(
         "v-odd\x00", Status.DELIVERED, "DELIV\x00RD", done_at=dt.datetime(1, 1, 1), raw="\x00"
     )

@@ -5,7 +5,6 @@ the answer must be exactly what that vendor expects, the raw push is kept, and w
 is stored and applied."""
 
 import json
-from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import pytest
@@ -21,13 +20,10 @@ from messaging.models import (
     VendorAccount,
 )
 from messaging.statuses import Status
+from tests.harness.push import post_push
+from tests.harness.samples import sample
 
 pytestmark = pytest.mark.django_db
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "vendors"
-
-
-def sample(vendor: str, name: str) -> bytes:
-    return (FIXTURES / vendor / name).read_bytes()
 
 
 def account(vendor: str, account_id: str, secret: str = "pw", extension: str = "") -> VendorAccount:
@@ -65,10 +61,8 @@ def only_record() -> PushRecord:
 def test_actiongw_combined_push_sample(client):
     acct = account("actiongw", "922011")
     sent = message(acct, "4C36654382720006", "18983437011")
-    response = client.post(
-        acct.push_path,
-        data=sample("actiongw", "push_request.json"),
-        content_type="application/json",
+    response = post_push(
+        client, acct, sample("actiongw", "push_request.json"), content_type="application/json"
     )
     assert response.status_code == 200
     assert response.content == sample("actiongw", "push_reply.txt").strip()  # b"OK"
@@ -89,8 +83,8 @@ def test_ashx5g_report_push_sample_with_its_broken_quotes(client):
     ids = ["50821410000350644", "50821410000350645", "50821410000350646"]
     phones = ["13900030003", "13900030004", "13900030005"]
     sent = [message(acct, i, p) for i, p in zip(ids, phones, strict=True)]
-    response = client.post(
-        acct.push_path, data=sample("ashx5g", "report_push.json"), content_type="application/json"
+    response = post_push(
+        client, acct, sample("ashx5g", "report_push.json"), content_type="application/json"
     )
     assert (response.status_code, response.content) == (200, b"0")
     assert only_record().item_count == 3
@@ -103,12 +97,12 @@ def test_ashx5g_report_push_sample_with_its_broken_quotes(client):
 
 def test_ashx5g_reply_push_sample(client, make_campaign):
     acct = account("ashx5g", "123456", extension="123")
-    campaign = make_campaign(acct, [])
+    campaign = make_campaign(acct)
     replied_to = message(
         acct, "1", "13900030003", campaign=campaign, submitted_at="2020-05-08T20:00:00+08:00"
     )
-    response = client.post(
-        acct.push_path, data=sample("ashx5g", "mo_push.json"), content_type="application/json"
+    response = post_push(
+        client, acct, sample("ashx5g", "mo_push.json"), content_type="application/json"
     )
     assert (response.status_code, response.content) == (200, b"0")
     replies = list(InboundMessage.objects.order_by("received_at"))
@@ -130,10 +124,8 @@ def test_ashx5g_template_review_push_sample(client):
         vendor_template_id="2122",
         review_status=TemplateRegistration.Review.PENDING,
     )
-    response = client.post(
-        acct.push_path,
-        data=sample("ashx5g", "template_review_push.json"),
-        content_type="application/json",
+    response = post_push(
+        client, acct, sample("ashx5g", "template_review_push.json"), content_type="application/json"
     )
     assert (response.status_code, response.content) == (200, b"0")
     registration.refresh_from_db()
@@ -151,9 +143,10 @@ def test_montnets_rpt_req_sample_is_answered_rpt_resp_with_its_seqid(client):
     # Both items are part 1 of 2 of a long message ("pknum": 1, "pktotal": 2).
     first = message(acct, "9223372045854775808", "13800000001", segments=2)
     second = message(acct, "9223372045854875808", "13800000002", segments=2)
-    response = client.post(
-        acct.push_path,
-        data=sample("montnets", "rpt_push_request_json.txt"),
+    response = post_push(
+        client,
+        acct,
+        sample("montnets", "rpt_push_request_json.txt"),
         content_type="application/json",
     )
     assert response.status_code == 200
@@ -177,9 +170,10 @@ def test_montnets_rpt_req_sample_is_answered_rpt_resp_with_its_seqid(client):
 def test_montnets_push_with_a_wrong_pwd_is_refused_and_kept(client):
     acct = account("montnets", "J10003", secret="another-password")
     sent = message(acct, "9223372045854775808", "13800000001")
-    response = client.post(
-        acct.push_path,
-        data=sample("montnets", "rpt_push_request_json.txt"),
+    response = post_push(
+        client,
+        acct,
+        sample("montnets", "rpt_push_request_json.txt"),
         content_type="application/json",
     )
     assert response.status_code == 403
@@ -199,9 +193,10 @@ def smsadmin_fields(name: str) -> str:
 
 def test_smsadmin_mo_push_sample_as_a_gb2312_form(client):
     acct = account("smsadmin", "ID")
-    response = client.post(
-        acct.push_path,
-        data=smsadmin_fields("push_mo_example.txt").encode("gb2312"),
+    response = post_push(
+        client,
+        acct,
+        smsadmin_fields("push_mo_example.txt").encode("gb2312"),
         content_type="application/x-www-form-urlencoded",
     )
     # The document names no answer body: an empty 200 is "received".
@@ -214,7 +209,7 @@ def test_smsadmin_rpt_push_sample_as_a_query_string(client):
     acct = account("smsadmin", "ID")
     sent = message(acct, "123456789:138xxxxxxx", "138xxxxxxx")
     query = smsadmin_fields("push_rpt_example.txt").replace(" ", "%20")
-    response = client.get(f"{acct.push_path}?{query}")
+    response = post_push(client, acct, method="GET", query=query)
     assert (response.status_code, response.content) == (200, b"")
     sent.refresh_from_db()
     assert (sent.status, sent.vendor_status_code) == (Status.DELIVERED, "DELIVRD")
@@ -222,7 +217,7 @@ def test_smsadmin_rpt_push_sample_as_a_query_string(client):
 
 def test_smsadmin_push_for_another_account_is_refused(client):
     acct = account("smsadmin", "someone-else")
-    response = client.get(f"{acct.push_path}?{smsadmin_fields('push_rpt_example.txt')}")
+    response = post_push(client, acct, method="GET", query=smsadmin_fields("push_rpt_example.txt"))
     assert response.status_code == 403
     assert only_record().outcome == PushRecord.Outcome.UNAUTHENTICATED
 
@@ -238,7 +233,7 @@ def test_smscn_push_sample_with_placeholders_is_acknowledged_and_kept(client):
         f"{name}={quote(value, encoding='gbk')}"
         for name, value in (pair.split("=", 1) for pair in split.query.split("&"))
     )
-    response = client.get(f"{acct.push_path}?{query}")
+    response = post_push(client, acct, method="GET", query=query)
     assert (response.status_code, response.content) == (200, b"OK")
     record = only_record()
     # Nothing usable in it ("接收号码" is no phone), so it is kept as partial for inspection.
@@ -249,9 +244,11 @@ def test_smscn_push_sample_with_placeholders_is_acknowledged_and_kept(client):
 def test_smscn_reply_push_in_gbk_suppresses_an_opt_out(client):
     acct = account("smscn", "demo")
     content = quote("退订", encoding="gbk")
-    response = client.get(
-        f"{acct.push_path}?cmd=res&uid=demo&mobile=13800000001&content={content}"
-        "&time=2024-05-01%2010:00:00"
+    response = post_push(
+        client,
+        acct,
+        method="GET",
+        query=f"cmd=res&uid=demo&mobile=13800000001&content={content}&time=2024-05-01%2010:00:00",
     )
     assert (response.status_code, response.content) == (200, b"OK")
     (reply,) = InboundMessage.objects.all()

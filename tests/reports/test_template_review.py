@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def video_campaign(vendor_account, make_campaign):
     campaign = make_campaign(
-        vendor_account, ["13800000001"], body="新品视频<name>", kind=Template.Kind.MMS
+        vendor_account, phones=["13800000001"], body="新品视频<name>", kind=Template.Kind.MMS
     )
     TemplateRegistration.objects.create(
         template=campaign.template,

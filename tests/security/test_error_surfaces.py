@@ -16,11 +16,7 @@ from django_q.models import Task
 from django_q.tasks import async_task
 
 from messaging.models import (
-    Campaign,
     Message,
-    Recipient,
-    RecipientList,
-    Template,
     VendorAccount,
 )
 from messaging.services import sending
@@ -70,22 +66,6 @@ def make_account(key: str, base_url: str) -> VendorAccount:
     )
 
 
-def make_campaign(account: VendorAccount, creator, n: int = 2) -> Campaign:
-    template = Template.objects.create(name="t", body="<name>您好", created_by=creator)
-    recipients = RecipientList.objects.create(name="list")
-    Recipient.objects.bulk_create(
-        Recipient(recipient_list=recipients, phone=f"138{i:08d}", variables={"name": f"用户{i}"})
-        for i in range(1, n + 1)
-    )
-    return Campaign.objects.create(
-        name="c",
-        template=template,
-        vendor_account=account,
-        recipient_list=recipients,
-        created_by=creator,
-    )
-
-
 def needles(key: str) -> list[str]:
     return forbidden(SECRET, account_id(key), (f"{PUSH_TOKEN}-{key}",))
 
@@ -121,7 +101,7 @@ def page_texts(response) -> list:
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("key", VENDOR_KEYS)
 def test_no_credential_on_any_surface(
-    key, mode, hostile, marketer, marketer_client, sync_tasks, caplog
+    key, mode, hostile, marketer, marketer_client, make_campaign, sync_tasks, caplog
 ):
     caplog.set_level(logging.DEBUG)
     account = make_account(key, hostile.url(mode, key))
@@ -140,7 +120,7 @@ def test_no_credential_on_any_surface(
     surfaces["dashboard refresh"] = page_texts(page)
 
     # A test send, from the service and the page.
-    campaign = make_campaign(account, marketer)
+    campaign = make_campaign(account, n=2, body="<name>您好", created_by=marketer)
     message = sending.send_test_message(campaign, "13912345678")
     assert message.status != "submitted" and message.error
     surfaces["test send"] = [message.error]

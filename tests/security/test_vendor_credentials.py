@@ -20,8 +20,9 @@ from messaging.vendors.base import (
     VendorClient,
     VendorError,
 )
-from messaging.vendors.http import HttpReply, HttpTransport, Redactor, redact, where
+from messaging.vendors.http import HttpTransport, Redactor, redact, where
 from messaging.vendors.registry import VENDOR_KEYS, vendor
+from tests.harness.replay import ReplayTransport
 
 from .credentials import (
     PUSH_TOKEN,
@@ -212,33 +213,18 @@ def test_redactor_leaves_clean_results_alone():
 GET_ONLY = {"smsadmin": {"user_info", "mgz", "report", "reve_urlencode", "reve"}}
 
 
-class RecordingTransport:
-    def __init__(self):
-        self.calls: list[tuple[str, str]] = []
-
-    def request(self, method, url, **kwargs):
-        self.calls.append((method, url))
-        return HttpReply(200, b"", "", {}, url)
-
-    def get(self, url, params=None, **kwargs):
-        return self.request("GET", url, **kwargs)
-
-    def post(self, url, **kwargs):
-        return self.request("POST", url, **kwargs)
-
-
 @pytest.mark.parametrize(("key", "auth_mode"), CASES)
 def test_credentials_travel_in_request_bodies(key, auth_mode):
-    transport = RecordingTransport()
+    transport = ReplayTransport(b"")
     config = config_for(key, f"http://gateway.test/{key}", auth_mode)
     client = vendor(key).client(config, transport=transport)
     for name in public_operations(type(client)):
         with contextlib.suppress(VendorError, NotImplementedError):
             OPERATIONS[name](client)
-    assert transport.calls
+    assert transport.sent
     needles = needles_for(key)
     allowed = GET_ONLY.get(key, set())
-    for method, url in transport.calls:
+    for method, url in ((request.method, request.url) for request in transport.sent):
         endpoint = url.split("?")[0].rstrip("/").rsplit("/", 1)[-1]
         if endpoint in allowed:
             assert method == "GET"

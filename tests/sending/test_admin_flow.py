@@ -16,8 +16,8 @@ def sync_tasks(monkeypatch):
     monkeypatch.setattr(Conf, "SYNC", True)
 
 
-def test_preview_shows_counts_samples_and_segments(marketer_client, make_campaign):
-    campaign = make_campaign("ashx5g", n=3)
+def test_preview_shows_counts_samples_and_segments(marketer_client, make_campaign, sim_account):
+    campaign = make_campaign(sim_account("ashx5g"), n=3)
     page = marketer_client.get(reverse("admin:messaging_campaign_send", args=[campaign.pk]))
     assert page.status_code == 200
     preview = page.context["preview"]
@@ -26,9 +26,9 @@ def test_preview_shows_counts_samples_and_segments(marketer_client, make_campaig
 
 
 def test_confirm_sends_through_the_task_queue(
-    marketer_client, make_campaign, sim, sync_tasks, django_capture_on_commit_callbacks
+    marketer_client, make_campaign, sim_account, sim, sync_tasks, django_capture_on_commit_callbacks
 ):
-    campaign = make_campaign("actiongw", n=4)
+    campaign = make_campaign(sim_account("actiongw"), n=4)
     with django_capture_on_commit_callbacks(execute=True):
         response = marketer_client.post(
             reverse("admin:messaging_campaign_send", args=[campaign.pk]), {"confirm": "1"}
@@ -42,9 +42,9 @@ def test_confirm_sends_through_the_task_queue(
 
 
 def test_refused_start_shows_the_reason(
-    marketer_client, make_campaign, sync_tasks, django_capture_on_commit_callbacks
+    marketer_client, make_campaign, sim_account, sync_tasks, django_capture_on_commit_callbacks
 ):
-    campaign = make_campaign("ashx5g", n=1)
+    campaign = make_campaign(sim_account("ashx5g"), n=1)
     account = campaign.vendor_account
     account.opt_out_suffix = ""
     account.save()
@@ -53,8 +53,8 @@ def test_refused_start_shows_the_reason(
     assert 'name="confirm"' not in page.content.decode()
 
 
-def test_test_send_and_pause_buttons(marketer_client, make_campaign, sim):
-    campaign = make_campaign("ashx5g", n=2)
+def test_test_send_and_pause_buttons(marketer_client, make_campaign, sim_account, sim):
+    campaign = make_campaign(sim_account("ashx5g"), n=2)
     url = reverse("admin:messaging_campaign_test_send", args=[campaign.pk])
     response = marketer_client.post(url, {"phone": "13912345678"}, follow=True)
     assert any("13912345678" in str(m) for m in response.context["messages"])

@@ -22,8 +22,8 @@ def schedule_of(campaign) -> Schedule:
     return Schedule.objects.get(name=f"{campaign_commands.SCHEDULE_PREFIX}{campaign.pk}")
 
 
-def test_confirming_a_future_campaign_schedules_it_and_keeps_the_choice(make_campaign):
-    campaign = make_campaign("ashx5g", n=2)
+def test_confirming_a_future_campaign_schedules_it_and_keeps_the_choice(make_campaign, sim_account):
+    campaign = make_campaign(sim_account("ashx5g"), n=2)
     campaign.scheduled_at = timezone.now() + timedelta(hours=2)
     campaign.save()
     assert campaign_commands.confirm(campaign, exclude_missing=False) == "scheduled"
@@ -32,8 +32,10 @@ def test_confirming_a_future_campaign_schedules_it_and_keeps_the_choice(make_cam
     assert schedule_of(campaign).next_run == campaign.scheduled_at
 
 
-def test_rescheduling_in_the_admin_moves_the_task_schedule(make_campaign, admin_client):
-    campaign = make_campaign("ashx5g", n=2)
+def test_rescheduling_in_the_admin_moves_the_task_schedule(
+    make_campaign, sim_account, admin_client
+):
+    campaign = make_campaign(sim_account("ashx5g"), n=2)
     campaign.scheduled_at = timezone.now() + timedelta(hours=2)
     campaign.save()
     campaign_commands.confirm(campaign, exclude_missing=True)
@@ -55,8 +57,10 @@ def test_rescheduling_in_the_admin_moves_the_task_schedule(make_campaign, admin_
     assert schedule_of(campaign).next_run == later
 
 
-def test_a_scheduled_start_keeps_the_marketers_choice_about_missing_values(make_campaign):
-    campaign = make_campaign("ashx5g", n=2)
+def test_a_scheduled_start_keeps_the_marketers_choice_about_missing_values(
+    make_campaign, sim_account
+):
+    campaign = make_campaign(sim_account("ashx5g"), n=2)
     campaign.recipient_list.recipients.filter(phone="13800000002").update(variables={"name": "x"})
     campaign_commands.schedule(campaign, timezone.now() + timedelta(hours=1), exclude_missing=False)
     Campaign.objects.filter(pk=campaign.pk).update(scheduled_at=timezone.now())
@@ -69,15 +73,15 @@ def test_a_scheduled_start_keeps_the_marketers_choice_about_missing_values(make_
     assert not Message.objects.filter(campaign=campaign).exists()
 
 
-def test_cancelling_a_scheduled_campaign_drops_its_schedule(make_campaign):
-    campaign = make_campaign("ashx5g", n=1)
+def test_cancelling_a_scheduled_campaign_drops_its_schedule(make_campaign, sim_account):
+    campaign = make_campaign(sim_account("ashx5g"), n=1)
     campaign_commands.schedule(campaign, timezone.now() + timedelta(hours=1), exclude_missing=True)
     campaign_commands.cancel(campaign.pk, "changed my mind")
     assert not Schedule.objects.filter(name__startswith=campaign_commands.SCHEDULE_PREFIX).exists()
 
 
-def test_an_early_report_left_unmatched_is_matched_by_the_sweep(sim, make_campaign):
-    campaign = make_campaign("ashx5g", n=1)
+def test_an_early_report_left_unmatched_is_matched_by_the_sweep(sim, make_campaign, sim_account):
+    campaign = make_campaign(sim_account("ashx5g"), n=1)
     (batch_id,) = sending.start_campaign(campaign.pk).batches
     message = Message.objects.get(campaign=campaign)
     account = campaign.vendor_account

@@ -32,8 +32,10 @@ def recounted(campaign: Campaign) -> dict[str, int]:
     return counters(campaign)
 
 
-def test_counters_follow_every_step_exactly(sim, make_campaign):
-    campaign = make_campaign("ashx5g", n=12, body="<name>您好，积分<points>" + "长" * 70)
+def test_counters_follow_every_step_exactly(sim, make_campaign, sim_account):
+    campaign = make_campaign(
+        sim_account("ashx5g"), n=12, body="<name>您好，积分<points>" + "长" * 70
+    )
     # One recipient lacks a variable (skipped), one number the vendor refuses (failed).
     Recipient.objects.filter(phone="13800000003").update(variables={"name": "x"})
     Recipient.objects.filter(phone="13800000004").update(phone="1380000000")

@@ -53,8 +53,8 @@ def test_the_accounts_request_encoding(vendor, options, encoding, vendor_account
     assert request_encoding(vendor_account) == encoding
 
 
-def test_preview_counts_and_lists_what_gb2312_cannot_carry(make_campaign):
-    campaign = with_rare_names(make_campaign("smsadmin", n=20))
+def test_preview_counts_and_lists_what_gb2312_cannot_carry(make_campaign, sim_account):
+    campaign = with_rare_names(make_campaign(sim_account("smsadmin"), n=20))
     preview = preview_campaign(campaign)
     assert preview.encoding == "GB2312"
     assert preview.unencodable_count == 7
@@ -67,8 +67,8 @@ def test_preview_counts_and_lists_what_gb2312_cannot_carry(make_campaign):
     assert (stop.sendable, stop.unencodable_count) == (20, 7)
 
 
-def test_preview_counts_a_recipient_once_under_the_first_reason(make_campaign):
-    campaign = with_rare_names(make_campaign("smsadmin", n=20))
+def test_preview_counts_a_recipient_once_under_the_first_reason(make_campaign, sim_account):
+    campaign = with_rare_names(make_campaign(sim_account("smsadmin"), n=20))
     Suppression.objects.create(phone=phone(2), reason="manual")  # 王堃 opted out
     lacking = campaign.recipient_list.recipients.get(phone=phone(4))  # 李婳 without points
     lacking.variables = {"name": "李婳"}
@@ -86,8 +86,8 @@ def test_preview_counts_a_recipient_once_under_the_first_reason(make_campaign):
     assert (phone(8), ["玥", "昇"]) in preview.unencodable
 
 
-def test_other_encodings_and_utf8_accounts(make_campaign):
-    campaign = with_rare_names(make_campaign("smscn", n=20))
+def test_other_encodings_and_utf8_accounts(make_campaign, sim_account):
+    campaign = with_rare_names(make_campaign(sim_account("smscn"), n=20))
     last = campaign.recipient_list.recipients.get(phone=phone(20))
     last.variables = {"name": "Zoë 😀", "points": "1"}
     last.save()
@@ -101,8 +101,8 @@ def test_other_encodings_and_utf8_accounts(make_campaign):
     assert (preview.encoding, preview.unencodable_count, preview.sendable) == ("", 0, 20)
 
 
-def test_start_leaves_them_out_and_sends_the_others_to_the_vendor(sim, make_campaign):
-    campaign = with_rare_names(make_campaign("smsadmin", n=20))
+def test_start_leaves_them_out_and_sends_the_others_to_the_vendor(sim, make_campaign, sim_account):
+    campaign = with_rare_names(make_campaign(sim_account("smsadmin"), n=20))
     with translation.override("en"):
         result = sending.start_campaign(campaign.pk)
     assert (result.messages, result.skipped) == (13, 7)
@@ -122,8 +122,8 @@ def test_start_leaves_them_out_and_sends_the_others_to_the_vendor(sim, make_camp
     assert accepted[phone(1)] == "【测试商城】用户1您好，积分10回T退订"
 
 
-def test_start_stops_with_the_count_and_the_first_recipient(make_campaign):
-    campaign = with_rare_names(make_campaign("smsadmin", n=20))
+def test_start_stops_with_the_count_and_the_first_recipient(make_campaign, sim_account):
+    campaign = with_rare_names(make_campaign(sim_account("smsadmin"), n=20))
     with translation.override("en"), pytest.raises(sending.CampaignError) as refused:
         sending.start_campaign(campaign.pk, exclude_missing=False)
     assert str(refused.value) == (
@@ -134,15 +134,15 @@ def test_start_stops_with_the_count_and_the_first_recipient(make_campaign):
     assert not Message.objects.filter(campaign=campaign).exists()
 
 
-def test_the_campaigns_own_choice_stops_it(make_campaign):
-    campaign = with_rare_names(make_campaign("smsadmin", n=20))
+def test_the_campaigns_own_choice_stops_it(make_campaign, sim_account):
+    campaign = with_rare_names(make_campaign(sim_account("smsadmin"), n=20))
     Campaign.objects.filter(pk=campaign.pk).update(exclude_missing=False)
     with translation.override("en"), pytest.raises(sending.CampaignError, match="7 recipients"):
         sending.start_campaign(campaign.pk)
 
 
-def test_missing_values_are_counted_in_full_before_the_start_stops(make_campaign):
-    campaign = with_rare_names(make_campaign("smsadmin", n=20))
+def test_missing_values_are_counted_in_full_before_the_start_stops(make_campaign, sim_account):
+    campaign = with_rare_names(make_campaign(sim_account("smsadmin"), n=20))
     for recipient in campaign.recipient_list.recipients.filter(phone__in=[phone(5), phone(9)]):
         recipient.variables = {"name": "缺积分"}
         recipient.save()

@@ -92,9 +92,9 @@ def reconcile(campaign):
     ],
 )
 def test_killed_worker_sends_nothing_twice_and_loses_nothing(
-    crash_at, unknown_expected, at_vendor, sim, make_campaign
+    crash_at, unknown_expected, at_vendor, sim, make_campaign, sim_account
 ):
-    campaign = make_campaign("ashx5g", n=4)
+    campaign = make_campaign(sim_account("ashx5g"), n=4)
     if crash_at == "rate_wait":
         # Another batch holds the account's next two seconds.
         campaign.vendor_account.send_slot_at = timezone.now() + sending.LEASE / 5
@@ -127,8 +127,8 @@ def test_killed_worker_sends_nothing_twice_and_loses_nothing(
         assert (campaign.unknown_count, campaign.no_report_count) == (0, 4)
 
 
-def test_answer_survives_a_dropped_database_connection(sim, make_campaign):
-    campaign = make_campaign("ashx5g", n=4)
+def test_answer_survives_a_dropped_database_connection(sim, make_campaign, sim_account):
+    campaign = make_campaign(sim_account("ashx5g"), n=4)
     (batch_id,) = sending.start_campaign(campaign.pk).batches
     assert worker_sends(batch_id, drop_db_at="after_answer") == 0
     assert set(Message.objects.values_list("status", flat=True)) == {Status.SUBMITTED}
@@ -136,8 +136,8 @@ def test_answer_survives_a_dropped_database_connection(sim, make_campaign):
     assert len(accepted(sim)) == 4
 
 
-def test_killed_start_is_started_again_without_anyone_acting(sim, make_campaign):
-    campaign = make_campaign("ashx5g", n=3)
+def test_killed_start_is_started_again_without_anyone_acting(sim, make_campaign, sim_account):
+    campaign = make_campaign(sim_account("ashx5g"), n=3)
     campaign_commands.request_start(campaign.pk, exclude_missing=True)
     code = f"from messaging.services.sending import start_campaign; start_campaign({campaign.pk})"
     assert worker(code, crash_at="start_before_commit") == -signal.SIGKILL
@@ -158,8 +158,8 @@ def test_killed_start_is_started_again_without_anyone_acting(sim, make_campaign)
 
 
 @pytest.mark.parametrize("crash_at", ["poll_kept", "poll_before_commit"])
-def test_killed_poll_loses_no_report(crash_at, sim, make_campaign):
-    campaign = make_campaign("ashx5g", n=3)
+def test_killed_poll_loses_no_report(crash_at, sim, make_campaign, sim_account):
+    campaign = make_campaign(sim_account("ashx5g"), n=3)
     (batch_id,) = sending.start_campaign(campaign.pk).batches
     assert worker_sends(batch_id) == 0
     account = campaign.vendor_account
@@ -179,15 +179,15 @@ def test_killed_poll_loses_no_report(crash_at, sim, make_campaign):
     assert polling.apply_pending() == 0  # applied once
 
 
-def test_worker_without_a_crash_completes(sim, make_campaign):
-    campaign = make_campaign("smscn", n=3)
+def test_worker_without_a_crash_completes(sim, make_campaign, sim_account):
+    campaign = make_campaign(sim_account("smscn"), n=3)
     (batch_id,) = sending.start_campaign(campaign.pk).batches
     assert worker_sends(batch_id) == 0
     assert set(Message.objects.values_list("status", flat=True)) == {Status.SUBMITTED}
 
 
-def test_an_unreadable_poll_answer_is_kept(sim, make_campaign):
-    campaign = make_campaign("ashx5g", n=1)
+def test_an_unreadable_poll_answer_is_kept(sim, make_campaign, sim_account):
+    campaign = make_campaign(sim_account("ashx5g"), n=1)
     account = campaign.vendor_account
     account.polling_enabled = True
     account.save()

@@ -27,8 +27,8 @@ def accepted_phones(sim, key):
 
 
 @pytest.mark.parametrize("key", VENDOR_KEYS)
-def test_personalised_campaign_is_sent_once_per_recipient(key, sim, make_campaign):
-    campaign = make_campaign(key, n=7)
+def test_personalised_campaign_is_sent_once_per_recipient(key, sim, make_campaign, sim_account):
+    campaign = make_campaign(sim_account(key), n=7)
     result = sending.start_campaign(campaign.pk)
     assert result.messages == 7
     send_all(campaign)
@@ -43,10 +43,10 @@ def test_personalised_campaign_is_sent_once_per_recipient(key, sim, make_campaig
 
 
 @pytest.mark.parametrize("key", VENDOR_KEYS)
-def test_same_content_uses_vendor_sized_group_sends(key, sim, make_campaign):
+def test_same_content_uses_vendor_sized_group_sends(key, sim, make_campaign, sim_account):
     capabilities = vendor(key).capabilities
     n = min(capabilities.max_numbers_per_request + 1, 1001)
-    campaign = make_campaign(key, n=n, body="周末大促，全场五折")
+    campaign = make_campaign(sim_account(key), n=n, body="周末大促，全场五折")
     result = sending.start_campaign(campaign.pk)
     expected = -(-n // capabilities.max_numbers_per_request)
     assert len(result.batches) == expected
@@ -59,8 +59,8 @@ def test_same_content_uses_vendor_sized_group_sends(key, sim, make_campaign):
     assert sum(accepted_phones(sim, key).values()) == n
 
 
-def test_duplicates_suppression_and_missing_variables(sim, make_campaign):
-    campaign = make_campaign("ashx5g", n=4)
+def test_duplicates_suppression_and_missing_variables(sim, make_campaign, sim_account):
+    campaign = make_campaign(sim_account("ashx5g"), n=4)
     recipients = campaign.recipient_list.recipients.order_by("pk")
     Suppression.objects.create(phone=recipients[0].phone, reason="manual")
     last = recipients[3]
@@ -75,8 +75,8 @@ def test_duplicates_suppression_and_missing_variables(sim, make_campaign):
     assert "points" in skipped[last.phone]
 
 
-def test_refuses_marketing_without_signature_or_opt_out(make_campaign):
-    campaign = make_campaign("ashx5g", n=1)
+def test_refuses_marketing_without_signature_or_opt_out(make_campaign, sim_account):
+    campaign = make_campaign(sim_account("ashx5g"), n=1)
     account = campaign.vendor_account
     account.opt_out_suffix = ""
     account.save()
@@ -88,8 +88,8 @@ def test_refuses_marketing_without_signature_or_opt_out(make_campaign):
         sending.start_campaign(campaign.pk)
 
 
-def test_worker_dead_after_claim_gives_the_batch_back_untouched(sim, make_campaign):
-    campaign = make_campaign("ashx5g", n=3)
+def test_worker_dead_after_claim_gives_the_batch_back_untouched(sim, make_campaign, sim_account):
+    campaign = make_campaign(sim_account("ashx5g"), n=3)
     (batch_id,) = sending.start_campaign(campaign.pk).batches
     assert sending.claim_batch(batch_id) is not None  # ... and the worker dies here
     assert sending.send_batch(batch_id).state == "not_claimed"
@@ -103,8 +103,8 @@ def test_worker_dead_after_claim_gives_the_batch_back_untouched(sim, make_campai
     assert len(sim.accepted(vendor="ashx5g")) == 3
 
 
-def test_worker_dead_with_the_request_out_leaves_messages_unknown(sim, make_campaign):
-    campaign = make_campaign("ashx5g", n=3)
+def test_worker_dead_with_the_request_out_leaves_messages_unknown(sim, make_campaign, sim_account):
+    campaign = make_campaign(sim_account("ashx5g"), n=3)
     (batch_id,) = sending.start_campaign(campaign.pk).batches
 
     class Killed(BaseException):
@@ -117,8 +117,10 @@ def test_worker_dead_with_the_request_out_leaves_messages_unknown(sim, make_camp
     assert sending.pending_batches() == []  # never re-sent
 
 
-def test_worker_killed_after_the_answer_is_stored_applies_it_on_recovery(sim, make_campaign):
-    campaign = make_campaign("ashx5g", n=3)
+def test_worker_killed_after_the_answer_is_stored_applies_it_on_recovery(
+    sim, make_campaign, sim_account
+):
+    campaign = make_campaign(sim_account("ashx5g"), n=3)
     (batch_id,) = sending.start_campaign(campaign.pk).batches
 
     class Killed(BaseException):
@@ -136,10 +138,12 @@ def test_worker_killed_after_the_answer_is_stored_applies_it_on_recovery(sim, ma
     assert len(sim.accepted(vendor="ashx5g")) == 3
 
 
-def test_a_slow_workers_answer_outranks_recovery_that_took_it_for_dead(sim, make_campaign):
+def test_a_slow_workers_answer_outranks_recovery_that_took_it_for_dead(
+    sim, make_campaign, sim_account
+):
     """The lease ran out while the request was out (the worker was slow, not dead): recovery
     made the messages unknown; the answer that then comes is still applied."""
-    campaign = make_campaign("ashx5g", n=3)
+    campaign = make_campaign(sim_account("ashx5g"), n=3)
     (batch_id,) = sending.start_campaign(campaign.pk).batches
     real_ask = sending._ask_vendor
 
@@ -160,10 +164,10 @@ def test_a_slow_workers_answer_outranks_recovery_that_took_it_for_dead(sim, make
 
 
 def test_an_answer_spooled_while_another_host_took_the_batch_is_still_applied(
-    sim, make_campaign, settings, tmp_path
+    sim, make_campaign, sim_account, settings, tmp_path
 ):
     settings.SPOOL_DIR = tmp_path
-    campaign = make_campaign("ashx5g", n=2)
+    campaign = make_campaign(sim_account("ashx5g"), n=2)
     (batch_id,) = sending.start_campaign(campaign.pk).batches
     pks = list(Message.objects.values_list("pk", flat=True))
     SendBatch.objects.filter(pk=batch_id).update(state=SendBatch.State.DONE)
@@ -181,8 +185,8 @@ def test_an_answer_spooled_while_another_host_took_the_batch_is_still_applied(
     assert not list(tmp_path.iterdir())
 
 
-def test_lost_answer_makes_messages_unknown(sim, make_campaign):
-    campaign = make_campaign("ashx5g", n=2)
+def test_lost_answer_makes_messages_unknown(sim, make_campaign, sim_account):
+    campaign = make_campaign(sim_account("ashx5g"), n=2)
     (batch_id,) = sending.start_campaign(campaign.pk).batches
     sim.misbehave("ashx5g", "accept_then_drop", remaining=1)
     outcome = sending.send_batch(batch_id)
@@ -192,8 +196,10 @@ def test_lost_answer_makes_messages_unknown(sim, make_campaign):
 
 
 @pytest.mark.parametrize("mode", ["unavailable", "rate_limit"])
-def test_refusals_that_accepted_nothing_are_retried_with_backoff(mode, sim, make_campaign):
-    campaign = make_campaign("ashx5g", n=2)
+def test_refusals_that_accepted_nothing_are_retried_with_backoff(
+    mode, sim, make_campaign, sim_account
+):
+    campaign = make_campaign(sim_account("ashx5g"), n=2)
     (batch_id,) = sending.start_campaign(campaign.pk).batches
     sim.misbehave("ashx5g", mode, remaining=1)
     outcome = sending.send_batch(batch_id)
@@ -206,8 +212,8 @@ def test_refusals_that_accepted_nothing_are_retried_with_backoff(mode, sim, make
     assert sum(accepted_phones(sim, "ashx5g").values()) == 2
 
 
-def test_connection_refused_is_retried(make_campaign):
-    campaign = make_campaign("ashx5g", n=1)
+def test_connection_refused_is_retried(make_campaign, sim_account):
+    campaign = make_campaign(sim_account("ashx5g"), n=1)
     campaign.vendor_account.base_url = "http://127.0.0.1:9/ashx5g"
     campaign.vendor_account.save()
     (batch_id,) = sending.start_campaign(campaign.pk).batches
@@ -216,8 +222,10 @@ def test_connection_refused_is_retried(make_campaign):
 
 
 @pytest.mark.parametrize("mode", ["auth_error", "no_balance"])
-def test_auth_or_balance_refusal_pauses_with_the_vendors_reason(mode, sim, make_campaign):
-    campaign = make_campaign("ashx5g", n=2)
+def test_auth_or_balance_refusal_pauses_with_the_vendors_reason(
+    mode, sim, make_campaign, sim_account
+):
+    campaign = make_campaign(sim_account("ashx5g"), n=2)
     (batch_id,) = sending.start_campaign(campaign.pk).batches
     sim.misbehave("ashx5g", mode, remaining=1)
     sending.send_batch(batch_id)
@@ -230,8 +238,8 @@ def test_auth_or_balance_refusal_pauses_with_the_vendors_reason(mode, sim, make_
     assert sending.send_batch(batch_id).submitted == 2
 
 
-def test_pause_and_cancel_take_effect_within_one_batch(sim, make_campaign):
-    campaign = make_campaign("smsadmin", n=3, body="同样的内容")
+def test_pause_and_cancel_take_effect_within_one_batch(sim, make_campaign, sim_account):
+    campaign = make_campaign(sim_account("smsadmin"), n=3, body="同样的内容")
     result = sending.start_campaign(campaign.pk)
     campaign_commands.pause(campaign.pk, "by marketer")
     assert sending.send_batch(result.batches[0]).state == "not_claimed"
@@ -245,10 +253,10 @@ def test_pause_and_cancel_take_effect_within_one_batch(sim, make_campaign):
     assert sim.accepted(vendor="smsadmin") == []
 
 
-def test_scheduled_campaign_starts_when_due(sim, make_campaign):
+def test_scheduled_campaign_starts_when_due(sim, make_campaign, sim_account):
     from messaging import tasks
 
-    campaign = make_campaign("ashx5g", n=2)
+    campaign = make_campaign(sim_account("ashx5g"), n=2)
     campaign.status = Campaign.State.SCHEDULED
     campaign.scheduled_at = timezone.now() + timedelta(hours=1)
     campaign.save()
@@ -262,8 +270,8 @@ def test_scheduled_campaign_starts_when_due(sim, make_campaign):
     assert enqueue.called
 
 
-def test_invalid_number_fails_only_that_message(sim, make_campaign):
-    campaign = make_campaign("ashx5g", n=3)
+def test_invalid_number_fails_only_that_message(sim, make_campaign, sim_account):
+    campaign = make_campaign(sim_account("ashx5g"), n=3)
     campaign.recipient_list.recipients.filter(phone="13800000002").update(phone="123")
     (batch_id,) = sending.start_campaign(campaign.pk).batches
     sending.send_batch(batch_id)
@@ -272,18 +280,18 @@ def test_invalid_number_fails_only_that_message(sim, make_campaign):
     assert statuses["13800000001"] == statuses["13800000003"] == Status.SUBMITTED
 
 
-def test_test_send_to_one_phone(sim, make_campaign):
-    campaign = make_campaign("ashx5g", n=2)
+def test_test_send_to_one_phone(sim, make_campaign, sim_account):
+    campaign = make_campaign(sim_account("ashx5g"), n=2)
     message = sending.send_test_message(campaign, "13911112222")
     assert message.status == Status.SUBMITTED and message.campaign is None
     assert message.content.startswith("【测试商城】用户1您好")
     assert accepted_phones(sim, "ashx5g") == Counter({"13911112222": 1})
 
 
-def test_duplicate_start_task_leaves_a_paused_campaign_alone(sim, make_campaign):
+def test_duplicate_start_task_leaves_a_paused_campaign_alone(sim, make_campaign, sim_account):
     from messaging import tasks
 
-    campaign = make_campaign("ashx5g", n=1)
+    campaign = make_campaign(sim_account("ashx5g"), n=1)
     with mock.patch.object(tasks, "enqueue_batches"):
         tasks.start_campaign(campaign.pk)
     campaign_commands.pause(campaign.pk, "by marketer")
@@ -293,10 +301,10 @@ def test_duplicate_start_task_leaves_a_paused_campaign_alone(sim, make_campaign)
     assert campaign.status_reason == "by marketer"
 
 
-def test_refused_start_marks_a_draft_failed_with_the_reason(make_campaign):
+def test_refused_start_marks_a_draft_failed_with_the_reason(make_campaign, sim_account):
     from messaging import tasks
 
-    campaign = make_campaign("ashx5g", n=1)
+    campaign = make_campaign(sim_account("ashx5g"), n=1)
     campaign.vendor_account.signature = ""
     campaign.vendor_account.save()
     tasks.start_campaign(campaign.pk)

@@ -70,10 +70,10 @@ def task_cluster(start_cluster):
     return start_cluster()
 
 
-def test_every_vendor_sends_through_the_task_cluster(sim, make_campaign, task_cluster):
+def test_every_vendor_sends_through_the_task_cluster(sim, make_campaign, sim_account, task_cluster):
     # smscn and montnets have no personalised send (single requests in parallel), ashx5g,
     # actiongw and smsadmin send personalised batches: every request shape goes through.
-    campaigns = {vendor: make_campaign(vendor, n=RECIPIENTS) for vendor in VENDOR_KEYS}
+    campaigns = {vendor: make_campaign(sim_account(vendor), n=RECIPIENTS) for vendor in VENDOR_KEYS}
     for campaign in campaigns.values():
         async_task("messaging.tasks.start_campaign", campaign.pk)
 
@@ -103,7 +103,7 @@ def test_every_vendor_sends_through_the_task_cluster(sim, make_campaign, task_cl
     ["start_before_commit", "rate_wait", "after_claim", "answer_stored", "before_commit"],
 )
 def test_a_cluster_whose_worker_is_killed_finishes_the_campaign_exactly_once(
-    crash_at, sim, make_campaign, start_cluster, tmp_path, monkeypatch
+    crash_at, sim, make_campaign, sim_account, start_cluster, tmp_path, monkeypatch
 ):
     """A worker of a real cluster is SIGKILLed once at ``crash_at``; the cluster respawns it
     and the dispatcher (run here every second; its schedule runs it every minute) takes over
@@ -115,7 +115,7 @@ def test_a_cluster_whose_worker_is_killed_finishes_the_campaign_exactly_once(
         SENDING_LEASE_S="2",
     )
     monkeypatch.setattr(sending, "START_GRACE", timedelta(seconds=1))
-    campaign = make_campaign("smsadmin", n=12, body="<name>您好", rate_limit_per_s=6)
+    campaign = make_campaign(sim_account("smsadmin", rate_limit_per_s=6), n=12, body="<name>您好")
     # Another campaign holds the account's next seconds: the batch waits for its slot.
     campaign.vendor_account.send_slot_at = timezone.now() + timedelta(seconds=3)
     campaign.vendor_account.save(update_fields=["send_slot_at"])

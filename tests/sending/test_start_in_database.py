@@ -116,9 +116,16 @@ BODY = "<name>您好，您的积分<points>即将过期"
     ],
 )
 def test_database_and_python_render_the_same(
-    vendor, body, marketing, options, expected, administrator, make_campaign
+    vendor,
+    body,
+    marketing,
+    options,
+    expected,
+    administrator,
+    make_campaign,
+    sim_account,
 ):
-    account = make_campaign(vendor, n=1, options=options).vendor_account
+    account = make_campaign(sim_account(vendor, options=options), n=1).vendor_account
     in_database, in_python = make(administrator, account, body, marketing=marketing)
 
     with translation.override("en"):
@@ -137,8 +144,8 @@ def test_database_and_python_render_the_same(
         assert getattr(in_database, counter) == getattr(in_python, counter)
 
 
-def test_stop_on_missing_values_in_the_database(administrator, make_campaign):
-    account = make_campaign("ashx5g", n=1).vendor_account
+def test_stop_on_missing_values_in_the_database(administrator, make_campaign, sim_account):
+    account = make_campaign(sim_account("ashx5g"), n=1).vendor_account
     campaign, _ = make(administrator, account, "<name>您好")
     with pytest.raises(sending.CampaignError, match="13900000001"):
         sending.start_campaign(campaign.pk, exclude_missing=False)
@@ -180,8 +187,10 @@ def refusals(campaigns, **start):
     return errors
 
 
-def test_both_paths_stop_on_text_the_encoding_cannot_carry(administrator, make_campaign):
-    account = make_campaign("smsadmin", n=1).vendor_account
+def test_both_paths_stop_on_text_the_encoding_cannot_carry(
+    administrator, make_campaign, sim_account
+):
+    account = make_campaign(sim_account("smsadmin"), n=1).vendor_account
     rows = [{"name": "张三", "points": "1"}, {"name": "王堃", "points": "2"}] * 3
     rows.append({"name": "李玥", "points": "赟"})
     campaigns = listed(administrator, account, rows)
@@ -195,8 +204,10 @@ def test_both_paths_stop_on_text_the_encoding_cannot_carry(administrator, make_c
     )
 
 
-def test_both_paths_stop_on_missing_values_before_misfits(administrator, make_campaign):
-    account = make_campaign("smsadmin", n=1).vendor_account
+def test_both_paths_stop_on_missing_values_before_misfits(
+    administrator, make_campaign, sim_account
+):
+    account = make_campaign(sim_account("smsadmin"), n=1).vendor_account
     rows = [{"name": "王堃", "points": "2"}, {"name": "张三"}, {"name": "李四"}]
     campaigns = listed(administrator, account, rows)
     assert (
@@ -205,8 +216,10 @@ def test_both_paths_stop_on_missing_values_before_misfits(administrator, make_ca
     )
 
 
-def test_a_signature_the_encoding_cannot_carry_leaves_nobody(administrator, make_campaign):
-    account = make_campaign("smsadmin", n=1).vendor_account
+def test_a_signature_the_encoding_cannot_carry_leaves_nobody(
+    administrator, make_campaign, sim_account
+):
+    account = make_campaign(sim_account("smsadmin"), n=1).vendor_account
     account.signature = "【堃记】"
     account.save()
     rows = [{"name": "张三", "points": "1"}, {"name": "李玥", "points": "2"}]

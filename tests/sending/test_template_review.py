@@ -32,8 +32,8 @@ def media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
 
 
-def mms_campaign(make_campaign):
-    campaign = make_campaign("ashx5g", n=3, body="<name>您好，积分<points>")
+def mms_campaign(make_campaign, sim_account):
+    campaign = make_campaign(sim_account("ashx5g"), n=3, body="<name>您好，积分<points>")
     Template.objects.filter(pk=campaign.template_id).update(kind=Template.Kind.MMS)
     TemplateFile.objects.create(
         template_id=campaign.template_id,
@@ -46,8 +46,8 @@ def mms_campaign(make_campaign):
     return campaign
 
 
-def test_review_then_send(sim, make_campaign, client):
-    campaign = mms_campaign(make_campaign)
+def test_review_then_send(sim, make_campaign, sim_account, client):
+    campaign = mms_campaign(make_campaign, sim_account)
     account = campaign.vendor_account
     with translation.override("en"), pytest.raises(sending.CampaignError, match="approved"):
         sending.start_campaign(campaign.pk)
@@ -82,20 +82,20 @@ def test_review_then_send(sim, make_campaign, client):
     assert sorted(row["content"] for row in sent)[0] == "用户1|10"
 
 
-def test_a_template_without_frames_is_refused(sim, make_campaign):
-    campaign = make_campaign("ashx5g", n=1)
+def test_a_template_without_frames_is_refused(sim, make_campaign, sim_account):
+    campaign = make_campaign(sim_account("ashx5g"), n=1)
     with pytest.raises(TemplateSubmitError):
         submit_for_review(campaign.template, campaign.vendor_account)
 
 
-def test_a_vendor_without_uploads_is_refused(sim, make_campaign):
-    campaign = make_campaign("smscn", n=1)
+def test_a_vendor_without_uploads_is_refused(sim, make_campaign, sim_account):
+    campaign = make_campaign(sim_account("smscn"), n=1)
     with pytest.raises(TemplateSubmitError):
         submit_for_review(campaign.template, campaign.vendor_account)
 
 
-def test_admin_action_submits(sim, make_campaign, admin_client):
-    campaign = mms_campaign(make_campaign)
+def test_admin_action_submits(sim, make_campaign, sim_account, admin_client):
+    campaign = mms_campaign(make_campaign, sim_account)
     registration = TemplateRegistration.objects.create(
         template=campaign.template, vendor_account=campaign.vendor_account
     )
@@ -127,8 +127,8 @@ def add_file(campaign, name, data, content_type, frame=1, order=1):
     )
 
 
-def test_a_long_name_gets_a_title_that_fits(sim, make_campaign):
-    campaign = mms_campaign(make_campaign)
+def test_a_long_name_gets_a_title_that_fits(sim, make_campaign, sim_account):
+    campaign = mms_campaign(make_campaign, sim_account)
     template = campaign.template
     # The composer names drafts after the campaign (up to 100 characters); the vendor takes
     # titles of at most 15 ("长度小于等于 15", ashx5g 5.1).
@@ -144,8 +144,8 @@ def test_a_long_name_gets_a_title_that_fits(sim, make_campaign):
     assert title_length(title) <= 15
 
 
-def test_template_titles(make_campaign):
-    template = make_campaign("ashx5g", n=1).template
+def test_template_titles(make_campaign, sim_account):
+    template = make_campaign(sim_account("ashx5g"), n=1).template
     named = lambda name: Template(pk=template.pk, name=name)  # noqa: E731
     assert template_title(named("新品 视频"), 15) == "新品 视频"  # fits: as it is
     assert template_title(named(" 新品\n视频 "), 15) == "新品 视频"
@@ -189,9 +189,9 @@ def test_template_titles(make_campaign):
     ids=["type", "empty", "file-size", "total-size", "encoding"],
 )
 def test_what_we_can_check_is_said_without_calling_the_vendor(
-    sim, make_campaign, name, data, content_type, limits, english, chinese
+    sim, make_campaign, sim_account, name, data, content_type, limits, english, chinese
 ):
-    campaign = mms_campaign(make_campaign)
+    campaign = mms_campaign(make_campaign, sim_account)
     account = campaign.vendor_account
     for field, value in limits.items():
         setattr(account, field, value)
@@ -212,8 +212,10 @@ def test_what_we_can_check_is_said_without_calling_the_vendor(
     assert registration.review_reason == str(refused.value)
 
 
-def test_frames_are_numbered_as_the_vendor_counts_them(sim, make_campaign, monkeypatch):
-    campaign = mms_campaign(make_campaign)  # logo.png in frame 1
+def test_frames_are_numbered_as_the_vendor_counts_them(
+    sim, make_campaign, sim_account, monkeypatch
+):
+    campaign = mms_campaign(make_campaign, sim_account)  # logo.png in frame 1
     add_file(campaign, "a.txt", "您好{var1}".encode(), "text/plain", frame=4, order=3)
     add_file(campaign, "b.png", PNG, "image/png", frame=4, order=7)
     add_file(campaign, "c.png", PNG, "image/png", frame=9, order=2)
@@ -237,8 +239,8 @@ def test_frames_are_numbered_as_the_vendor_counts_them(sim, make_campaign, monke
     assert call["has_variables"] is True
 
 
-def test_an_unreachable_vendor_is_not_said_to_refuse(sim, make_campaign):
-    campaign = mms_campaign(make_campaign)
+def test_an_unreachable_vendor_is_not_said_to_refuse(sim, make_campaign, sim_account):
+    campaign = mms_campaign(make_campaign, sim_account)
     account = campaign.vendor_account
     account.base_url = "http://127.0.0.1:9/ashx5g"  # nothing listens there
     account.save()
@@ -249,8 +251,8 @@ def test_an_unreachable_vendor_is_not_said_to_refuse(sim, make_campaign):
     assert TemplateRegistration.objects.get().review_status == TemplateRegistration.Review.DRAFT
 
 
-def test_the_vendors_own_refusal_keeps_its_words(sim, make_campaign):
-    campaign = mms_campaign(make_campaign)
+def test_the_vendors_own_refusal_keeps_its_words(sim, make_campaign, sim_account):
+    campaign = mms_campaign(make_campaign, sim_account)
     account = campaign.vendor_account
     account.secret = "wrong"
     account.save()
@@ -262,8 +264,10 @@ def test_the_vendors_own_refusal_keeps_its_words(sim, make_campaign):
     assert code in ("901", "902") and f"[{code}]" in registration.review_reason
 
 
-def test_a_test_send_of_an_approved_mms_goes_by_its_template(sim, make_campaign, client):
-    campaign = mms_campaign(make_campaign)
+def test_a_test_send_of_an_approved_mms_goes_by_its_template(
+    sim, make_campaign, sim_account, client
+):
+    campaign = mms_campaign(make_campaign, sim_account)
     account = campaign.vendor_account
     registration = submit_for_review(campaign.template, account)
     simulator = sim.server.simulators["ashx5g"]
@@ -279,9 +283,9 @@ def test_a_test_send_of_an_approved_mms_goes_by_its_template(sim, make_campaign,
 
 
 def test_a_test_send_the_vendors_encoding_cannot_carry_is_refused_before_sending(
-    sim, make_campaign
+    sim, make_campaign, sim_account
 ):
-    campaign = make_campaign("smsadmin", n=1)
+    campaign = make_campaign(sim_account("smsadmin"), n=1)
     campaign.recipient_list.recipients.update(variables={"name": "王堃", "points": "1"})
     with translation.override("en"), pytest.raises(sending.CampaignError, match="GB2312"):
         sending.send_test_message(campaign, "13911112222")

@@ -57,9 +57,11 @@ def poll_and_apply(account) -> None:
 
 
 @pytest.mark.parametrize("key", VENDOR_KEYS)
-def test_a_campaign_left_unknown_never_takes_another_campaigns_reports(key, sim, make_campaign):
+def test_a_campaign_left_unknown_never_takes_another_campaigns_reports(
+    key, sim, make_campaign, sim_account
+):
     sim.configure(enforce_poll_interval=False, outcome_weights={"delivered": 1.0})
-    first = make_campaign(key, n=3)
+    first = make_campaign(sim_account(key), n=3)
     second = make_campaign.again(first, name="B")
     sending.start_campaign(first.pk)
     sim.misbehave(key, "error")  # HTTP 500 to every request: the vendor may have taken them
@@ -83,12 +85,12 @@ def test_a_campaign_left_unknown_never_takes_another_campaigns_reports(key, sim,
 
 @pytest.mark.parametrize("key", ["actiongw", "smsadmin", "smscn"])
 def test_reports_without_ids_match_by_phone_only_when_one_message_could_be_theirs(
-    key, sim, make_campaign
+    key, sim, make_campaign, sim_account
 ):
     sim.configure(
         enforce_poll_interval=False, outcome_weights={"delivered": 1.0}, reports_without_ids=True
     )
-    first = make_campaign(key, n=2)
+    first = make_campaign(sim_account(key), n=2)
     second = make_campaign.again(first, name="B")
     sending.start_campaign(first.pk)
     sim.misbehave(key, "error")
@@ -112,9 +114,9 @@ def test_reports_without_ids_match_by_phone_only_when_one_message_could_be_their
     assert statuses(third) == {Status.DELIVERED: 1}
 
 
-def test_a_refused_message_is_never_delivered_by_a_report(sim, make_campaign):
+def test_a_refused_message_is_never_delivered_by_a_report(sim, make_campaign, sim_account):
     sim.configure(enforce_poll_interval=False, outcome_weights={"delivered": 1.0})
-    campaign = make_campaign("ashx5g", n=2)
+    campaign = make_campaign(sim_account("ashx5g"), n=2)
     campaign.recipient_list.recipients.filter(phone="13800000002").update(phone="123")
     sending.start_campaign(campaign.pk)
     send_all(campaign)
@@ -132,8 +134,10 @@ def test_a_refused_message_is_never_delivered_by_a_report(sim, make_campaign):
     assert refused.status == Status.FAILED
 
 
-def test_account_refusal_pauses_with_the_vendors_words_and_loses_nothing(sim, make_campaign):
-    campaign = make_campaign("actiongw", n=3, body="同样的内容")
+def test_account_refusal_pauses_with_the_vendors_words_and_loses_nothing(
+    sim, make_campaign, sim_account
+):
+    campaign = make_campaign(sim_account("actiongw"), n=3, body="同样的内容")
     sim.configure(phone_refusals={f"138{i:08d}": "bad_sender" for i in range(1, 4)})
     (batch_id,) = sending.start_campaign(campaign.pk).batches
     sending.send_batch(batch_id)
@@ -159,8 +163,8 @@ def test_account_refusal_pauses_with_the_vendors_words_and_loses_nothing(sim, ma
     counters_equal_a_recount(campaign)
 
 
-def test_balance_running_out_inside_a_request_pauses_the_rest(sim, make_campaign):
-    campaign = make_campaign("actiongw", n=5, body="同样的内容")
+def test_balance_running_out_inside_a_request_pauses_the_rest(sim, make_campaign, sim_account):
+    campaign = make_campaign(sim_account("actiongw"), n=5, body="同样的内容")
     sim.state.accounts[("actiongw", campaign.vendor_account.account_id)].balance = 2
     (batch_id,) = sending.start_campaign(campaign.pk).batches
     sending.send_batch(batch_id)
@@ -187,8 +191,10 @@ def test_balance_running_out_inside_a_request_pauses_the_rest(sim, make_campaign
         ("actiongw", "<name>您好\n积分<points>"),
     ],
 )
-def test_content_the_request_shape_cannot_carry_goes_singly(key, body, sim, make_campaign):
-    campaign = make_campaign(key, n=4, body=body)
+def test_content_the_request_shape_cannot_carry_goes_singly(
+    key, body, sim, make_campaign, sim_account
+):
+    campaign = make_campaign(sim_account(key), n=4, body=body)
     (batch_id,) = sending.start_campaign(campaign.pk).batches
     assert SendBatch.objects.get(pk=batch_id).request_shape == "personalised"
     sending.send_batch(batch_id)
@@ -199,8 +205,8 @@ def test_content_the_request_shape_cannot_carry_goes_singly(key, body, sim, make
     assert "用户1" in sent["13800000001"]
 
 
-def test_http_500_is_unknown_visible_and_ends_as_no_report(sim, make_campaign):
-    campaign = make_campaign("ashx5g", n=2)
+def test_http_500_is_unknown_visible_and_ends_as_no_report(sim, make_campaign, sim_account):
+    campaign = make_campaign(sim_account("ashx5g"), n=2)
     sending.start_campaign(campaign.pk)
     sim.misbehave("ashx5g", "error")
     send_all(campaign)
@@ -223,8 +229,8 @@ def test_http_500_is_unknown_visible_and_ends_as_no_report(sim, make_campaign):
     counters_equal_a_recount(campaign)
 
 
-def test_a_retry_the_vendor_asks_for_is_waited_out_to_the_second(sim, make_campaign):
-    campaign = make_campaign("ashx5g", n=2)
+def test_a_retry_the_vendor_asks_for_is_waited_out_to_the_second(sim, make_campaign, sim_account):
+    campaign = make_campaign(sim_account("ashx5g"), n=2)
     (batch_id,) = sending.start_campaign(campaign.pk).batches
     # HTTP 429 with Retry-After: 1
     sim.misbehave("ashx5g", "rate_limit", remaining=1)
@@ -238,8 +244,10 @@ def test_a_retry_the_vendor_asks_for_is_waited_out_to_the_second(sim, make_campa
     assert batch.attempts == 2 and batch.state == SendBatch.State.DONE
 
 
-def test_batches_are_enqueued_once_and_again_only_when_their_task_was_lost(sim, make_campaign):
-    campaign = make_campaign("ashx5g", n=2)
+def test_batches_are_enqueued_once_and_again_only_when_their_task_was_lost(
+    sim, make_campaign, sim_account
+):
+    campaign = make_campaign(sim_account("ashx5g"), n=2)
     (batch_id,) = sending.start_campaign(campaign.pk).batches
     SendBatch.objects.filter(pk=batch_id).update(enqueued_at=timezone.now())
     # In the broker's queue: the dispatcher leaves it alone.
@@ -253,10 +261,10 @@ def test_batches_are_enqueued_once_and_again_only_when_their_task_was_lost(sim, 
 
 
 @pytest.mark.django_db(transaction=True)
-def test_pause_and_cancel_are_honoured_at_the_last_moment(sim, make_campaign):
+def test_pause_and_cancel_are_honoured_at_the_last_moment(sim, make_campaign, sim_account):
     """A rate-limited account (2 messages a second, single sends): after the marketer's
     pause is acknowledged, no request leaves; the claimed batch goes back untouched."""
-    campaign = make_campaign("montnets", n=10, rate_limit_per_s=2)
+    campaign = make_campaign(sim_account("montnets", rate_limit_per_s=2), n=10)
     (batch_id,) = sending.start_campaign(campaign.pk).batches
     assert SendBatch.objects.get(pk=batch_id).request_shape == "single"
 
@@ -295,10 +303,10 @@ def test_pause_and_cancel_are_honoured_at_the_last_moment(sim, make_campaign):
     assert set(statuses(campaign)) <= {Status.SUBMITTED, Status.SKIPPED}
 
 
-def test_long_message_is_delivered_only_when_every_part_is(sim, make_campaign):
+def test_long_message_is_delivered_only_when_every_part_is(sim, make_campaign, sim_account):
     from messaging.vendors.base import StatusEvent
 
-    campaign = make_campaign("montnets", n=2, body="<name>" + "长" * 80)
+    campaign = make_campaign(sim_account("montnets"), n=2, body="<name>" + "长" * 80)
     sending.start_campaign(campaign.pk)
     send_all(campaign)
     account = campaign.vendor_account
