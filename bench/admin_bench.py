@@ -419,7 +419,7 @@ def insert_messages(
             f"""
             INSERT INTO {Message._meta.db_table} (
                 campaign_id, send_batch_id, vendor_account_id, variables, phone, content,
-                segments, custom_id, vendor_message_id, batch_id, status, vendor_status_code,
+                segments, custom_id, vendor_message_id, vendor_batch_id, status, vendor_status_code,
                 vendor_status_description, error, attempts, created_at, submitted_at, final_at
             )
             SELECT %(campaign)s, (%(batch_ids)s::bigint[])[j / %(batch_size)s + 1],

@@ -125,7 +125,7 @@ def create_data(n: int) -> tuple[str, int]:
             f"""
             INSERT INTO {Message._meta.db_table} (
                 campaign_id, vendor_account_id, variables, phone, content, segments, custom_id,
-                vendor_message_id, batch_id, status, vendor_status_code,
+                vendor_message_id, vendor_batch_id, status, vendor_status_code,
                 vendor_status_description, error, attempts, created_at, submitted_at
             )
             SELECT %s, %s, '[]'::jsonb, (13800000000 + i)::text, %s, 1, 'b' || i::text,

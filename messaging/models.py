@@ -688,7 +688,7 @@ class Message(models.Model):
         help_text=_("The id we send to the vendor where it accepts one."),
     )
     vendor_message_id = models.CharField(_("vendor message id"), max_length=64, blank=True)
-    batch_id = models.CharField(_("vendor batch id"), max_length=64, blank=True)
+    vendor_batch_id = models.CharField(_("vendor batch id"), max_length=64, blank=True)
     status = models.CharField(
         _("status"), max_length=12, choices=Status.choices, default=Status.QUEUED
     )

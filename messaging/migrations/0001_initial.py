@@ -114,7 +114,7 @@ class Migration(migrations.Migration):
                 ('segments', models.PositiveSmallIntegerField(default=1, verbose_name='parts')),
                 ('custom_id', models.CharField(help_text='The id we send to the vendor where it accepts one.', max_length=32, verbose_name='our id')),
                 ('vendor_message_id', models.CharField(blank=True, max_length=64, verbose_name='vendor message id')),
-                ('batch_id', models.CharField(blank=True, max_length=64, verbose_name='vendor batch id')),
+                ('vendor_batch_id', models.CharField(blank=True, max_length=64, verbose_name='vendor batch id')),
                 ('status', models.CharField(choices=[('queued', 'Queued'), ('skipped', 'Skipped'), ('submitting', 'Submitting'), ('unknown', 'Outcome unknown'), ('submitted', 'Submitted'), ('failed', 'Failed'), ('delivered', 'Delivered'), ('undelivered', 'Undelivered'), ('expired', 'Expired'), ('rejected', 'Rejected'), ('no_report', 'No report')], default='queued', max_length=12, verbose_name='status')),
                 ('vendor_status_code', models.CharField(blank=True, max_length=32, verbose_name='vendor code')),
                 ('vendor_status_description', models.CharField(blank=True, max_length=255, verbose_name='vendor description')),

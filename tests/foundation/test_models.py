@@ -46,9 +46,9 @@ def test_vendor_ids_are_text_beyond_64_bits(vendor_account):
             content="x",
             custom_id=f"c{i}",
             vendor_message_id=vendor_id,
-            batch_id=vendor_id,
+            vendor_batch_id=vendor_id,
         )
-    assert Message.objects.get(vendor_message_id=huge).batch_id == huge
+    assert Message.objects.get(vendor_message_id=huge).vendor_batch_id == huge
     assert Message.objects.get(vendor_message_id=negative).vendor_message_id == negative
 
 

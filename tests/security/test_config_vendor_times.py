@@ -147,7 +147,11 @@ def montnets(administrator, dashed, compact):
 def smsadmin(administrator, dashed, compact):
     account = account_for("smsadmin", "demo")
     message = sent_message(
-        account, administrator, custom_id="d1", vendor_message_id=f"L1:{PHONE}", batch_id="L1"
+        account,
+        administrator,
+        custom_id="d1",
+        vendor_message_id=f"L1:{PHONE}",
+        vendor_batch_id="L1",
     )
     report = {
         "Class": "rpt",

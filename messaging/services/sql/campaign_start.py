@@ -282,7 +282,7 @@ def create_messages(plan: Plan, *, exclude_missing: bool) -> Created:
             WITH written AS (
                 INSERT INTO {Message._meta.db_table} (
                     campaign_id, send_batch_id, vendor_account_id, phone, content, segments,
-                    variables, custom_id, status, error, vendor_message_id, batch_id,
+                    variables, custom_id, status, error, vendor_message_id, vendor_batch_id,
                     vendor_status_code, vendor_status_description, attempts, created_at
                 )
                 SELECT %(campaign_id)s,
@@ -413,7 +413,7 @@ class _MessageWriter:
         "status",
         "error",
         "vendor_message_id",
-        "batch_id",
+        "vendor_batch_id",
         "vendor_status_code",
         "vendor_status_description",
         "attempts",

@@ -112,7 +112,7 @@ def record_submitted(rows) -> list[tuple]:
         params = [p for row in chunk for p in row]
         sql = (
             f"WITH v(id, vendor_id, batch_id) AS (VALUES {values}) "  # noqa: S608
-            f"UPDATE {table} SET vendor_message_id = v.vendor_id, batch_id = v.batch_id, "
+            f"UPDATE {table} SET vendor_message_id = v.vendor_id, vendor_batch_id = v.batch_id, "
             f"status = CASE WHEN {table}.status IN (%s, %s) THEN %s ELSE {table}.status END "
             f"FROM v WHERE {table}.id = CAST(v.id AS bigint)"
         )
@@ -141,7 +141,7 @@ def record_submitted_postgresql(rows) -> list[tuple]:
             FOR UPDATE OF m
         ), changed AS (
             UPDATE {table} m
-            SET vendor_message_id = v.vendor_id, batch_id = v.batch_id,
+            SET vendor_message_id = v.vendor_id, vendor_batch_id = v.batch_id,
                 status = CASE WHEN m.status IN (%s, %s) THEN %s ELSE m.status END
             FROM v JOIN old ON old.id = v.id
             WHERE m.id = v.id
