@@ -24,7 +24,6 @@ from ..vendors.base import (
     RateLimited,
     TransientError,
     VendorError,
-    check_options,
 )
 from ..vendors.registry import VENDOR_CHOICES, vendor
 from . import polling
@@ -279,14 +278,6 @@ def reports_unreachable(account: VendorAccount) -> bool:
 def vendor_options(vendor_key: str) -> tuple[AccountOption, ...]:
     """The account options the vendor declares (``VendorClient.options``)."""
     return vendor(vendor_key).options
-
-
-def clean_options(vendor_key: str, options) -> tuple[dict, list[str]]:
-    """An account's options checked against its vendor's declarations: (the options as
-    stored, the errors in words).  No options at all (``None``) is the empty set."""
-    if options is None or options == "":
-        options = {}
-    return check_options(vendor_options(vendor_key), options)
 
 
 def describe_option(option: AccountOption) -> str:

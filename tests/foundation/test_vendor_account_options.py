@@ -10,8 +10,7 @@ from django.urls import reverse
 
 from messaging.models import VendorAccount
 from messaging.services.content_checks import estimate_cost, frame_rules
-from messaging.services.vendor_accounts import clean_options
-from messaging.vendors.base import AccountConfig
+from messaging.vendors.base import AccountConfig, check_options
 from messaging.vendors.registry import VENDOR_KEYS, vendor
 
 from .test_vendor_account_admin import account, client_in, form_data
@@ -34,11 +33,13 @@ def test_each_vendor_declares_its_options_and_an_instruction_for_every_push():
 
 @pytest.mark.parametrize("key", VENDOR_KEYS)
 def test_every_declared_value_is_accepted_and_the_client_reads_the_default(key):
-    assert clean_options(key, {}) == ({}, [])
-    assert clean_options(key, None) == ({}, [])
+    assert check_options(vendor(key).options, {}) == ({}, [])
     for option in vendor(key).options:
         for value, _label in option.choices:
-            assert clean_options(key, {option.name: value}) == ({option.name: value}, [])
+            assert check_options(vendor(key).options, {option.name: value}) == (
+                {option.name: value},
+                [],
+            )
         client = vendor(key).client(AccountConfig("http://127.0.0.1:9", "a", "s"))
         assert client._option(option.name) == option.default
 

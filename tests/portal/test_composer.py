@@ -216,7 +216,7 @@ def test_confirm_sends_through_the_task_queue_to_the_simulator(
         response = marketer_client.post(
             reverse("portal:confirm", args=[campaign.pk]), {"confirm": "1"}
         )
-    assert response["Location"] == reverse("portal:campaign", args=[campaign.pk]) + "?sent=1"
+    assert response["Location"] == reverse("portal:campaign", args=[campaign.pk])
     campaign.refresh_from_db()
     assert campaign.status == Campaign.State.COMPLETED, campaign.status_reason
     assert len(sim.accepted(vendor="actiongw")) == 4

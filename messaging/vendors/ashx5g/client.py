@@ -283,13 +283,6 @@ def as_text(value: object) -> str:
     return "" if value is None else str(value).strip()
 
 
-def _int(value: object, default: int = 1) -> int:
-    try:
-        return int(as_text(value))
-    except ValueError:
-        return default
-
-
 def _normalized_phone(phone: object) -> str:
     digits = as_text(phone).lstrip("+")
     return digits[2:] if len(digits) == 13 and digits.startswith("86") else digits

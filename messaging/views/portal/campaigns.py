@@ -77,12 +77,11 @@ def campaign_detail(request, pk: int):
         .select_related("vendor_account")
         .order_by("-received_at")[:20]
     )
-    stats = campaign_stats(campaign, just_started=bool(request.GET.get("sent")))
+    stats = campaign_stats(campaign)
     context = {
         "campaign": campaign,
         "stats": stats,
-        "stats_url": reverse("portal:campaign_stats", args=[campaign.pk])
-        + ("?sent=1" if request.GET.get("sent") else ""),
+        "stats_url": reverse("portal:campaign_stats", args=[campaign.pk]),
         "replies": replies,
         "reply_count": InboundMessage.objects.filter(campaign=campaign).count(),
         "exports": _exports(campaign),
@@ -109,18 +108,18 @@ def _exports(campaign: Campaign) -> dict[str, dict[str, str]]:
 @portal_view("messaging.view_campaign")
 def campaign_stats_json(request, pk: int):
     campaign = get_object_or_404(Campaign.objects.select_related("vendor_account"), pk=pk)
-    return JsonResponse(campaign_stats(campaign, just_started=bool(request.GET.get("sent"))))
+    return JsonResponse(campaign_stats(campaign))
 
 
-def campaign_stats(campaign: Campaign, *, just_started: bool = False) -> dict:
+def campaign_stats(campaign: Campaign) -> dict:
     """Counters, funnel, status-code breakdown, delivery over time and the messages whose
     outcome is unresolved, for the page and its 2-second refresh.
 
     Every figure is one the pipeline keeps: the counters (``services.campaigns``) put each
     message in exactly one of pending, skipped, awaiting its report (``submitted``),
     delivered, failed, unknown (the vendor may or may not have it) and no report (its
-    report window passed).  ``just_started`` is kept for the page's URL; a confirmed
-    campaign is ``starting`` at once, which refreshes by itself."""
+    report window passed).  A confirmed campaign is ``starting`` at once, which refreshes by
+    itself."""
     account = campaign.vendor_account
     awaiting = awaiting_count(campaign)
     unresolved = unresolved_summary(campaign)

@@ -267,7 +267,7 @@ def _start(request, campaign: Campaign, exclude_missing: bool):
         )
         return redirect("portal:campaign", pk=campaign.pk)
     messages.success(request, _("Sending started."))
-    return redirect(reverse("portal:campaign", args=[campaign.pk]) + "?sent=1")
+    return redirect("portal:campaign", pk=campaign.pk)
 
 
 @portal_view("messaging.change_campaign")
