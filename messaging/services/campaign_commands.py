@@ -26,10 +26,6 @@ class CampaignError(Exception):
     """A command cannot be carried out; the message is for the marketer."""
 
 
-def _error(text: str) -> CampaignError:
-    return CampaignError(text)
-
-
 def _set(campaign_id: int, allowed, **fields) -> bool:
     return bool(Campaign.objects.filter(pk=campaign_id, status__in=allowed).update(**fields))
 
@@ -41,7 +37,7 @@ def confirm(campaign: Campaign, *, exclude_missing: bool) -> str:
     """The marketer (or administrator) confirmed the send: schedule it when its time is in
     the future, otherwise start it now.  Returns "scheduled" or "starting"."""
     if campaign.status not in (State.DRAFT, State.SCHEDULED):
-        raise _error(_("Only a draft or scheduled campaign can be sent."))
+        raise CampaignError(_("Only a draft or scheduled campaign can be sent."))
     if campaign.scheduled_at and campaign.scheduled_at > timezone.now():
         schedule(campaign, campaign.scheduled_at, exclude_missing=exclude_missing)
         return "scheduled"
@@ -56,7 +52,7 @@ def request_start(campaign_id: int, *, exclude_missing: bool | None = None) -> N
     if exclude_missing is not None:
         fields["exclude_missing"] = exclude_missing
     if not _set(campaign_id, (State.DRAFT, State.SCHEDULED), **fields):
-        raise _error(_("Only a draft or scheduled campaign can be started."))
+        raise CampaignError(_("Only a draft or scheduled campaign can be started."))
     _drop_schedule(campaign_id)
     transaction.on_commit(lambda: _enqueue_start(campaign_id))
 
@@ -83,7 +79,7 @@ def schedule(campaign: Campaign, when: datetime, *, exclude_missing: bool) -> No
         exclude_missing=exclude_missing,
         status_reason="",
     ):
-        raise _error(_("Only a draft or scheduled campaign can be scheduled."))
+        raise CampaignError(_("Only a draft or scheduled campaign can be scheduled."))
     campaign.scheduled_at, campaign.exclude_missing = when, exclude_missing
     campaign.status = State.SCHEDULED
     _put_schedule(campaign.pk, when)
@@ -92,9 +88,9 @@ def schedule(campaign: Campaign, when: datetime, *, exclude_missing: bool) -> No
 def reschedule(campaign_id: int, when: datetime) -> None:
     """Move a scheduled campaign's time; the django-q schedule moves with it."""
     if when <= timezone.now():
-        raise _error(_("Choose a time in the future."))
+        raise CampaignError(_("Choose a time in the future."))
     if not _set(campaign_id, (State.SCHEDULED,), scheduled_at=when):
-        raise _error(_("Only a scheduled campaign can be re-timed."))
+        raise CampaignError(_("Only a scheduled campaign can be re-timed."))
     _put_schedule(campaign_id, when)
 
 
@@ -244,7 +240,7 @@ def resume(campaign_id: int) -> list[int]:
     """Back to sending; its waiting batches go to the queue now (their back-off dropped)."""
     with transaction.atomic():
         if not _set(campaign_id, (State.PAUSED,), status=State.SENDING, status_reason=""):
-            raise _error(_("Only a paused campaign can be resumed."))
+            raise CampaignError(_("Only a paused campaign can be resumed."))
         batches = SendBatch.objects.filter(campaign_id=campaign_id, state=SendBatch.State.PENDING)
         batch_ids = list(batches.values_list("pk", flat=True))
         batches.update(not_before=None)
@@ -264,7 +260,7 @@ def cancel(campaign_id: int, reason: str = "") -> int:
             status_reason=reason,
             finished_at=timezone.now(),
         ):
-            raise _error(_("This campaign can no longer be cancelled."))
+            raise CampaignError(_("This campaign can no longer be cancelled."))
         _drop_schedule(campaign_id)
         withdrawn = lifecycle.withdraw(campaign_id, _("Campaign cancelled"))
         SendBatch.objects.filter(campaign_id=campaign_id, state=SendBatch.State.PENDING).update(
@@ -327,7 +323,7 @@ def resend_unresolved(campaign_id: int, *, by: str = "") -> int:
     with transaction.atomic():
         campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
         if campaign.status not in (State.COMPLETED, State.PAUSED, State.SENDING):
-            raise _error(_("Only a sent campaign's unresolved messages can be sent again."))
+            raise CampaignError(_("Only a sent campaign's unresolved messages can be sent again."))
         pks = list(
             Message.objects.filter(
                 campaign_id=campaign_id, status__in=[Status.UNKNOWN, Status.NO_REPORT]
@@ -336,7 +332,7 @@ def resend_unresolved(campaign_id: int, *, by: str = "") -> int:
             .values_list("pk", flat=True)
         )
         if not pks:
-            raise _error(_("No message of this campaign is unresolved."))
+            raise CampaignError(_("No message of this campaign is unresolved."))
         moved = [
             pk
             for pk, _, _ in lifecycle.resend(pks, _("Sent again by %(user)s") % {"user": by or "?"})

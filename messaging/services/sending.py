@@ -343,7 +343,7 @@ def _send_claimed(batch: SendBatch, messages: list[ClaimedMessage]) -> BatchOutc
             break
     else:
         if not messages:
-            state = _finish_empty(batch.pk)
+            state = release(batch.pk)  # nothing queued: the batch is done
     if vendor_ids:
         # Reports that came before this answer was recorded (``recover`` sweeps any missed).
         retry_on_deadlock(lambda: match_waiting_reports(account, vendor_ids))
@@ -384,8 +384,9 @@ def take_off(batch: SendBatch, wave: list[ClaimedMessage]) -> list[ClaimedMessag
 
 
 def release(batch_pk: int) -> str:
-    """Give a claimed batch back untouched (its campaign was paused or cancelled, or the
-    rate wait was cut short).  Returns its new state."""
+    """Give a claimed batch back (its campaign was paused or cancelled, the rate wait was cut
+    short, or nothing of it is left to send): pending while messages are queued in it, else
+    done.  Returns its new state."""
     with transaction.atomic():
         left = Message.objects.filter(send_batch_id=batch_pk, status=Status.QUEUED).exists()
         state = SendBatch.State.PENDING if left else SendBatch.State.DONE
@@ -398,16 +399,6 @@ def release(batch_pk: int) -> str:
         campaign_id = SendBatch.objects.values_list("campaign_id", flat=True).get(pk=batch_pk)
         campaign_commands.complete_if_done(campaign_id)
     return state
-
-
-def _finish_empty(batch_pk: int) -> str:
-    with transaction.atomic():
-        _held(batch_pk).update(
-            state=SendBatch.State.DONE, lease_until=None, finished_at=timezone.now()
-        )
-        campaign_id = SendBatch.objects.values_list("campaign_id", flat=True).get(pk=batch_pk)
-        campaign_commands.complete_if_done(campaign_id)
-    return SendBatch.State.DONE
 
 
 def _outgoing(message: ClaimedMessage) -> OutgoingMessage:
