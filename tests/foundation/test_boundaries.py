@@ -46,10 +46,7 @@ QUERYSET_WRITES = {"create", "update"}
 one of ``DICTS`` is not one."""
 DICTS = {"attrs", "initial", "data", "cleaned_data", "context", "headers", "session", "extra"}
 
-ALLOWED: set[tuple[str, str]] = {
-    # An openpyxl workbook written to the download's temporary file, not a model.
-    ("messaging/views/portal/exports.py", "workbook.save"),
-}
+ALLOWED: set[tuple[str, str]] = set()
 """Calls that look like writes in a view or task module and are none."""
 
 
