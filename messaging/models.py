@@ -466,6 +466,27 @@ class Suppression(models.Model):
         return self.phone
 
 
+class ArchiveState(models.TextChoices):
+    """A campaign's archive (``services.archive``)::
+
+    (none) ──► queued ──► writing ──► removing ──► archived
+                 ▲           │            │ (killed: a rerun continues the removal)
+                 └─ failed ◄─┘            │
+                 (killed while writing: rewritten from the start)
+    """
+
+    NONE = "", _("Not archived")
+    QUEUED = "queued", _("Waiting to archive")
+    WRITING = "writing", _("Writing the archive")
+    REMOVING = "removing", _("Removing archived messages")
+    ARCHIVED = "archived", _("Archived")
+    FAILED = "failed", _("Archiving failed")
+
+
+def campaign_archive_path(instance: Campaign, filename: str) -> str:
+    return f"archives/campaigns/{instance.pk}/{secrets.token_hex(8)}-{filename[-80:]}"
+
+
 class Campaign(models.Model):
     """A send of one template to one recipient list through one vendor account.
 
@@ -544,6 +565,34 @@ class Campaign(models.Model):
     unknown_count = models.PositiveIntegerField(_("unknown"), default=0)
     no_report_count = models.PositiveIntegerField(_("no report"), default=0)
     segment_count = models.PositiveIntegerField(_("billed parts"), default=0)
+    # Archiving (``services.archive``): the messages written to ``archive_file``, then removed
+    # from the message and report tables; the counters above stay as they were.
+    archive_state = models.CharField(
+        _("archive"),
+        max_length=10,
+        choices=ArchiveState.choices,
+        default=ArchiveState.NONE,
+        blank=True,
+        editable=False,
+    )
+    archive_file = models.FileField(
+        _("archive file"),
+        upload_to=campaign_archive_path,
+        max_length=255,
+        blank=True,
+        editable=False,
+    )
+    archived_message_count = models.PositiveIntegerField(
+        _("archived messages"), default=0, editable=False
+    )
+    archive_removed_count = models.PositiveIntegerField(
+        _("messages removed"), default=0, editable=False
+    )
+    archive_progress_at = models.DateTimeField(
+        _("archive last progressed"), null=True, blank=True, editable=False
+    )
+    archived_at = models.DateTimeField(_("archived"), null=True, blank=True, editable=False)
+    archive_error = models.TextField(_("archive error"), blank=True, editable=False)
 
     class Meta:
         verbose_name = _("campaign")

@@ -2,7 +2,16 @@
 
 from django.urls import path
 
-from .views.portal import campaigns, composer, dashboard, exports, imports, inbox, lists
+from .views.portal import (
+    archive,
+    campaigns,
+    composer,
+    dashboard,
+    exports,
+    imports,
+    inbox,
+    lists,
+)
 
 app_name = "portal"
 
@@ -42,6 +51,12 @@ urlpatterns = [
         "campaigns/<int:pk>/resend-unresolved/",
         campaigns.resend_unresolved,
         name="resend_unresolved",
+    ),
+    path("campaigns/<int:pk>/archive/", archive.archive, name="archive"),
+    path(
+        "campaigns/<int:pk>/archive.csv.gz",
+        archive.archive_file,
+        name="archive_file",
     ),
     # Recipient lists
     path("lists/", lists.list_index, name="lists"),

@@ -7,7 +7,7 @@ import time
 
 from django.db import connection, transaction
 
-from .services import campaign_commands, polling, sending
+from .services import archive, campaign_commands, polling, retention, sending
 
 log = logging.getLogger(__name__)
 
@@ -104,3 +104,15 @@ def poll_vendors() -> str:
     ``POLL_RUN_SECONDS`` (see ``services.polling.run``)."""
     summaries = polling.run(POLL_RUN_SECONDS)
     return "; ".join(str(s) for s in summaries) or "nothing polled"
+
+
+def purge_old_data() -> str:
+    """Daily: remove what is older than its retention window, in batches, and queue the
+    archives that are due (``services.retention``)."""
+    return str(retention.purge())
+
+
+def archive_campaign(campaign_id: int, language: str | None = None) -> str:
+    """Write a finished campaign's archive and remove its messages (``services.archive``);
+    run again, it continues where a killed run stopped."""
+    return archive.archive_campaign(campaign_id, language=language)

@@ -230,6 +230,19 @@ else:
 SENDING_LEASE_S = env.float("SENDING_LEASE_S", default=15.0)
 SENDING_START_GRACE_S = env.float("SENDING_START_GRACE_S", default=20.0)
 
+# --- Retention (``messaging.services.retention``, run daily): how many days each kind of record
+# is kept before the purge removes it, in batches; 0 keeps it for ever.  Delivery reports go
+# only once their message is final (or they matched none); failed tasks are kept longer than
+# finished ones; an import keeps its row, only its uploaded file and rejected-rows report go.
+RETAIN_PUSHES_DAYS = env.int("RETAIN_PUSHES_DAYS", default=30)
+RETAIN_POLL_ANSWERS_DAYS = env.int("RETAIN_POLL_ANSWERS_DAYS", default=30)
+RETAIN_DELIVERY_REPORTS_DAYS = env.int("RETAIN_DELIVERY_REPORTS_DAYS", default=90)
+RETAIN_TASK_RESULTS_DAYS = env.int("RETAIN_TASK_RESULTS_DAYS", default=7)
+RETAIN_FAILED_TASKS_DAYS = env.int("RETAIN_FAILED_TASKS_DAYS", default=30)
+RETAIN_IMPORT_FILES_DAYS = env.int("RETAIN_IMPORT_FILES_DAYS", default=30)
+# Campaigns finished this many days ago are archived by the daily purge (0: only by hand).
+ARCHIVE_AFTER_DAYS = env.int("ARCHIVE_AFTER_DAYS", default=0)
+
 IMPORT_EXPORT_USE_TRANSACTIONS = True
 IMPORT_EXPORT_SKIP_ADMIN_LOG = True
 

@@ -12,6 +12,7 @@ from ..models import (
 )
 from ..services import campaign_commands
 from ..statuses import Status
+from .campaign_archive import CampaignArchiveActions
 from .campaign_operations import CampaignOperations
 
 # --------------------------------------------------------------------------- campaigns
@@ -29,7 +30,9 @@ def progress_bar(fraction: float) -> str:
 
 
 @admin.register(Campaign)
-class CampaignAdmin(DeclaredLookupsOnly, CampaignOperations, admin.ModelAdmin):
+class CampaignAdmin(
+    DeclaredLookupsOnly, CampaignArchiveActions, CampaignOperations, admin.ModelAdmin
+):
     list_display = (
         "name",
         "status",

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from django.db.models import Count, F, Sum
 
-from ..models import Campaign, Message
+from ..models import ArchiveState, Campaign, Message
 from ..statuses import Status
 
 # Which counters a message in each status counts towards: the one statement of the rule,
@@ -38,6 +38,7 @@ BILLED_STATUSES = frozenset(
         Status.REJECTED,
     }
 )
+ARCHIVED_STATES = (ArchiveState.REMOVING, ArchiveState.ARCHIVED)
 COUNTER_FIELDS = (
     "pending_count",
     "skipped_count",
@@ -51,8 +52,15 @@ COUNTER_FIELDS = (
 
 def refresh_counters(campaign_ids: Iterable[int | None]) -> None:
     """Recount each campaign's messages by status (one grouped query per campaign) and store
-    the counters: the repair for the incremental ones."""
-    for campaign_id in {c for c in campaign_ids if c is not None}:
+    the counters: the repair for the incremental ones.  An archived campaign's messages are
+    gone (``services.archive``): its counters are kept as they were."""
+    wanted = {c for c in campaign_ids if c is not None}
+    archived = set(
+        Campaign.objects.filter(pk__in=wanted, archive_state__in=ARCHIVED_STATES).values_list(
+            "pk", flat=True
+        )
+    )
+    for campaign_id in wanted - archived:
         rows = (
             Message.objects.filter(campaign_id=campaign_id)
             .order_by()

@@ -3,10 +3,14 @@ migration."""
 
 from __future__ import annotations
 
+from datetime import datetime, time, timedelta
+
+from django.utils import timezone
 from django_q.models import Schedule
 
 DISPATCH_SCHEDULE = "messaging: dispatch campaigns"
 POLL_SCHEDULE = "messaging: poll vendors"
+PURGE_SCHEDULE = "messaging: purge old data"
 
 
 def ensure_schedules() -> None:
@@ -33,3 +37,27 @@ def ensure_schedules() -> None:
             "repeats": -1,
         },
     )
+    # Daily, at night (04:00 local time, when nothing is usually sent): raw pushes, poll
+    # answers, delivery reports, task results and import files past their retention window,
+    # in batches (``services.retention``).  An existing schedule keeps its time.
+    if not Schedule.objects.filter(name=PURGE_SCHEDULE).exists():
+        Schedule.objects.create(
+            name=PURGE_SCHEDULE,
+            func="messaging.tasks.purge_old_data",
+            schedule_type=Schedule.DAILY,
+            repeats=-1,
+            next_run=_next_night(),
+        )
+    else:
+        Schedule.objects.filter(name=PURGE_SCHEDULE).update(
+            func="messaging.tasks.purge_old_data", schedule_type=Schedule.DAILY, repeats=-1
+        )
+
+
+PURGE_AT = time(4, 0)
+
+
+def _next_night() -> datetime:
+    now = timezone.localtime()
+    run = now.replace(hour=PURGE_AT.hour, minute=PURGE_AT.minute, second=0, microsecond=0)
+    return run if run > now else run + timedelta(days=1)

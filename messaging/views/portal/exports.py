@@ -7,6 +7,7 @@ its archive.
 
 from __future__ import annotations
 
+import csv
 import tempfile
 from collections.abc import Iterable, Iterator
 
@@ -18,7 +19,7 @@ from django.utils import timezone, translation
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 
-from messaging.exports import (  # noqa: F401 - the admin's actions use these from here too
+from messaging.exports import (
     CSV,
     FORMATS,
     XLSX,
@@ -30,6 +31,7 @@ from messaging.exports import (  # noqa: F401 - the admin's actions use these fr
     write_xlsx,
 )
 from messaging.models import Campaign, InboundMessage, Message, RecipientList
+from messaging.services import archive
 from messaging.views.portal.common import parse_id
 
 
@@ -71,6 +73,28 @@ def recipients_response(recipient_list: RecipientList, fmt: str = CSV):
     return spreadsheet_response(f"recipients-{recipient_list.pk}-{_stamp()}", fmt, headers, rows)
 
 
+def archived_messages_response(campaign: Campaign, fmt: str = CSV):
+    """An archived campaign's messages: its archive file, which is the CSV export as it was
+    when the campaign was archived (decompressed as it streams), or its rows as XLSX."""
+    name = campaign.archive_file.name
+    filename = f"campaign-{campaign.pk}-{_stamp()}"
+    if fmt == XLSX:
+
+        def rows():
+            with archive.open_archive(name) as text:
+                text.read(1)  # the BOM
+                yield from csv.reader(text)
+
+        records = rows()
+        headers = next(records)
+        return spreadsheet_response(filename, XLSX, headers, records)
+    response = StreamingHttpResponse(
+        archive.archive_chunks(name), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = content_disposition_header(True, f"{filename}.csv")
+    return response
+
+
 def messages_response(queryset: QuerySet[Message], fmt: str = CSV, name: str = "messages"):
     headers, rows = message_rows(queryset)
     return spreadsheet_response(f"{name}-{_stamp()}", fmt, headers, rows)
@@ -101,6 +125,8 @@ def export_recipients(request, list_pk: int, fmt: str):
 @permission_required("messaging.view_message", raise_exception=True)
 def export_messages(request, campaign_pk: int, fmt: str):
     campaign = get_object_or_404(Campaign, pk=campaign_pk)
+    if archive.is_archived(campaign):
+        return archived_messages_response(campaign, _format(fmt))
     return messages_response(
         Message.objects.filter(campaign=campaign), _format(fmt), name=f"campaign-{campaign.pk}"
     )
