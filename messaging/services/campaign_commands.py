@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ..models import Campaign, Message, SendBatch
+from ..models import ArchiveState, Campaign, Message, SendBatch
 from ..statuses import Status
 from . import lifecycle
 
@@ -324,6 +324,8 @@ def resend_unresolved(campaign_id: int, *, by: str = "") -> int:
         campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
         if campaign.status not in (State.COMPLETED, State.PAUSED, State.SENDING):
             raise CampaignError(_("Only a sent campaign's unresolved messages can be sent again."))
+        if campaign.archive_state not in (ArchiveState.NONE, ArchiveState.FAILED):
+            raise CampaignError(_("This campaign is archived: its messages cannot be sent again."))
         pks = list(
             Message.objects.filter(
                 campaign_id=campaign_id, status__in=[Status.UNKNOWN, Status.NO_REPORT]

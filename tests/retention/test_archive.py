@@ -281,3 +281,12 @@ def test_admin_action_confirms_then_archives(
     assert campaign.archive_state == ArchiveState.ARCHIVED
     assert sending.archive_state == ArchiveState.NONE
     assert sending.messages.count() == 7
+
+
+def test_an_archived_campaign_is_not_sent_again(finished_campaign):
+    from messaging.services import campaign_commands
+
+    campaign = finished_campaign()
+    archive.archive_campaign(campaign.pk)
+    with pytest.raises(campaign_commands.CampaignError, match="archived"):
+        campaign_commands.resend_unresolved(campaign.pk)
