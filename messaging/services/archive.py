@@ -21,7 +21,12 @@ resumable (see ``ArchiveState``):
    that follows writes the file again).
 2. ``removing``: the messages go ``BATCH`` at a time, each batch one short transaction with
    their delivery reports (``archive_removed_count`` moves with it); a worker killed midway
-   leaves the rest for the next run, which continues.  Then ``archived``.
+   leaves the rest for the next run, which continues.  A task removes for at most
+   ``REMOVAL_BUDGET_S`` and queues the rest as a new task.  Then ``archived``.
+
+Each run first claims the archive (``_claim``): a run finding it moving (another worker's, or
+the same task handed out again by the broker) leaves it alone; one that stopped moving for
+``STALE_AFTER`` is taken over (the daily purge queues those again).
 
 A campaign can be archived when it is completed or cancelled, nothing of it waits to be sent
 or is on its way, and no delivery report can still come: when messages still await their
@@ -36,6 +41,7 @@ import gzip
 import io
 import logging
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -43,7 +49,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.files import File
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -55,7 +61,15 @@ log = logging.getLogger(__name__)
 BATCH = 5000
 STALE_AFTER = timedelta(minutes=10)
 """An archive in progress that has not moved for this long lost its worker: it may be asked
-for again (and the daily purge queues it again)."""
+for again (and the daily purge queues it again).  A running archive moves (its
+``archive_progress_at``) every ``HEARTBEAT_ROWS`` rows written and every batch removed; a
+second run (the broker hands a task out again after ``Q_CLUSTER["retry"]``) finds it moving
+and leaves it alone."""
+HEARTBEAT_ROWS = 20_000
+REMOVAL_BUDGET_S = 300.0
+"""One task removes for at most this long, then queues the rest as a new task."""
+TASK_TIMEOUT_S = 3600
+"""Writing the file of a campaign of millions of messages takes minutes (see bench/README)."""
 FINISHED = (Campaign.State.COMPLETED, Campaign.State.CANCELLED)
 IN_PROGRESS = (ArchiveState.QUEUED, ArchiveState.WRITING, ArchiveState.REMOVING)
 ARCHIVE_CONTENT_TYPE = "application/gzip"
@@ -136,14 +150,14 @@ def request_archive(campaign_id: int, language: str | None = None) -> None:
         reason = refusal(campaign, now)
         if reason:
             raise ArchiveError(reason)
-        # A removal under way keeps its state: its file is written and verified, and some
-        # messages may already be gone.
-        state = campaign.archive_state
-        if state != ArchiveState.REMOVING:
-            state = ArchiveState.QUEUED
-        Campaign.objects.filter(pk=campaign_id).update(
-            archive_state=state, archive_error="", archive_progress_at=now
-        )
+        if campaign.archive_state == ArchiveState.REMOVING:
+            # A removal whose worker was lost: its file is written and verified, some messages
+            # may be gone.  It stays as it is, to be claimed by the task.
+            Campaign.objects.filter(pk=campaign_id).update(archive_error="")
+        else:
+            Campaign.objects.filter(pk=campaign_id).update(
+                archive_state=ArchiveState.QUEUED, archive_error="", archive_progress_at=now
+            )
         transaction.on_commit(lambda: _enqueue(campaign_id, language))
 
 
@@ -155,7 +169,7 @@ def _enqueue(campaign_id: int, language: str | None) -> None:
         campaign_id,
         language,
         group="archive",
-        q_options={"task_name": f"archive campaign {campaign_id}"},
+        q_options={"task_name": f"archive campaign {campaign_id}", "timeout": TASK_TIMEOUT_S},
     )
 
 
@@ -163,17 +177,18 @@ def due_for_archive(now: datetime) -> list[int]:
     """Campaigns the daily purge archives: finished ``ARCHIVE_AFTER_DAYS`` ago (when set) and
     not archived, and archives whose worker was lost."""
     stale = now - STALE_AFTER
-    lost = Campaign.objects.filter(archive_state__in=IN_PROGRESS, archive_progress_at__lt=stale)
+    lost = Campaign.objects.filter(archive_state__in=IN_PROGRESS).filter(
+        Q(archive_progress_at__lt=stale) | Q(archive_progress_at__isnull=True)
+    )
     due = set(lost.values_list("pk", flat=True))
     days = settings.ARCHIVE_AFTER_DAYS
     if days > 0:
         old = Campaign.objects.filter(
             status__in=FINISHED,
             finished_at__lt=now - timedelta(days=days),
-            archive_state__in=(ArchiveState.NONE, ArchiveState.FAILED),
+            archive_state=ArchiveState.NONE,  # a failed one is tried again by hand
         ).select_related("vendor_account")
-        # A failed archive is tried again only by hand (its error is on the campaign).
-        due |= {c.pk for c in old if c.archive_state == ArchiveState.NONE and not refusal(c, now)}
+        due |= {c.pk for c in old if not refusal(c, now)}
     return sorted(due)
 
 
@@ -199,6 +214,9 @@ def archive_campaign(campaign_id: int, language: str | None = None, batch: int =
     campaign = Campaign.objects.select_related("vendor_account").get(pk=campaign_id)
     if campaign.archive_state == ArchiveState.ARCHIVED:
         return f"campaign {campaign_id} already archived"
+    if not _claim(campaign_id):
+        return f"campaign {campaign_id} is being archived by another worker"
+    campaign.refresh_from_db()
     if campaign.archive_state != ArchiveState.REMOVING:
         reason = refusal(campaign, running=True)
         if reason:
@@ -210,12 +228,34 @@ def archive_campaign(campaign_id: int, language: str | None = None, batch: int =
             _update(campaign_id, archive_state=ArchiveState.FAILED, archive_error=str(exc)[:2000])
             raise
         log.info("campaign %s: %s messages archived to a file", campaign_id, written)
-    removed = remove_messages(campaign_id, batch)
+    removed, done = remove_messages(campaign_id, batch, budget_s=REMOVAL_BUDGET_S)
+    if not done:
+        # Released, and the rest queued as a new task (which claims it again).
+        Campaign.objects.filter(pk=campaign_id).update(archive_progress_at=None)
+        transaction.on_commit(lambda: _enqueue(campaign_id, language))
+        return f"campaign {campaign_id}: {removed} messages removed, the rest continues"
     _update(campaign_id, archive_state=ArchiveState.ARCHIVED, archived_at=timezone.now())
     campaign.refresh_from_db()
     return (
         f"campaign {campaign_id} archived: {campaign.archived_message_count} messages in "
         f"{campaign.archive_file.name}, {removed} removed now"
+    )
+
+
+def _claim(campaign_id: int) -> bool:
+    """Take the campaign's archive for this run: one not started yet, or one whose run
+    stopped moving (lost, or released to a continuation)."""
+    now = timezone.now()
+    not_running = (
+        Q(archive_state__in=(ArchiveState.NONE, ArchiveState.QUEUED, ArchiveState.FAILED))
+        | Q(archive_progress_at__isnull=True)
+        | Q(archive_progress_at__lt=now - STALE_AFTER)
+    )
+    return bool(
+        Campaign.objects.filter(pk=campaign_id)
+        .filter(not_running)
+        .exclude(archive_state=ArchiveState.ARCHIVED)
+        .update(archive_progress_at=now)
     )
 
 
@@ -225,13 +265,18 @@ def _update(campaign_id: int, **fields) -> None:
 
 
 class _Counted:
-    def __init__(self, rows):
+    """The rows, counted; the campaign's archive shown moving every ``HEARTBEAT_ROWS``."""
+
+    def __init__(self, rows, campaign_id: int):
         self.rows = rows
+        self.campaign_id = campaign_id
         self.n = 0
 
     def __iter__(self):
         for row in self.rows:
             self.n += 1
+            if self.n % HEARTBEAT_ROWS == 0:
+                _update(self.campaign_id)
             yield row
 
 
@@ -243,7 +288,7 @@ def write_archive(campaign: Campaign, language: str | None = None) -> int:
     expected = messages.count()
     with translation.override(language or settings.LANGUAGE_CODE):
         headers, rows = message_rows(messages)
-        counted = _Counted(rows)
+        counted = _Counted(rows, campaign.pk)
         with tempfile.TemporaryFile() as temporary:
             with gzip.GzipFile(fileobj=temporary, mode="wb", mtime=0) as compressed:
                 for chunk in csv_stream(headers, counted):
@@ -305,11 +350,15 @@ def archive_row_count(name: str) -> int:
         return sum(1 for _row in csv.reader(text)) - 1
 
 
-def remove_messages(campaign_id: int, batch: int = BATCH) -> int:
+def remove_messages(
+    campaign_id: int, batch: int = BATCH, budget_s: float | None = None
+) -> tuple[int, bool]:
     """Step 2: the campaign's messages and their delivery reports removed ``batch`` at a time,
     each batch one transaction that also counts its progress on the campaign; the replies to
-    them stay (linked to the campaign, no longer to the message).  Returns how many went."""
+    them stay (linked to the campaign, no longer to the message).  Stops after ``budget_s``
+    seconds.  Returns how many went, and whether none is left."""
     removed = 0
+    started = time.monotonic()
     while True:
         with transaction.atomic():
             pks = list(
@@ -318,7 +367,7 @@ def remove_messages(campaign_id: int, batch: int = BATCH) -> int:
                 .values_list("pk", flat=True)[:batch]
             )
             if not pks:
-                return removed
+                return removed, True
             DeliveryReport.objects.filter(message_id__in=pks).delete()
             InboundMessage.objects.filter(message_id__in=pks).update(message=None)
             # One DELETE: the reports and replies that pointed at them were handled above.
@@ -328,3 +377,5 @@ def remove_messages(campaign_id: int, batch: int = BATCH) -> int:
                 archive_progress_at=timezone.now(),
             )
         removed += gone
+        if budget_s is not None and time.monotonic() - started > budget_s:
+            return removed, False

@@ -176,6 +176,13 @@ def test_an_interrupted_removal_continues(finished_campaign, monkeypatch, media)
     assert archive.archive_row_count(name) == 7
 
     monkeypatch.setattr(archive, "F", real_f)
+    # While its run looks alive, a second run (a task handed out again) leaves it alone.
+    assert "another worker" in archive.archive_campaign(campaign.pk, batch=3)
+    assert campaign.messages.count() == 4
+    # The worker was lost: a run after that continues.
+    Campaign.objects.filter(pk=campaign.pk).update(
+        archive_progress_at=timezone.now() - archive.STALE_AFTER - timedelta(seconds=1)
+    )
     archive.archive_campaign(campaign.pk, batch=3)
     campaign.refresh_from_db()
     assert campaign.archive_state == ArchiveState.ARCHIVED
@@ -290,3 +297,25 @@ def test_an_archived_campaign_is_not_sent_again(finished_campaign):
     archive.archive_campaign(campaign.pk)
     with pytest.raises(campaign_commands.CampaignError, match="archived"):
         campaign_commands.resend_unresolved(campaign.pk)
+
+
+def test_a_long_removal_goes_on_in_a_new_task(
+    finished_campaign, monkeypatch, sync_tasks, django_capture_on_commit_callbacks
+):
+    campaign = finished_campaign()
+    monkeypatch.setattr(archive, "REMOVAL_BUDGET_S", 0.0)  # one batch per task
+    results = []
+    real = archive.archive_campaign
+
+    def recorded(campaign_id, language=None, batch=3):
+        results.append(real(campaign_id, language, batch=3))
+        return results[-1]
+
+    monkeypatch.setattr(archive, "archive_campaign", recorded)
+    with django_capture_on_commit_callbacks(execute=True):
+        archive.archive_campaign(campaign.pk)
+    campaign.refresh_from_db()
+    assert campaign.archive_state == ArchiveState.ARCHIVED
+    assert campaign.messages.count() == 0
+    assert campaign.archive_removed_count == 7
+    assert ["continues" in r for r in results] == [True, True, True, False]
