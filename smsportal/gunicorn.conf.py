@@ -24,6 +24,8 @@ max_requests_jitter = 500
 # The proxy in front says who the client is and whether it used HTTPS.
 forwarded_allow_ips = os.environ.get("WEB_FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = os.environ.get("WEB_ACCESS_LOG", "-")
+if accesslog in ("", "off"):
+    accesslog = None  # no access log (the push benchmark)
 errorlog = "-"
 logger_class = "smsportal.gunicorn_logging.TokenHidingLogger"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
