@@ -9,11 +9,9 @@ What it does:
    ``postgres://postgres@127.0.0.1:5432/bench_push``) and migrates it.
 2. Creates one ashx5g account, one campaign and ``--reports`` submitted messages with vendor
    ids (one ``INSERT ... SELECT generate_series``), then ``VACUUM ANALYZE``.
-3. Starts the portal in ``--server-processes`` separate processes (default 2): the project's
-   WSGI application under Django's own threaded WSGI server (``django.core.servers.basehttp``,
-   what ``runserver`` uses, without autoreload, with TCP_NODELAY as production servers set
-   it), all listening on one port with SO_REUSEPORT
-   so the kernel spreads the connections over them, as a pre-forking server's workers would.
+3. Starts the portal as production runs it (``bin/serve``): gunicorn with
+   ``smsportal/gunicorn.conf.py``, ``--server-processes`` workers (default 2) of
+   ``--server-threads`` threads (default 4; the threaded worker keeps connections alive).
    Production settings (``DJANGO_DEBUG=false``; the client sends ``X-Forwarded-Proto: https``
    as a TLS-terminating proxy would); the full middleware stack runs for every push.
 4. ``--clients`` threads POST the reports to the account's push URL as the vendor does
@@ -37,6 +35,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -178,58 +177,38 @@ def push_bodies(n: int, size: int) -> list[bytes]:
 # --------------------------------------------------------------------------- server
 
 
-def serve(port: int) -> None:
-    """One server process: the portal's WSGI app under Django's threaded WSGI server.  Several
-    such processes listen on the same port (SO_REUSEPORT: the kernel spreads the connections),
-    as the workers of a pre-forking server would."""
-    import logging
-
-    import django.core.servers.basehttp as basehttp
-    from django.core.wsgi import get_wsgi_application
-
-    logging.getLogger("django.server").setLevel(logging.WARNING)
-
-    class QuietHandler(basehttp.WSGIRequestHandler):
-        # TCP_NODELAY, as production servers set it: the handler writes the status line and
-        # headers, then the body, and with Nagle's algorithm the body would wait for the
-        # client's delayed ACK of the headers (40 ms on Linux) on every kept-alive push.
-        disable_nagle_algorithm = True
-
-        def log_message(self, format, *args):
-            pass
-
-    class SharedPortServer(basehttp.WSGIServer):
-        request_queue_size = 64
-
-        def server_bind(self):
-            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-            super().server_bind()
-
-    application = get_wsgi_application()
-    basehttp.WSGIRequestHandler = QuietHandler
-    basehttp.run("127.0.0.1", port, application, threading=True, server_cls=SharedPortServer)
-
-
-def start_servers(database_url: str, processes: int) -> tuple[list[subprocess.Popen], int]:
+def start_servers(database_url: str, processes: int, threads: int) -> tuple[subprocess.Popen, int]:
+    """The production web server as ``bin/serve`` runs it: gunicorn with the project's config
+    (``smsportal/gunicorn.conf.py``), ``processes`` workers of ``threads`` threads each (the
+    threaded worker keeps the vendor's connections alive between pushes)."""
     port = free_port()
-    started = [
-        subprocess.Popen(
-            [sys.executable, __file__, "--serve", str(port)],
-            env=bench_env(database_url),
-            cwd=ROOT,
-        )
-        for _ in range(processes)
-    ]
-    time.sleep(1.0)  # let every process bind before the first connection
-    for _ in range(200):
+    env = bench_env(database_url)
+    env.update(
+        WEB_BIND=f"127.0.0.1:{port}",
+        WEB_CONCURRENCY=str(processes),
+        WEB_THREADS=str(threads),
+        WEB_ACCESS_LOG="off",
+        # No static files are asked for here; an empty directory keeps whitenoise quiet.
+        DJANGO_STATIC_ROOT=tempfile.mkdtemp(prefix="push-bench-static-"),
+    )
+    master = subprocess.Popen(
+        [str(Path(sys.executable).with_name("gunicorn")), "-c", "smsportal/gunicorn.conf.py"],
+        env=env,
+        cwd=ROOT,
+    )
+    for _ in range(300):
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return started, port
+                return master, port
         except OSError:
             time.sleep(0.1)
-    for process in started:
-        process.kill()
+    master.kill()
     raise SystemExit("the server did not start")
+
+
+def worker_pids(master: subprocess.Popen) -> list[int]:
+    children = Path(f"/proc/{master.pid}/task/{master.pid}/children").read_text().split()
+    return [int(pid) for pid in children]
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -324,23 +303,17 @@ def main() -> None:
     parser.add_argument("--reports", type=int, default=1_000_000)
     parser.add_argument("--push-size", type=int, default=500)
     parser.add_argument("--clients", type=int, default=4, help="concurrent pushing connections")
-    parser.add_argument(
-        "--server-processes", type=int, default=2, help="server processes sharing the port"
-    )
-    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--server-processes", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--server-threads", type=int, default=4, help="threads per worker")
     args = parser.parse_args()
     database_url = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
-    if args.serve:
-        setup_django(database_url)
-        serve(args.serve)
-        return
 
     recreate_database(database_url)
     setup_django(database_url)
     path, campaign_id = create_data(args.reports)
     bodies = push_bodies(args.reports, args.push_size)
     print(f"{len(bodies):,} pushes of {args.push_size} built", flush=True)
-    servers, port = start_servers(database_url, args.server_processes)
+    master, port = start_servers(database_url, args.server_processes, args.server_threads)
     try:
         # Warm up: the first requests import the views and open the database connections.
         for _ in range(4 * args.server_processes):
@@ -349,16 +322,15 @@ def main() -> None:
             connection.getresponse().read()
             connection.close()
         elapsed, latencies = send_all(port, urlsplit(path).path, bodies, args.clients)
-        rss = [peak_rss_mb(server.pid) for server in servers]
+        rss = [peak_rss_mb(pid) for pid in worker_pids(master)]
     finally:
-        for server in servers:
-            server.terminate()
-        for server in servers:
-            server.wait(timeout=30)
+        master.terminate()
+        master.wait(timeout=60)
     pushed = min(args.reports, len(latencies) * args.push_size)
     print(
         f"pushed {pushed:,} reports in {len(latencies):,} pushes of {args.push_size} "
-        f"with {args.clients} clients to {args.server_processes} server processes "
+        f"with {args.clients} clients to gunicorn ({args.server_processes} workers of "
+        f"{args.server_threads} threads) "
         f"in {elapsed:.1f} s"
     )
     print(f"reports per second: {pushed / elapsed:,.0f}")
@@ -368,8 +340,8 @@ def main() -> None:
         f"max {max(latencies) * 1000:.1f} ms"
     )
     print(
-        f"server peak RSS: {max(rss):.0f} MB per process "
-        f"({len(rss)} processes, {sum(rss):.0f} MB together)"
+        f"server peak RSS: {max(rss):.0f} MB per worker "
+        f"({len(rss)} workers, {sum(rss):.0f} MB together)"
     )
     check(campaign_id, args.reports)
 

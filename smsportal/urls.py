@@ -3,8 +3,10 @@ from django.urls import include, path
 
 from messaging.views.portal import auth as portal_auth
 from messaging.views.portal.dashboard import home
+from smsportal.health import healthz
 
 urlpatterns = [
+    path("healthz", healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("accounts/login/", portal_auth.LoginView.as_view(), name="login"),

@@ -223,6 +223,7 @@ PUBLIC = {
     "/accounts/reset/MQ/set-password/",
     "/accounts/reset/done/",
     "/admin/login/",
+    "/healthz",  # whether the database and the broker answer, and nothing else
 }
 LOGIN = re.compile(r"^/(accounts|admin)/login/")
 PUSH = re.compile(r"^/vendor/push/")
