@@ -841,6 +841,8 @@ class InboundMessage(models.Model):
         indexes = [
             models.Index(fields=["vendor_account", "received_at"], name="reply_account_time"),
             models.Index(fields=["phone"], name="reply_phone"),
+            # The admin's list, newest first, a page at a time.
+            models.Index(fields=["received_at"], name="reply_time"),
         ]
 
     def __str__(self) -> str:
@@ -879,7 +881,11 @@ class PushRecord(models.Model):
         verbose_name = _("received push")
         verbose_name_plural = _("received pushes")
         ordering = ["-received_at"]
-        indexes = [models.Index(fields=["outcome", "received_at"], name="push_outcome_time")]
+        indexes = [
+            models.Index(fields=["outcome", "received_at"], name="push_outcome_time"),
+            # The admin's list, newest first, a page at a time.
+            models.Index(fields=["received_at"], name="push_time"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.received_at:%Y-%m-%d %H:%M:%S} {self.method} {self.get_outcome_display()}"
