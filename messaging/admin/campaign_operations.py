@@ -6,17 +6,41 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ..models import Campaign, Message
+from ..models import Campaign
 from ..services import campaign_commands, sending
 from ..services.compose import preview_campaign
 from ..views.portal.common import TEST_PHONE
+
+
+def counter_rows(campaign: Campaign) -> list[dict]:
+    """The campaign's messages by outcome, from the counters the pipeline keeps (never a
+    count of its messages, which may be millions); the largest first, empty ones left out.
+    Awaiting report: accepted by the vendor, no final report yet."""
+    delivered_or_failed = campaign.delivered_count + campaign.failed_count
+    rows = [
+        ("pending", _("Waiting to send"), campaign.pending_count),
+        ("skipped", _("Skipped"), campaign.skipped_count),
+        (
+            "submitted",
+            _("Awaiting report"),
+            max(0, campaign.submitted_count - delivered_or_failed),
+        ),
+        ("delivered", _("Delivered"), campaign.delivered_count),
+        ("failed", _("Failed or undelivered"), campaign.failed_count),
+        ("unknown", _("Outcome unknown"), campaign.unknown_count),
+        ("no_report", _("No report"), campaign.no_report_count),
+    ]
+    return [
+        {"status": status, "label": label, "n": n}
+        for status, label, n in sorted(rows, key=lambda r: -r[2])
+        if n
+    ]
 
 
 class CampaignOperations:
@@ -135,12 +159,6 @@ class CampaignOperations:
         extra_context = extra_context or {}
         campaign = self.get_object(request, unquote(object_id))  # None for "abc": no 500
         if campaign:
-            extra_context["status_counts"] = list(
-                Message.objects.filter(campaign=campaign)
-                .order_by()
-                .values("status")
-                .annotate(n=Count("id"))
-                .order_by("-n")
-            )
+            extra_context["status_counts"] = counter_rows(campaign)
             extra_context["campaign_obj"] = campaign
         return super().change_view(request, object_id, form_url, extra_context)
