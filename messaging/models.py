@@ -655,6 +655,7 @@ class Message(models.Model):
         blank=True,
         help_text=_("Empty for test sends."),
         db_constraint=False,
+        db_index=False,  # the (campaign, id) index below serves its lookups
     )
     send_batch = models.ForeignKey(
         SendBatch,
@@ -720,6 +721,9 @@ class Message(models.Model):
             # Reply matching: the latest message to a phone on an account (few rows each).
             models.Index(fields=["vendor_account", "phone"], name="message_account_phone"),
             models.Index(fields=["phone"], name="message_phone"),
+            # A campaign's messages, newest first a page at a time (the admin's list filtered
+            # by campaign; the id never changes, so status moves stay heap-only updates).
+            models.Index(fields=["campaign", "id"], name="message_campaign_newest"),
         ]
         constraints = [
             # A constraint rather than unique=True: on PostgreSQL that adds a second,

@@ -116,10 +116,33 @@ class StatusWithinCampaignFilter(admin.SimpleListFilter):
             for value, label in Status.choices
         ]
 
+    # The campaign counter that a status is counted in (the narrowest): none of them when it
+    # is nought, and no message is read.
+    COUNTERS = {
+        Status.QUEUED: "pending_count",
+        Status.SUBMITTING: "pending_count",
+        Status.SKIPPED: "skipped_count",
+        Status.UNKNOWN: "unknown_count",
+        Status.NO_REPORT: "no_report_count",
+        Status.SUBMITTED: "submitted_count",
+        Status.DELIVERED: "delivered_count",
+        Status.FAILED: "failed_count",
+        Status.UNDELIVERED: "failed_count",
+        Status.EXPIRED: "failed_count",
+        Status.REJECTED: "failed_count",
+    }
+
     def queryset(self, request, queryset):
-        if self.value() in Status.values and request.GET.get(CampaignFilter.parameter_name):
-            return queryset.filter(status=self.value())
-        return queryset
+        campaign_pk = request.GET.get(CampaignFilter.parameter_name, "")
+        if self.value() not in Status.values or not campaign_pk.isdigit():
+            return queryset
+        counter = self.COUNTERS.get(self.value())
+        if (
+            counter
+            and not Campaign.objects.filter(pk=campaign_pk, **{f"{counter}__gt": 0}).exists()
+        ):
+            return queryset.none()
+        return queryset.filter(status=self.value())
 
 
 @admin.register(Message)

@@ -218,10 +218,18 @@ def test_a_capped_list_says_there_are_more(admin_client, messages_, monkeypatch)
 def test_status_filters_within_a_campaign(admin_client, messages_):
     wanted, other = messages_
     Message.objects.filter(pk=other.pk).update(status=Status.FAILED)
+    Campaign.objects.filter(pk=wanted.campaign_id).update(failed_count=1, delivered_count=1)
     page = admin_client.get(
         changelist(Message), {"campaign": wanted.campaign_id, "status": Status.FAILED}
     ).content.decode()
     assert message_link(other) in page and message_link(wanted) not in page
+    # A status its counter says the campaign has none of: no message is read.
+    with CaptureQueriesContext(connection) as queries:
+        page = admin_client.get(
+            changelist(Message), {"campaign": wanted.campaign_id, "status": Status.QUEUED}
+        ).content.decode()
+    assert message_link(other) not in page and message_link(wanted) not in page
+    assert not [q for q in queries if 'FROM "messaging_message"' in q["sql"]]
 
 
 # --------------------------------------------------------------------------- the campaign page
