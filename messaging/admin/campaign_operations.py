@@ -12,10 +12,14 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ..models import Campaign
+from ..models import Campaign, Recipient
 from ..services import campaign_commands, sending
-from ..services.compose import preview_campaign
+from ..services.compose import preview_message
 from ..views.portal.common import TEST_PHONE
+
+SEND_PREVIEW_ROWS = 20_000
+"""The send page renders at most this many of the list's recipients: a list of millions is
+checked in full by the start itself, not by a page."""
 
 
 def counter_rows(campaign: Campaign) -> list[dict]:
@@ -92,7 +96,19 @@ class CampaignOperations:
             else:
                 messages.success(request, _("Sending started."))
             return self._back(campaign)
-        preview = preview_campaign(campaign, exclude_missing=exclude_missing)
+        preview = preview_message(
+            campaign.template,
+            campaign.vendor_account,
+            campaign.recipient_list,
+            exclude_missing=exclude_missing,
+            limit=SEND_PREVIEW_ROWS,
+        )
+        partial = (
+            preview.recipients >= SEND_PREVIEW_ROWS
+            and Recipient.objects.filter(recipient_list=campaign.recipient_list_id)
+            .order_by("pk")[SEND_PREVIEW_ROWS : SEND_PREVIEW_ROWS + 1]
+            .exists()
+        )
         context = {
             **self.admin_site.each_context(request),
             "title": _("Send %(name)s") % {"name": campaign.name},
@@ -100,6 +116,7 @@ class CampaignOperations:
             "preview": preview,
             "opts": self.model._meta,
             "exclude_missing": exclude_missing,
+            "partial": partial,
         }
         return TemplateResponse(request, "admin/messaging/campaign/send.html", context)
 

@@ -326,3 +326,20 @@ def test_searches_are_served_by_indexes(admin_client, administrator, messages_, 
         cursor.execute("SET LOCAL enable_seqscan = off")
         plan = queryset.order_by("-pk")[:100].explain()
     assert "Seq Scan" not in plan, plan
+
+
+def test_the_send_page_reads_a_bounded_part_of_a_big_list(
+    admin_client, vendor_account, make_campaign, monkeypatch
+):
+    from messaging.admin import campaign_operations
+
+    campaign = make_campaign(vendor_account, phones=["13800000001", "13800000002", "13800000003"])
+    url = reverse("admin:messaging_campaign_send", args=[campaign.pk])
+    with translation.override("en"):
+        page = admin_client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+        assert 'id="partial-preview"' not in page and "Send 3 messages" in page
+        monkeypatch.setattr(campaign_operations, "SEND_PREVIEW_ROWS", 2)
+        page = admin_client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert 'id="partial-preview"' in page and "more than 2" in page
+    assert "Send to every recipient of the list" in page
+    assert "13800000003" not in page
