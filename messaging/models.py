@@ -704,6 +704,7 @@ class Message(models.Model):
         blank=True,
         help_text=_("Empty for test sends."),
         db_constraint=False,
+        db_index=False,  # the (campaign, id) index below serves its lookups
     )
     send_batch = models.ForeignKey(
         SendBatch,
@@ -769,6 +770,9 @@ class Message(models.Model):
             # Reply matching: the latest message to a phone on an account (few rows each).
             models.Index(fields=["vendor_account", "phone"], name="message_account_phone"),
             models.Index(fields=["phone"], name="message_phone"),
+            # A campaign's messages, newest first a page at a time (the admin's list filtered
+            # by campaign; the id never changes, so status moves stay heap-only updates).
+            models.Index(fields=["campaign", "id"], name="message_campaign_newest"),
         ]
         constraints = [
             # A constraint rather than unique=True: on PostgreSQL that adds a second,
@@ -890,6 +894,8 @@ class InboundMessage(models.Model):
         indexes = [
             models.Index(fields=["vendor_account", "received_at"], name="reply_account_time"),
             models.Index(fields=["phone"], name="reply_phone"),
+            # The admin's list, newest first, a page at a time.
+            models.Index(fields=["received_at"], name="reply_time"),
         ]
 
     def __str__(self) -> str:
@@ -928,7 +934,11 @@ class PushRecord(models.Model):
         verbose_name = _("received push")
         verbose_name_plural = _("received pushes")
         ordering = ["-received_at"]
-        indexes = [models.Index(fields=["outcome", "received_at"], name="push_outcome_time")]
+        indexes = [
+            models.Index(fields=["outcome", "received_at"], name="push_outcome_time"),
+            # The admin's list, newest first, a page at a time.
+            models.Index(fields=["received_at"], name="push_time"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.received_at:%Y-%m-%d %H:%M:%S} {self.method} {self.get_outcome_display()}"

@@ -1,3 +1,8 @@
+import os
+import signal
+import subprocess
+import sys
+
 import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
@@ -5,6 +10,7 @@ from django.test import Client
 from accounts.roles import ADMINISTRATORS, MARKETERS, sync_roles
 from messaging.models import Campaign, Recipient, RecipientList, Template, VendorAccount
 from messaging.vendors.simulator import SimulatorControl, SimulatorServer
+from tests.harness.processes import ROOT, database_url
 
 SECRET = "s3cret-Plaintext-Pa55"
 
@@ -204,3 +210,41 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if SIMULATOR_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture
+def start_cluster(tmp_path):
+    """Start ``manage.py qcluster`` in a process group of its own, with extra environment."""
+    clusters = []
+
+    def start(**extra_env):
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url(),
+            "Q_POLL": "0.1",
+            "Q_WORKERS": "2",
+            **extra_env,
+        }
+        log = tmp_path / f"qcluster-{len(clusters)}.log"
+        with log.open("w") as output:
+            cluster = subprocess.Popen(
+                [sys.executable, "manage.py", "qcluster"],
+                cwd=ROOT,
+                env=env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        cluster.log = log
+        clusters.append(cluster)
+        return cluster
+
+    yield start
+    for cluster in clusters:
+        if cluster.poll() is not None:
+            continue
+        os.killpg(cluster.pid, signal.SIGTERM)
+        try:
+            cluster.wait(timeout=3)  # a graceful stop takes ~10 s; nothing here needs one
+        except subprocess.TimeoutExpired:
+            os.killpg(cluster.pid, signal.SIGKILL)

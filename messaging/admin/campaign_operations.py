@@ -6,17 +6,45 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ..models import Campaign, Message
+from ..models import Campaign, Recipient
 from ..services import campaign_commands, sending
-from ..services.compose import preview_campaign
+from ..services.compose import preview_message
 from ..views.portal.common import TEST_PHONE
+
+SEND_PREVIEW_ROWS = 20_000
+"""The send page renders at most this many of the list's recipients: a list of millions is
+checked in full by the start itself, not by a page."""
+
+
+def counter_rows(campaign: Campaign) -> list[dict]:
+    """The campaign's messages by outcome, from the counters the pipeline keeps (never a
+    count of its messages, which may be millions); the largest first, empty ones left out.
+    Awaiting report: accepted by the vendor, no final report yet."""
+    delivered_or_failed = campaign.delivered_count + campaign.failed_count
+    rows = [
+        ("pending", _("Waiting to send"), campaign.pending_count),
+        ("skipped", _("Skipped"), campaign.skipped_count),
+        (
+            "submitted",
+            _("Awaiting report"),
+            max(0, campaign.submitted_count - delivered_or_failed),
+        ),
+        ("delivered", _("Delivered"), campaign.delivered_count),
+        ("failed", _("Failed or undelivered"), campaign.failed_count),
+        ("unknown", _("Outcome unknown"), campaign.unknown_count),
+        ("no_report", _("No report"), campaign.no_report_count),
+    ]
+    return [
+        {"status": status, "label": label, "n": n}
+        for status, label, n in sorted(rows, key=lambda r: -r[2])
+        if n
+    ]
 
 
 class CampaignOperations:
@@ -68,7 +96,19 @@ class CampaignOperations:
             else:
                 messages.success(request, _("Sending started."))
             return self._back(campaign)
-        preview = preview_campaign(campaign, exclude_missing=exclude_missing)
+        preview = preview_message(
+            campaign.template,
+            campaign.vendor_account,
+            campaign.recipient_list,
+            exclude_missing=exclude_missing,
+            limit=SEND_PREVIEW_ROWS,
+        )
+        partial = (
+            preview.recipients >= SEND_PREVIEW_ROWS
+            and Recipient.objects.filter(recipient_list=campaign.recipient_list_id)
+            .order_by("pk")[SEND_PREVIEW_ROWS : SEND_PREVIEW_ROWS + 1]
+            .exists()
+        )
         context = {
             **self.admin_site.each_context(request),
             "title": _("Send %(name)s") % {"name": campaign.name},
@@ -76,6 +116,7 @@ class CampaignOperations:
             "preview": preview,
             "opts": self.model._meta,
             "exclude_missing": exclude_missing,
+            "partial": partial,
         }
         return TemplateResponse(request, "admin/messaging/campaign/send.html", context)
 
@@ -135,12 +176,6 @@ class CampaignOperations:
         extra_context = extra_context or {}
         campaign = self.get_object(request, unquote(object_id))  # None for "abc": no 500
         if campaign:
-            extra_context["status_counts"] = list(
-                Message.objects.filter(campaign=campaign)
-                .order_by()
-                .values("status")
-                .annotate(n=Count("id"))
-                .order_by("-n")
-            )
+            extra_context["status_counts"] = counter_rows(campaign)
             extra_context["campaign_obj"] = campaign
         return super().change_view(request, object_id, form_url, extra_context)

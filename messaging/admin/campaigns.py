@@ -9,9 +9,10 @@ from accounts.admin_lookups import DeclaredLookupsOnly
 
 from ..models import (
     Campaign,
+    Message,
 )
 from ..services import campaign_commands
-from ..statuses import Status
+from .big_tables import RefuseBigDeletes
 from .campaign_archive import CampaignArchiveActions
 from .campaign_operations import CampaignOperations
 
@@ -31,7 +32,11 @@ def progress_bar(fraction: float) -> str:
 
 @admin.register(Campaign)
 class CampaignAdmin(
-    DeclaredLookupsOnly, CampaignArchiveActions, CampaignOperations, admin.ModelAdmin
+    RefuseBigDeletes,
+    DeclaredLookupsOnly,
+    CampaignArchiveActions,
+    CampaignOperations,
+    admin.ModelAdmin,
 ):
     list_display = (
         "name",
@@ -96,13 +101,13 @@ class CampaignAdmin(
                 "cost": estimate_cost(campaign.segment_count, campaign.vendor_account),
                 "unresolved_cost": estimate_cost(unresolved["segments"], campaign.vendor_account),
             }
-        response = super().change_view(request, object_id, form_url, extra_context)
-        # The status counts in words (the pipeline's values are for code, not people).
-        rows = (getattr(response, "context_data", None) or {}).get("status_counts") or []
-        labels = {**dict(Status.choices), Status.UNKNOWN: _("Outcome unknown")}
-        for row in rows:
-            row["label"] = labels.get(row["status"], row["status"])
-        return response
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def dependents(self, obj):
+        return [(Message.objects.filter(campaign=obj), str(_("messages")))]
+
+    def known_count(self, obj, noun):
+        return obj.total_count
 
     @admin.display(description=_("progress"))
     def progress_display(self, campaign: Campaign) -> str:

@@ -1,19 +1,23 @@
 """What the pipeline wrote — messages, delivery reports, replies, raw pushes — read-only."""
 
 from django.contrib import admin
+from django.db.models import Q
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from ..models import (
+    Campaign,
     DeliveryReport,
     InboundMessage,
     Message,
     PushRecord,
+    VendorAccount,
 )
 from ..services import inbox
 from ..services.reports import localized_description, split_descriptions
 from ..statuses import Status
+from .big_tables import BigTableAdmin, SearchTerms, id_lookups
 from .exports import (
     export_messages_csv,
     export_messages_xlsx,
@@ -43,8 +47,106 @@ class DeliveryReportInline(admin.TabularInline):
         return False
 
 
+ID_SEARCH_HELP = _(
+    "Search by a full phone number (as typed: spaces, +86 and full-width digits are fine), our "
+    "id, a vendor message id or a message number."
+)
+MATCHES_PER_SEARCH = 1_000
+"""A report search first finds the messages it names (few: a phone's, an id's), at most this
+many, then their reports by the indexed message column."""
+
+
+def account_ids() -> list[int]:
+    """Every vendor account (a handful): a vendor's id is indexed within its account."""
+    return list(VendorAccount.objects.order_by().values_list("pk", flat=True))
+
+
+def message_condition(terms: SearchTerms) -> Q | None:
+    """The messages a search names: a phone, our id, the vendor's id, or a message's number —
+    each an exact lookup on an index of ``Message``."""
+    condition = Q()
+    if terms.phone:
+        condition |= Q(phone=terms.phone)
+    ids = id_lookups(terms, custom_id_length=32, vendor_id_length=64)
+    if "custom_id" in ids:
+        condition |= Q(custom_id=ids["custom_id"])
+    if "vendor_message_id" in ids:
+        condition |= Q(
+            vendor_account_id__in=account_ids(), vendor_message_id=ids["vendor_message_id"]
+        )
+    if terms.number is not None:
+        condition |= Q(pk=terms.number)
+    return condition or None
+
+
+class CampaignFilter(admin.SimpleListFilter):
+    """The newest campaigns (the campaign table is small; the messages are never scanned for
+    the choices)."""
+
+    title = _("campaign")
+    parameter_name = "campaign"
+    choices_shown = 100
+
+    def lookups(self, request, model_admin):
+        campaigns = Campaign.objects.order_by("-pk").only("pk", "name")[: self.choices_shown]
+        return [(str(c.pk), str(c)) for c in campaigns]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value and value.isdigit():
+            return queryset.filter(campaign_id=int(value))
+        if value:
+            return queryset.none()
+        return queryset
+
+
+class StatusWithinCampaignFilter(admin.SimpleListFilter):
+    """Status, once a campaign is chosen: statuses are not indexed (so that the pipeline's
+    status moves stay cheap), a campaign's messages are, and its counters say how many of each
+    there are.  Over the whole table a rare status would be a scan of every message."""
+
+    title = _("status (within the campaign)")
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        if not request.GET.get(CampaignFilter.parameter_name):
+            return []
+        return [
+            (value, str(_("Outcome unknown")) if value == Status.UNKNOWN else label)
+            for value, label in Status.choices
+        ]
+
+    # The campaign counter that a status is counted in (the narrowest): none of them when it
+    # is nought, and no message is read.
+    COUNTERS = {
+        Status.QUEUED: "pending_count",
+        Status.SUBMITTING: "pending_count",
+        Status.SKIPPED: "skipped_count",
+        Status.UNKNOWN: "unknown_count",
+        Status.NO_REPORT: "no_report_count",
+        Status.SUBMITTED: "submitted_count",
+        Status.DELIVERED: "delivered_count",
+        Status.FAILED: "failed_count",
+        Status.UNDELIVERED: "failed_count",
+        Status.EXPIRED: "failed_count",
+        Status.REJECTED: "failed_count",
+    }
+
+    def queryset(self, request, queryset):
+        campaign_pk = request.GET.get(CampaignFilter.parameter_name, "")
+        if self.value() not in Status.values or not campaign_pk.isdigit():
+            return queryset
+        counter = self.COUNTERS.get(self.value())
+        if (
+            counter
+            and not Campaign.objects.filter(pk=campaign_pk, **{f"{counter}__gt": 0}).exists()
+        ):
+            return queryset.none()
+        return queryset.filter(status=self.value())
+
+
 @admin.register(Message)
-class MessageAdmin(ReadOnlyAdmin):
+class MessageAdmin(BigTableAdmin, ReadOnlyAdmin):
     list_display = (
         "phone",
         "campaign",
@@ -55,8 +157,12 @@ class MessageAdmin(ReadOnlyAdmin):
         "submitted_at",
         "final_at",
     )
-    list_filter = ("status", "vendor_account")
-    search_fields = ("=phone", "=vendor_message_id", "=custom_id")
+    # No vendor-account filter: the campaign says the account, and walking 10M rows newest
+    # first for a rarely used account is the scan the indexes are here to avoid.
+    list_filter = (CampaignFilter, StatusWithinCampaignFilter)
+    search_fields = ("phone", "custom_id", "vendor_message_id")
+    search_help_text = ID_SEARCH_HELP
+    search_help = ID_SEARCH_HELP
     list_select_related = ("campaign",)
     raw_id_fields = ("campaign",)
     actions = [export_messages_csv, export_messages_xlsx]
@@ -84,6 +190,9 @@ class MessageAdmin(ReadOnlyAdmin):
     def vendor_description_en(self, message: Message) -> str:
         return split_descriptions(message.vendor_status_description)[1]
 
+    def search_condition(self, terms: SearchTerms) -> Q | None:
+        return message_condition(terms)
+
 
 class MatchedFilter(admin.SimpleListFilter):
     """Unmatched reports (no message claimed them yet) stay visible here."""
@@ -103,7 +212,7 @@ class MatchedFilter(admin.SimpleListFilter):
 
 
 @admin.register(DeliveryReport)
-class DeliveryReportAdmin(ReadOnlyAdmin):
+class DeliveryReportAdmin(BigTableAdmin, ReadOnlyAdmin):
     list_display = (
         "vendor_message_id",
         "vendor_account",
@@ -114,10 +223,42 @@ class DeliveryReportAdmin(ReadOnlyAdmin):
         "matched",
         "received_at",
     )
-    list_filter = (MatchedFilter, "status", "source", "vendor_account")
-    search_fields = ("=vendor_message_id", "=phone", "=custom_id")
+    # Reports are written fast and indexed little: they are found by what a search names
+    # (phone, ids) or through their message; of the filters only "unmatched" has an index.
+    list_filter = (MatchedFilter,)
+    search_fields = ("phone", "custom_id", "vendor_message_id")
+    search_help_text = ID_SEARCH_HELP
+    search_help = ID_SEARCH_HELP
     list_select_related = ("vendor_account",)
     raw_id_fields = ("message",)
+
+    def search_condition(self, terms: SearchTerms) -> Q | None:
+        """A matched report is found through its message (the messages' indexes, then the
+        reports' message column); an unmatched one — few, indexed apart — by its own fields."""
+        condition = message_condition(terms)
+        if condition is None:
+            return None
+        message_ids = list(
+            Message.objects.filter(condition)
+            .order_by()
+            .values_list("pk", flat=True)[:MATCHES_PER_SEARCH]
+        )
+        unmatched = Q()
+        if terms.phone:
+            unmatched |= Q(phone=terms.phone)
+        ids = id_lookups(terms, custom_id_length=64, vendor_id_length=64)
+        if "custom_id" in ids:
+            unmatched |= Q(custom_id=ids["custom_id"])
+        if "vendor_message_id" in ids:
+            unmatched |= Q(
+                vendor_account_id__in=account_ids(), vendor_message_id=ids["vendor_message_id"]
+            )
+        found = Q(message__isnull=True) & unmatched if unmatched else Q(pk__in=[])
+        if message_ids:
+            found |= Q(message_id__in=message_ids)
+        if terms.number is not None:
+            found |= Q(pk=terms.number)
+        return found
 
     @admin.display(description=_("matched"), boolean=True)
     def matched(self, report: DeliveryReport) -> bool:
@@ -129,7 +270,7 @@ class DeliveryReportAdmin(ReadOnlyAdmin):
 
 
 @admin.register(InboundMessage)
-class InboundMessageAdmin(ReadOnlyAdmin):
+class InboundMessageAdmin(BigTableAdmin, ReadOnlyAdmin):
     """The administrators' inbox: every reply, opt-outs marked, linked to what it answered."""
 
     list_display = (
@@ -149,8 +290,13 @@ class InboundMessageAdmin(ReadOnlyAdmin):
         "is_read",
         ("received_at", admin.DateFieldListFilter),
     )
+    # Replies are about one in a hundred messages; their time is indexed (migration 0002).
     date_hierarchy = "received_at"
-    search_fields = ("=phone", "content")
+    search_fields = ("phone", "content")
+    search_help_text = _(
+        "A full phone number (as typed: spaces, +86 and full-width digits are fine), or words "
+        "of the reply."
+    )
     list_select_related = ("vendor_account", "campaign", "message")
     raw_id_fields = ("campaign", "message")
     actions = ["mark_read", "mark_unread", export_replies_csv, export_replies_xlsx]
@@ -158,6 +304,13 @@ class InboundMessageAdmin(ReadOnlyAdmin):
     def has_change_permission(self, request, obj=None):
         # Marking as read is the only change; it happens through the actions.
         return False
+
+    def search_condition(self, terms: SearchTerms) -> Q | None:
+        """A phone by its index; anything else in the replies' text (replies are about one
+        in a hundred messages, a bounded table)."""
+        if terms.phone:
+            return Q(phone=terms.phone)
+        return Q(content__icontains=terms.text)
 
     def has_mark_permission(self, request) -> bool:
         return inbox.can_mark(request.user)
@@ -199,9 +352,10 @@ class InboundMessageAdmin(ReadOnlyAdmin):
 class PushRecordAdmin(ReadOnlyAdmin):
     """What vendors pushed, as received: for inspecting rejected and partial pushes."""
 
+    paginator = BigTableAdmin.paginator
     list_display = ("received_at", "vendor_account", "method", "outcome", "item_count", "error")
-    list_filter = ("outcome", "vendor_account")
-    date_hierarchy = "received_at"
+    list_filter = ("outcome", "vendor_account", ("received_at", admin.DateFieldListFilter))
+    list_select_related = ("vendor_account",)
     fields = (
         "received_at",
         "vendor_account",

@@ -1,7 +1,7 @@
 """Recipient lists, recipients (with the spreadsheet import), import jobs, suppressions."""
 
 from django.contrib import admin
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -10,17 +10,23 @@ from accounts.admin_lookups import DeclaredLookupsOnly
 
 from ..models import (
     ImportJob,
+    Message,
     Recipient,
     RecipientList,
     Suppression,
 )
+from .big_tables import BigTableAdmin, RefuseBigDeletes, SearchTerms
 from .recipient_import import RecipientImportMixin
+
+PHONE_SEARCH_HELP = _(
+    "Search by a full phone number (as typed: spaces, +86 and full-width digits are fine)."
+)
 
 # --------------------------------------------------------------------------- recipients
 
 
 @admin.register(RecipientList)
-class RecipientListAdmin(DeclaredLookupsOnly, admin.ModelAdmin):
+class RecipientListAdmin(RefuseBigDeletes, DeclaredLookupsOnly, admin.ModelAdmin):
     list_display = ("name", "recipient_count", "created_by", "created_at")
     # Links to the import page, the admin import and the exports.
     change_form_template = "admin/imports/recipientlist_change_form.html"
@@ -39,14 +45,25 @@ class RecipientListAdmin(DeclaredLookupsOnly, admin.ModelAdmin):
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
 
+    def dependents(self, obj):
+        # A list its campaigns use is protected anyway; their messages are what would load.
+        return [
+            (Recipient.objects.filter(recipient_list=obj), str(_("recipients"))),
+            (Message.objects.filter(campaign__recipient_list=obj), str(_("messages"))),
+        ]
+
 
 @admin.register(Recipient)
-class RecipientAdmin(DeclaredLookupsOnly, RecipientImportMixin, admin.ModelAdmin):
+class RecipientAdmin(BigTableAdmin, DeclaredLookupsOnly, RecipientImportMixin, admin.ModelAdmin):
     list_display = ("phone", "recipient_list", "variables", "source_row")
     list_filter = ("recipient_list",)
     search_fields = ("phone",)
+    search_help_text = PHONE_SEARCH_HELP
+    search_help = PHONE_SEARCH_HELP
     list_select_related = ("recipient_list",)
-    show_full_result_count = False
+
+    def search_condition(self, terms: SearchTerms) -> Q | None:
+        return Q(phone=terms.phone) if terms.phone else None
 
 
 @admin.register(ImportJob)
@@ -90,10 +107,22 @@ class ImportJobAdmin(DeclaredLookupsOnly, admin.ModelAdmin):
 
 
 @admin.register(Suppression)
-class SuppressionAdmin(DeclaredLookupsOnly, admin.ModelAdmin):
+class SuppressionAdmin(BigTableAdmin, DeclaredLookupsOnly, admin.ModelAdmin):
     list_display = ("phone", "reason", "evidence", "created_by", "created_at")
     list_filter = ("reason",)
     search_fields = ("phone", "evidence")
+    search_help_text = _(
+        "A full phone number (as typed: spaces, +86 and full-width digits are fine), or words "
+        "of the evidence."
+    )
+
+    def search_condition(self, terms: SearchTerms) -> Q | None:
+        """A phone by its unique index; anything else in the evidence (one row per suppressed
+        phone: a bounded table)."""
+        if terms.phone:
+            return Q(phone=terms.phone)
+        return Q(evidence__icontains=terms.text)
+
     readonly_fields = ("inbound_message", "created_by", "created_at")
 
     def save_model(self, request, obj, form, change):

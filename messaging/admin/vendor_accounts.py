@@ -8,6 +8,11 @@ from django.utils.translation import gettext_lazy as _
 from accounts.admin_lookups import DeclaredLookupsOnly
 
 from ..models import (
+    DeliveryReport,
+    InboundMessage,
+    Message,
+    PollRecord,
+    PushRecord,
     VendorAccount,
 )
 from ..services.vendor_accounts import (
@@ -21,6 +26,7 @@ from ..services.vendor_accounts import (
     report_delivery_notes,
     reports_unreachable,
 )
+from .big_tables import RefuseBigDeletes
 
 # --------------------------------------------------------------------------- vendor accounts
 
@@ -114,7 +120,7 @@ def options_help_html(vendor_key: str | None) -> str:
 
 
 @admin.register(VendorAccount)
-class VendorAccountAdmin(DeclaredLookupsOnly, admin.ModelAdmin):
+class VendorAccountAdmin(RefuseBigDeletes, DeclaredLookupsOnly, admin.ModelAdmin):
     form = VendorAccountForm
     list_display = (
         "name",
@@ -141,6 +147,21 @@ class VendorAccountAdmin(DeclaredLookupsOnly, admin.ModelAdmin):
         "replies_polled_at",
         "poll_backoff_until",
     )
+
+    def dependents(self, obj):
+        """Each counted by an index on the account.  Its messages come first: an account
+        with none has no matched reports either (a report matches its own account's
+        messages), so only the unmatched ones (indexed apart) are left to count."""
+        return [
+            (Message.objects.filter(vendor_account=obj), str(_("messages"))),
+            (
+                DeliveryReport.objects.filter(vendor_account=obj, message__isnull=True),
+                str(_("delivery reports")),
+            ),
+            (InboundMessage.objects.filter(vendor_account=obj), str(_("replies"))),
+            (PushRecord.objects.filter(vendor_account=obj), str(_("received pushes"))),
+            (PollRecord.objects.filter(vendor_account=obj), str(_("poll answers"))),
+        ]
 
     def _can_manage(self, request) -> bool:
         return request.user.has_perm("messaging.change_vendoraccount")

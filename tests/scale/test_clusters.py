@@ -24,7 +24,6 @@ from messaging.models import Campaign, Message
 from messaging.services import campaign_commands, sending
 from messaging.services.campaigns import refresh_counters
 from messaging.statuses import Status
-from tests.sending.test_qcluster_e2e import start_cluster  # noqa: F401 - a fixture
 
 COUNTERS = ("submitted_count", "failed_count", "unknown_count", "skipped_count", "segment_count")
 
@@ -84,7 +83,7 @@ def test_a_cluster_killed_mid_campaign_on_redis_loses_and_repeats_nothing(
     make_campaign,
     sim_account,
     start_cluster,
-    monkeypatch,  # noqa: F811
+    monkeypatch,
 ):
     n = 3000
     fast = {"SENDING_LEASE_S": "2", "SENDING_START_GRACE_S": "2"}
@@ -123,7 +122,7 @@ def test_three_clusters_send_one_campaign_exactly_once(
     sim,
     make_campaign,
     sim_account,
-    start_cluster,  # noqa: F811
+    start_cluster,
 ):
     n = 100_000
     clusters = [start_cluster(Q_WORKERS="1") for _ in range(3)]

@@ -9,28 +9,17 @@ import subprocess
 import sys
 from collections import Counter
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from messaging.models import Campaign, DeliveryReport, Message, PollRecord, SendBatch
 from messaging.services import campaign_commands, polling, sending
 from messaging.services.reports import apply_status_events
 from messaging.statuses import FINAL_STATUSES, Status
+from tests.harness.processes import ROOT, database_url
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
-
-
-def database_url() -> str:
-    settings = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{settings['NAME']}"
-    user, host, port = settings["USER"], settings["HOST"], settings["PORT"]
-    password = f":{settings['PASSWORD']}" if settings["PASSWORD"] else ""
-    return f"postgres://{user}{password}@{host}:{port}/{settings['NAME']}"
 
 
 def worker(code: str, *, crash_at: str = "", drop_db_at: str = "") -> int:

@@ -2,10 +2,6 @@
 its own process starts one campaign per vendor and sends every batch to the simulator over
 HTTP; the simulator's own record shows each recipient accepted exactly once."""
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from datetime import timedelta
@@ -20,49 +16,9 @@ from messaging.services import campaign_commands, sending
 from messaging.statuses import Status
 from messaging.vendors.registry import VENDOR_KEYS
 
-from .test_kill import ROOT, database_url
-
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.e2e]
 
 RECIPIENTS = 30
-
-
-@pytest.fixture
-def start_cluster(tmp_path):
-    """Start ``manage.py qcluster`` in a process group of its own, with extra environment."""
-    clusters = []
-
-    def start(**extra_env):
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url(),
-            "Q_POLL": "0.1",
-            "Q_WORKERS": "2",
-            **extra_env,
-        }
-        log = tmp_path / f"qcluster-{len(clusters)}.log"
-        with log.open("w") as output:
-            cluster = subprocess.Popen(
-                [sys.executable, "manage.py", "qcluster"],
-                cwd=ROOT,
-                env=env,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        cluster.log = log
-        clusters.append(cluster)
-        return cluster
-
-    yield start
-    for cluster in clusters:
-        if cluster.poll() is not None:
-            continue
-        os.killpg(cluster.pid, signal.SIGTERM)
-        try:
-            cluster.wait(timeout=3)  # a graceful stop takes ~10 s; nothing here needs one
-        except subprocess.TimeoutExpired:
-            os.killpg(cluster.pid, signal.SIGKILL)
 
 
 @pytest.fixture
