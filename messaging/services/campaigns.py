@@ -9,6 +9,7 @@ from django.db.models import Count, F, Sum
 
 from ..models import Campaign, Message
 from ..statuses import Status
+from . import campaign_stats
 
 # Which counters a message in each status counts towards: the one statement of the rule,
 # used by the recount and by the incremental updates.  ``total_count`` counts every message.
@@ -51,7 +52,8 @@ COUNTER_FIELDS = (
 
 def refresh_counters(campaign_ids: Iterable[int | None]) -> None:
     """Recount each campaign's messages by status (one grouped query per campaign) and store
-    the counters: the repair for the incremental ones."""
+    the counters, and rebuild its kept stats (``campaign_stats.rebuild``): the repair for the
+    incremental ones."""
     for campaign_id in {c for c in campaign_ids if c is not None}:
         rows = (
             Message.objects.filter(campaign_id=campaign_id)
@@ -68,6 +70,7 @@ def refresh_counters(campaign_ids: Iterable[int | None]) -> None:
             if row["status"] in BILLED_STATUSES:
                 counters["segment_count"] += row["parts"] or 0
         Campaign.objects.filter(pk=campaign_id).update(**counters)
+        campaign_stats.rebuild(campaign_id)
 
 
 def record_transitions(transitions: Iterable[tuple[int | None, str, str, int]]) -> None:
@@ -99,4 +102,5 @@ def record_transitions(transitions: Iterable[tuple[int | None, str, str, int]]) 
     for campaign_id, delta in deltas.items():
         changes = {field: F(field) + n for field, n in delta.items() if n}
         if changes:
+            changes["stats_version"] = F("stats_version") + 1
             Campaign.objects.filter(pk=campaign_id).update(**changes)

@@ -25,7 +25,7 @@ from messaging.models import (
     SendBatch,
     Template,
 )
-from messaging.services import lifecycle, reports, sql
+from messaging.services import campaign_stats, lifecycle, reports, sql
 from messaging.services.campaigns import refresh_counters
 from messaging.services.sql import campaign_start, rows
 from messaging.services.sql import messages as messages_sql
@@ -75,7 +75,11 @@ def message_rows(**where):
 
 
 def counters(campaign):
-    return Campaign.objects.filter(pk=campaign.pk).values_list(*COUNTERS).get()
+    """The campaign's counters and its kept stats (``services.campaign_stats``)."""
+    return (
+        Campaign.objects.filter(pk=campaign.pk).values_list(*COUNTERS).get(),
+        campaign_stats.kept(campaign.pk),
+    )
 
 
 STATUSES = [
@@ -116,6 +120,7 @@ def campaign(vendor_account, administrator):
             if status not in (Status.QUEUED, Status.SUBMITTING)
             else "",
             status=status,
+            error=f"HTTP 50{i % 2}" if status == Status.UNKNOWN else "",
             submitted_at=None if status == Status.QUEUED else submitted_at,
         )
         for i, status in enumerate(STATUSES * 3)
@@ -151,6 +156,12 @@ def test_record_submitted(campaign):
     )
     assert generic == postgresql
     assert {old for _, old, _ in generic[0]} == {Status.SUBMITTING, Status.UNKNOWN}
+    # The twins themselves: the moves, with the error of each message that was unknown.
+    generic, postgresql = both_ways(
+        lambda: sorted(messages_sql.record_submitted(answers)), lambda: None
+    )
+    assert generic == postgresql
+    assert {move[5] for move in generic[0]} == {"", "HTTP 500", "HTTP 501"}
 
 
 def test_save_report_moves(campaign):
@@ -258,9 +269,10 @@ def test_message_rows_by_vendor_id(campaign):
         lambda: sorted(reports_sql.message_rows_by_vendor_id(campaign.vendor_account_id, wanted)),
         lambda: None,
     )
-    assert [row[:8] for row in generic[0]] == [row[:8] for row in postgresql[0]]
+    kept = len(reports_sql.TARGET_COLUMNS) - 3
+    assert [row[:kept] for row in generic[0]] == [row[:kept] for row in postgresql[0]]
     assert len(generic[0]) == 15
-    assert {row[8:] for row in postgresql[0]} == {("", "", None)}
+    assert {row[kept:] for row in postgresql[0]} == {("", "", None)}
 
 
 def test_insert_reports(campaign):
