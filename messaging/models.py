@@ -546,7 +546,7 @@ class Campaign(models.Model):
     segment_count = models.PositiveIntegerField(_("billed parts"), default=0)
     # Moves with the counters (and with a rebuild of the kept stats): the campaign page's
     # stats answer "not modified" while it stands still.
-    stats_version = models.PositiveBigIntegerField(_("stats version"), default=0)
+    stats_version = models.PositiveBigIntegerField(_("stats version"), default=0, editable=False)
 
     class Meta:
         verbose_name = _("campaign")
