@@ -28,11 +28,12 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Count, F, Max
 
 from ..models import Campaign, CampaignCodeCount, CampaignTimeline, CampaignUnresolved, Message
 from ..statuses import FINAL_STATUSES, Status
+from .sql import stats as stats_sql
 
 DRAWN_STATUSES = frozenset(FINAL_STATUSES - {Status.SKIPPED})
 SPANS = (1, 60)
@@ -68,52 +69,13 @@ def record_finals(finals: Iterable[Final]) -> None:
             delivered = status == Status.DELIVERED
             for minutes in SPANS:
                 times[campaign_id, minutes, bucket(final_at, minutes), delivered] += 1
-    _add_codes(codes, words)
-    _add_times(times)
-
-
-def _add_codes(codes: Counter, words: dict[tuple, str]) -> None:
-    if not codes:
-        return
-    table = CampaignCodeCount._meta.db_table
-    keys = sorted(codes)
-    values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(keys))
-    params = [p for key in keys for p in (*key, words.get(key, ""), codes[key])]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (campaign_id, status, code, description, messages) "  # noqa: S608
-            f"VALUES {values} ON CONFLICT (campaign_id, status, code) DO UPDATE SET "
-            f"messages = {table}.messages + excluded.messages, "
-            f"description = CASE WHEN {table}.description = '' THEN excluded.description "
-            f"ELSE {table}.description END",
-            params,
-        )
-
-
-def _add_times(times: Counter) -> None:
-    if not times:
-        return
     rows: dict[tuple, list[int]] = {}
     for (campaign_id, minutes, start, delivered), n in times.items():
-        row = rows.setdefault((campaign_id, minutes, start), [0, 0])
-        row[0 if delivered else 1] += n
-    table = CampaignTimeline._meta.db_table
-    keys = sorted(rows)
-    values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(keys))
-    adapt = connection.ops.adapt_datetimefield_value
-    params = [
-        p
-        for campaign_id, minutes, start in keys
-        for p in (campaign_id, minutes, adapt(start), *rows[campaign_id, minutes, start])
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (campaign_id, minutes, start, delivered, failed) "  # noqa: S608
-            f"VALUES {values} ON CONFLICT (campaign_id, minutes, start) DO UPDATE SET "
-            f"delivered = {table}.delivered + excluded.delivered, "
-            f"failed = {table}.failed + excluded.failed",
-            params,
-        )
+        rows.setdefault((campaign_id, minutes, start), [0, 0])[0 if delivered else 1] += n
+    stats_sql.add_finals(
+        [(*key, words.get(key, ""), codes[key]) for key in sorted(codes)],
+        [(*key, *rows[key]) for key in sorted(rows)],
+    )
 
 
 Change = tuple[int | None, str, str, str, str, int, datetime | None]
@@ -146,26 +108,7 @@ def record_unresolved(changes: Iterable[Change]) -> None:
             if submitted_at is not None and (row[2] is None or submitted_at > row[2]):
                 row[2] = submitted_at
     keys = sorted(key for key, row in deltas.items() if row[0] or row[1] or row[2])
-    if not keys:
-        return
-    table = CampaignUnresolved._meta.db_table
-    adapt = connection.ops.adapt_datetimefield_value
-    values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(keys))
-    params = [
-        p for key in keys for p in (*key, deltas[key][0], deltas[key][1], adapt(deltas[key][2]))
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (campaign_id, status, reason, messages, parts, "  # noqa: S608
-            f"last_submitted_at) VALUES {values} "
-            "ON CONFLICT (campaign_id, status, reason) DO UPDATE SET "
-            f"messages = {table}.messages + excluded.messages, "
-            f"parts = {table}.parts + excluded.parts, "
-            f"last_submitted_at = CASE WHEN {table}.last_submitted_at IS NULL "
-            f"OR excluded.last_submitted_at > {table}.last_submitted_at "
-            f"THEN excluded.last_submitted_at ELSE {table}.last_submitted_at END",
-            params,
-        )
+    stats_sql.add_unresolved([(*key, *deltas[key]) for key in keys])
 
 
 # --------------------------------------------------------------------------- repair

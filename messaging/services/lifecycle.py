@@ -2,11 +2,12 @@
 
 Each move is a conditional bulk statement — it moves only messages still in the status it
 moves from — that returns the moves it made, and each function hands those moves to the
-campaign counters (``campaigns.record_transitions``) in the caller's transaction, and those
-that reach a final status to the campaign's kept stats (``campaign_stats.record_finals``), so
-neither can drift from the messages.  The statements that differ by database (take-off,
-submit answers, report moves) are ``sql.messages``'s, each PostgreSQL statement beside its
-generic twin, held equal by ``tests/foundation/test_sql_dialect_twins.py``.
+campaign counters (``campaigns.record_transitions``) in the caller's transaction, and then
+to the campaign's kept stats (``campaign_stats``: those that reach a final status, and those
+that enter or leave ``unknown`` / ``no report``), so neither can drift from the messages.
+The statements that differ by database (take-off, submit answers, report moves) are
+``sql.messages``'s, each PostgreSQL statement beside its generic twin, held equal by
+``tests/foundation/test_sql_dialect_twins.py``.
 
 Moves (old → new):
 
@@ -100,7 +101,6 @@ def _move(pks: Iterable[int], old: Sequence[str], new: str, **fields) -> list[Mo
                 for _, campaign_id, parts, status, error, sent in rows
             ]
     _count(moves)
-    campaign_stats.record_unresolved(changes)
     if new in FINAL_STATUSES and moves:
         # Final: the kept stats learn the code (a refusal's) and the time it came.
         code, description = fields.get("vendor_status_code", ""), ""
@@ -108,6 +108,7 @@ def _move(pks: Iterable[int], old: Sequence[str], new: str, **fields) -> list[Mo
             (campaign_id, new, code, description, fields.get("final_at"))
             for _, campaign_id, _, _, _ in moves
         )
+    campaign_stats.record_unresolved(changes)
     return [(pk, old_status, new) for pk, _, _, old_status, new in moves]
 
 

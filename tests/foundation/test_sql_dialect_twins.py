@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from messaging.models import (
     Campaign,
+    CampaignCodeCount,
     DeliveryReport,
     Message,
     PushRecord,
@@ -30,6 +31,7 @@ from messaging.services.campaigns import refresh_counters
 from messaging.services.sql import campaign_start, rows
 from messaging.services.sql import messages as messages_sql
 from messaging.services.sql import reports as reports_sql
+from messaging.services.sql import stats as stats_sql
 from messaging.statuses import Status
 from messaging.vendors.base import StatusEvent
 
@@ -477,6 +479,42 @@ def test_write_messages(vendor_account, administrator):
 # --------------------------------------------------------------------------- every pair
 
 
+# --------------------------------------------------------------------------- sql.stats
+
+
+def test_add_finals(campaign):
+    """Codes and timeline buckets added alike, to new rows and to rows already there."""
+    minute = timezone.now().replace(second=0, microsecond=0) - timedelta(minutes=5)
+    hour = minute.replace(minute=0)
+    campaign_stats.record_finals([(campaign.pk, Status.DELIVERED, "DELIVRD", "", minute)])
+    codes = [
+        (campaign.pk, Status.DELIVERED, "DELIVRD", TRICKY_TEXT[1], 3),  # adds; words kept once
+        (campaign.pk, Status.FAILED, "E:1", TRICKY_TEXT[0], 2),
+        (campaign.pk, Status.UNDELIVERED, 'quo"te', "", 1),
+    ]
+    times = [
+        (campaign.pk, 1, minute, 2, 1),
+        (campaign.pk, 1, minute + timedelta(minutes=1), 0, 3),
+        (campaign.pk, 60, hour, 2, 4),
+    ]
+    for number, (codes_only, times_only) in enumerate(((codes, times), (codes, []), ([], times))):
+        generic, postgresql = both_ways(
+            lambda c=codes_only, t=times_only: stats_sql.add_finals(c, t),
+            lambda: (
+                sorted(
+                    CampaignCodeCount.objects.filter(campaign=campaign).values_list(
+                        "status", "code", "description", "messages"
+                    )
+                ),
+                campaign_stats.kept(campaign.pk)[1],
+            ),
+        )
+        assert generic == postgresql
+        if number == 0:
+            assert (Status.DELIVERED, "DELIVRD", TRICKY_TEXT[1], 4) in generic[1][0]
+            assert (1, minute, 3, 1) in generic[1][1]
+
+
 def test_every_pair_is_held_equal_here():
     twins = sql.all_twins()
     tested = {
@@ -490,6 +528,7 @@ def test_every_pair_is_held_equal_here():
         "rows.insert_rows",
         "rows.insert_staged_recipients",
         "campaign_start.write_messages",
+        "stats.add_finals",
     }
     assert set(twins) == tested
     assert all(twin.postgresql is not None for twin in twins.values())

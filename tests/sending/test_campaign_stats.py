@@ -25,6 +25,7 @@ from messaging.services.campaigns import COUNTER_FIELDS, refresh_counters
 from messaging.services.reports import apply_status_events
 from messaging.statuses import Status
 from messaging.vendors.base import StatusEvent
+from messaging.views.portal.campaigns import delivery_timeline
 
 pytestmark = pytest.mark.django_db
 
@@ -265,10 +266,9 @@ def test_the_page_needs_no_message_rows(admin_client, reported):
     assert page.status_code == 200
 
 
-def test_the_timeline_draws_minutes_hours_and_days(make_campaign, vendor_account, settings):
+def test_the_timeline_draws_minutes_hours_and_days(make_campaign, vendor_account):
+    """From the kept minutes, or hours summed by local day (the portal's Asia/Shanghai)."""
     campaign = make_campaign(vendor_account, n=1)
-    from messaging.views.portal.campaigns import delivery_timeline
-
     start = datetime(2026, 3, 1, 15, 58, 30, tzinfo=UTC)  # 23:58 in Shanghai
 
     def final(minutes, status=Status.DELIVERED):
