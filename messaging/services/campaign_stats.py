@@ -29,7 +29,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from django.db import transaction
-from django.db.models import Count, F, Max
+from django.db.models import Count, F, Max, Q, Sum
+from django.db.models.functions import TruncHour, TruncMinute
 
 from ..models import Campaign, CampaignCodeCount, CampaignTimeline, CampaignUnresolved, Message
 from ..statuses import FINAL_STATUSES, Status
@@ -118,7 +119,7 @@ def recount(campaign_id: int) -> tuple[list[tuple], list[tuple], list[tuple]]:
     """The kept stats as the campaign's messages say they should be: ``(codes, timeline,
     unresolved)``, codes as ``(status, code, messages)``, the timeline as ``(minutes, start,
     delivered, failed)`` and the unresolved as ``(status, reason, messages, parts)``, sorted.
-    Reads every message of the campaign (repair and tests only)."""
+    Grouped in the database; reads every message of the campaign (repair and tests only)."""
     rows = (
         Message.objects.filter(campaign_id=campaign_id, status__in=FINAL_STATUSES)
         .exclude(vendor_status_code="")
@@ -127,24 +128,34 @@ def recount(campaign_id: int) -> tuple[list[tuple], list[tuple], list[tuple]]:
         .annotate(n=Count("id"))
     )
     codes = sorted(rows)
-    times: Counter = Counter()
     finals = Message.objects.filter(
         campaign_id=campaign_id, status__in=DRAWN_STATUSES, final_at__isnull=False
-    ).values_list("status", "final_at")
-    for status, final_at in finals.iterator(chunk_size=10000):
-        for minutes in SPANS:
-            times[minutes, bucket(final_at, minutes), status == Status.DELIVERED] += 1
+    ).order_by()
     timeline: dict[tuple, list[int]] = {}
-    for (minutes, start, delivered), n in times.items():
-        timeline.setdefault((minutes, start), [0, 0])[0 if delivered else 1] += n
+    for minutes, trunc in ((1, TruncMinute), (60, TruncHour)):
+        rows = (
+            finals.annotate(start=trunc("final_at", tzinfo=UTC))
+            .values("start")
+            .annotate(
+                delivered=Count("id", filter=Q(status=Status.DELIVERED)),
+                failed=Count("id", filter=~Q(status=Status.DELIVERED)),
+            )
+            .values_list("start", "delivered", "failed")
+        )
+        for start, delivered, failed in rows:
+            timeline[minutes, start] = [delivered, failed]
     unresolved: dict[tuple, list[int]] = {}
-    rows = Message.objects.filter(campaign_id=campaign_id, status__in=UNRESOLVED).values_list(
-        "status", "error", "segments"
+    groups = (
+        Message.objects.filter(campaign_id=campaign_id, status__in=UNRESOLVED)
+        .order_by()
+        .values("status", "error")
+        .annotate(n=Count("id"), parts=Sum("segments"))
+        .values_list("status", "error", "n", "parts")
     )
-    for status, error, parts in rows.iterator(chunk_size=10000):
+    for status, error, n, parts in groups:
         row = unresolved.setdefault((status, reason_key(error)), [0, 0])
-        row[0] += 1
-        row[1] += parts
+        row[0] += n
+        row[1] += parts or 0
     return (
         codes,
         sorted((*key, *value) for key, value in timeline.items()),
