@@ -180,11 +180,14 @@ def kept(campaign_id: int) -> tuple[list[tuple], list[tuple], list[tuple]]:
     )
 
 
-def rebuild(campaign_id: int) -> None:
+def rebuild(campaign_id: int) -> bool:
     """Recount a campaign's kept stats from its messages and store them (the campaign row is
-    locked meanwhile, so no move counts twice or not at all)."""
+    locked meanwhile, so no move counts twice or not at all).  A campaign without messages
+    (archived, or never started) keeps what it has: returns False."""
     with transaction.atomic():
         Campaign.objects.select_for_update().filter(pk=campaign_id).values_list("pk").first()
+        if not Message.objects.filter(campaign_id=campaign_id).exists():
+            return False
         codes, timeline, unresolved = recount(campaign_id)
         described = (
             Message.objects.filter(campaign_id=campaign_id, status__in=FINAL_STATUSES)
@@ -243,3 +246,4 @@ def rebuild(campaign_id: int) -> None:
             for status, reason, n, parts in unresolved
         )
         Campaign.objects.filter(pk=campaign_id).update(stats_version=F("stats_version") + 1)
+    return True

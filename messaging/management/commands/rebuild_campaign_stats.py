@@ -11,7 +11,7 @@ A campaign whose messages are archived has nothing to recount from and is left a
 
 from django.core.management.base import BaseCommand, CommandError
 
-from messaging.models import Campaign, Message
+from messaging.models import Campaign
 from messaging.services import campaign_stats
 
 
@@ -31,8 +31,7 @@ class Command(BaseCommand):
         for campaign_id in ids:
             if not Campaign.objects.filter(pk=campaign_id).exists():
                 raise CommandError(f"No campaign {campaign_id}.")
-            if not Message.objects.filter(campaign_id=campaign_id).exists():
+            if campaign_stats.rebuild(campaign_id):
+                self.stdout.write(f"campaign {campaign_id}: rebuilt")
+            else:
                 self.stdout.write(f"campaign {campaign_id}: no messages, left as it is")
-                continue
-            campaign_stats.rebuild(campaign_id)
-            self.stdout.write(f"campaign {campaign_id}: rebuilt")
