@@ -593,6 +593,9 @@ class Campaign(models.Model):
     )
     archived_at = models.DateTimeField(_("archived"), null=True, blank=True, editable=False)
     archive_error = models.TextField(_("archive error"), blank=True, editable=False)
+    # Moves with the counters (and with a rebuild of the kept stats): the campaign page's
+    # stats answer "not modified" while it stands still.
+    stats_version = models.PositiveBigIntegerField(_("stats version"), default=0, editable=False)
 
     class Meta:
         verbose_name = _("campaign")
@@ -1089,3 +1092,104 @@ class ImportJob(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.state in (self.State.DONE, self.State.FAILED)
+
+
+# --------------------------------------------------------------------------- kept campaign stats
+
+
+class CampaignCodeCount(models.Model):
+    """How many of a campaign's messages ended in a final status with a vendor code: the
+    campaign page's status-code breakdown, kept by ``services.campaign_stats`` as messages
+    reach their final status (a final status never changes), never recounted from messages on
+    a page view.  ``description`` is one of the vendor's words for the code (the legend)."""
+
+    campaign = models.ForeignKey(
+        Campaign,
+        on_delete=models.CASCADE,
+        related_name="code_counts",
+        verbose_name=_("campaign"),
+        db_index=False,  # the unique constraint's index leads with the campaign
+    )
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices)
+    code = models.CharField(_("vendor code"), max_length=32)
+    description = models.CharField(_("vendor description"), max_length=255, blank=True)
+    messages = models.PositiveIntegerField(_("messages"), default=0)
+
+    class Meta:
+        verbose_name = _("campaign status code count")
+        verbose_name_plural = _("campaign status code counts")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "status", "code"], name="campaign_code_count_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} {self.status} {self.code}: {self.messages}"
+
+
+class CampaignTimeline(models.Model):
+    """Delivered and failed messages of a campaign by the minute (``minutes`` = 1) and by the
+    hour (60) their final status came (UTC starts): the delivery-over-time chart, kept by
+    ``services.campaign_stats`` as messages reach a final status.  A chart of minutes reads
+    at most the minutes of six hours, one of hours or days the hours."""
+
+    campaign = models.ForeignKey(
+        Campaign,
+        on_delete=models.CASCADE,
+        related_name="timeline",
+        verbose_name=_("campaign"),
+        db_index=False,  # the unique constraint's index leads with the campaign
+    )
+    minutes = models.PositiveSmallIntegerField(_("minutes"))
+    start = models.DateTimeField(_("start"))
+    delivered = models.PositiveIntegerField(_("delivered"), default=0)
+    failed = models.PositiveIntegerField(_("failed"), default=0)
+
+    class Meta:
+        verbose_name = _("campaign timeline bucket")
+        verbose_name_plural = _("campaign timeline buckets")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "minutes", "start"], name="campaign_timeline_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} {self.start:%Y-%m-%d %H:%M}/{self.minutes}"
+
+
+class CampaignUnresolved(models.Model):
+    """A campaign's messages whose outcome is unresolved (``unknown``, ``no_report``) by
+    status and reason (the message's error, cut to what the page shows): how many, their
+    parts, and when the last of them left.  Kept by ``services.campaign_stats`` as messages
+    move in and out of those statuses, so the campaign page never looks for them among the
+    campaign's messages.  ``last_submitted_at`` only grows: once the latest of a group is
+    resolved it may stand later than the latest left (the page's "wait until" errs late)."""
+
+    campaign = models.ForeignKey(
+        Campaign,
+        on_delete=models.CASCADE,
+        related_name="unresolved",
+        verbose_name=_("campaign"),
+        db_index=False,  # the unique constraint's index leads with the campaign
+    )
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices)
+    reason = models.CharField(_("reason"), max_length=300, blank=True)
+    # Signed: a move out is written as a negative delta (an upsert checks the row it would
+    # insert before it finds the row it updates).
+    messages = models.IntegerField(_("messages"), default=0)
+    parts = models.IntegerField(_("parts"), default=0)
+    last_submitted_at = models.DateTimeField(_("last submitted"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("campaign unresolved reason")
+        verbose_name_plural = _("campaign unresolved reasons")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "status", "reason"], name="campaign_unresolved_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} {self.status} {self.reason[:40]}: {self.messages}"

@@ -9,6 +9,7 @@ from django.db.models import Count, F, Sum
 
 from ..models import ArchiveState, Campaign, Message
 from ..statuses import Status
+from . import campaign_stats
 
 # Which counters a message in each status counts towards: the one statement of the rule,
 # used by the recount and by the incremental updates.  ``total_count`` counts every message.
@@ -52,8 +53,9 @@ COUNTER_FIELDS = (
 
 def refresh_counters(campaign_ids: Iterable[int | None]) -> None:
     """Recount each campaign's messages by status (one grouped query per campaign) and store
-    the counters: the repair for the incremental ones.  An archived campaign's messages are
-    gone (``services.archive``): its counters are kept as they were."""
+    the counters, and rebuild its kept stats (``campaign_stats.rebuild``): the repair for the
+    incremental ones.  An archived campaign's messages are gone (``services.archive``): its
+    counters and kept stats stay as they were."""
     wanted = {c for c in campaign_ids if c is not None}
     archived = set(
         Campaign.objects.filter(pk__in=wanted, archive_state__in=ARCHIVED_STATES).values_list(
@@ -76,6 +78,7 @@ def refresh_counters(campaign_ids: Iterable[int | None]) -> None:
             if row["status"] in BILLED_STATUSES:
                 counters["segment_count"] += row["parts"] or 0
         Campaign.objects.filter(pk=campaign_id).update(**counters)
+        campaign_stats.rebuild(campaign_id)
 
 
 def record_transitions(transitions: Iterable[tuple[int | None, str, str, int]]) -> None:
@@ -107,4 +110,5 @@ def record_transitions(transitions: Iterable[tuple[int | None, str, str, int]]) 
     for campaign_id, delta in deltas.items():
         changes = {field: F(field) + n for field, n in delta.items() if n}
         if changes:
+            changes["stats_version"] = F("stats_version") + 1
             Campaign.objects.filter(pk=campaign_id).update(**changes)

@@ -2,10 +2,12 @@
 
 Each move is a conditional bulk statement — it moves only messages still in the status it
 moves from — that returns the moves it made, and each function hands those moves to the
-campaign counters (``campaigns.record_transitions``) in the caller's transaction, so the
-counters can never drift from the messages.  The statements that differ by database (take-off,
-submit answers, report moves) are ``sql.messages``'s, each PostgreSQL statement beside its
-generic twin, held equal by ``tests/foundation/test_sql_dialect_twins.py``.
+campaign counters (``campaigns.record_transitions``) in the caller's transaction, and then
+to the campaign's kept stats (``campaign_stats``: those that reach a final status, and those
+that enter or leave ``unknown`` / ``no report``), so neither can drift from the messages.
+The statements that differ by database (take-off, submit answers, report moves) are
+``sql.messages``'s, each PostgreSQL statement beside its generic twin, held equal by
+``tests/foundation/test_sql_dialect_twins.py``.
 
 Moves (old → new):
 
@@ -31,6 +33,7 @@ from django.utils import timezone
 
 from ..models import DeliveryReport, Message
 from ..statuses import FINAL_STATUSES, Status, can_advance
+from . import campaign_stats
 from .campaigns import record_transitions
 from .sql import messages as messages_sql
 
@@ -59,8 +62,13 @@ def record_submitted(rows: Sequence[tuple[int, str, str]]) -> list[Move]:
     if not rows:
         return []
     moves = messages_sql.record_submitted(rows)
-    _count(moves)
-    return [(pk, old, new) for pk, _, _, old, new in moves]
+    _count([move[:5] for move in moves])
+    campaign_stats.record_unresolved(
+        (campaign_id, old, error, new, error, parts, None)
+        for _, campaign_id, parts, old, new, error in moves
+        if old == Status.UNKNOWN
+    )
+    return [(pk, old, new) for pk, _, _, old, new, _ in moves]
 
 
 def _move(pks: Iterable[int], old: Sequence[str], new: str, **fields) -> list[Move]:
@@ -68,17 +76,39 @@ def _move(pks: Iterable[int], old: Sequence[str], new: str, **fields) -> list[Mo
     ``fields``); counted; returns the moves made."""
     pks = list(pks)
     moves = []
+    changes = []  # for the unresolved stats: the error before and after, the send time
+    watch_errors = new in campaign_stats.UNRESOLVED or bool(
+        campaign_stats.UNRESOLVED.intersection(old)
+    )
+    columns = ["pk", "campaign_id", "segments", "status"]
+    if watch_errors:
+        columns += ["error", "submitted_at"]
     for start in range(0, len(pks), CHUNK):
         chunk = pks[start : start + CHUNK]
         locked = Message.objects.select_for_update().filter(pk__in=chunk, status__in=old)
-        rows = list(locked.order_by("pk").values_list("pk", "campaign_id", "segments", "status"))
+        rows = list(locked.order_by("pk").values_list(*columns))
         if not rows:
             continue
         Message.objects.filter(pk__in=[r[0] for r in rows], status__in=old).update(
             status=new, **fields
         )
-        moves += [(pk, campaign_id, parts, status, new) for pk, campaign_id, parts, status in rows]
+        moves += [
+            (pk, campaign_id, parts, status, new) for pk, campaign_id, parts, status, *_ in rows
+        ]
+        if watch_errors:
+            changes += [
+                (campaign_id, status, error, new, fields.get("error", error), parts, sent)
+                for _, campaign_id, parts, status, error, sent in rows
+            ]
     _count(moves)
+    if new in FINAL_STATUSES and moves:
+        # Final: the kept stats learn the code (a refusal's) and the time it came.
+        code, description = fields.get("vendor_status_code", ""), ""
+        campaign_stats.record_finals(
+            (campaign_id, new, code, description, fields.get("final_at"))
+            for _, campaign_id, _, _, _ in moves
+        )
+    campaign_stats.record_unresolved(changes)
     return [(pk, old_status, new) for pk, _, _, old_status, new in moves]
 
 

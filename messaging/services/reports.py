@@ -27,7 +27,7 @@ from django.utils import timezone, translation
 from ..models import DeliveryReport, Message, VendorAccount
 from ..statuses import FINAL_STATUSES, RANK, Status
 from ..vendors.base import StatusEvent
-from . import lifecycle
+from . import campaign_stats, lifecycle
 from .campaigns import record_transitions
 from .deadlocks import retry_on_deadlock
 from .sql import messages as messages_sql
@@ -114,6 +114,7 @@ class _Target:
     campaign_id: int | None
     segments: int
     submitted_at: datetime | None = None
+    error: str = ""
     old_status: str = ""
     code: str = ""
     description: str = ""
@@ -348,6 +349,7 @@ def _target(row) -> _Target:
         campaign_id,
         segments,
         submitted_at,
+        error,
         code,
         description,
         final,
@@ -361,6 +363,7 @@ def _target(row) -> _Target:
         campaign_id=campaign_id,
         segments=segments,
         submitted_at=submitted_at,
+        error=error,
         old_status=status,
         code=code,
         description=description,
@@ -407,4 +410,14 @@ def _save_messages(targets: list[_Target]) -> int:
         if t.old_status != t.status
     ]
     record_transitions(moves)
+    campaign_stats.record_finals(
+        (t.campaign_id, t.status, t.code, t.description, t.final_at)
+        for t in targets
+        if t.old_status != t.status and t.status in FINAL_STATUSES
+    )
+    campaign_stats.record_unresolved(
+        (t.campaign_id, t.old_status, t.error, t.status, t.error, t.segments, t.submitted_at)
+        for t in targets
+        if t.old_status != t.status
+    )
     return len(moves)

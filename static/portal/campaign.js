@@ -103,14 +103,25 @@
     document.body.setAttribute("data-campaign-status", s.status);
   }
 
+  // The stats answer 304 while nothing changed: the page sends the version it shows.
+  var etag = script.getAttribute("data-stats-etag") || "";
   var timer = null;
   function poll() {
-    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
-      .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
+    var headers = { Accept: "application/json" };
+    if (etag) { headers["If-None-Match"] = etag; }
+    fetch(url, { credentials: "same-origin", cache: "no-store", headers: headers })
+      .then(function (r) {
+        if (r.status === 304) { return null; }
+        if (!r.ok) { throw new Error(r.status); }
+        etag = r.headers.get("ETag") || "";
+        return r.json();
+      })
       .then(function (s) {
-        stats = s;
-        render(s);
-        schedule(s.live ? 2000 : 0);
+        if (s) {
+          stats = s;
+          render(s);
+        }
+        schedule(stats.live ? 2000 : 0);
       })
       .catch(function () { schedule(10000); });
   }

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from messaging.models import (
     Campaign,
+    CampaignCodeCount,
     DeliveryReport,
     Message,
     PushRecord,
@@ -25,11 +26,12 @@ from messaging.models import (
     SendBatch,
     Template,
 )
-from messaging.services import lifecycle, reports, sql
+from messaging.services import campaign_stats, lifecycle, reports, sql
 from messaging.services.campaigns import refresh_counters
 from messaging.services.sql import campaign_start, estimates, rows
 from messaging.services.sql import messages as messages_sql
 from messaging.services.sql import reports as reports_sql
+from messaging.services.sql import stats as stats_sql
 from messaging.statuses import Status
 from messaging.vendors.base import StatusEvent
 
@@ -75,7 +77,11 @@ def message_rows(**where):
 
 
 def counters(campaign):
-    return Campaign.objects.filter(pk=campaign.pk).values_list(*COUNTERS).get()
+    """The campaign's counters and its kept stats (``services.campaign_stats``)."""
+    return (
+        Campaign.objects.filter(pk=campaign.pk).values_list(*COUNTERS).get(),
+        campaign_stats.kept(campaign.pk),
+    )
 
 
 STATUSES = [
@@ -116,6 +122,7 @@ def campaign(vendor_account, administrator):
             if status not in (Status.QUEUED, Status.SUBMITTING)
             else "",
             status=status,
+            error=f"HTTP 50{i % 2}" if status == Status.UNKNOWN else "",
             submitted_at=None if status == Status.QUEUED else submitted_at,
         )
         for i, status in enumerate(STATUSES * 3)
@@ -151,6 +158,12 @@ def test_record_submitted(campaign):
     )
     assert generic == postgresql
     assert {old for _, old, _ in generic[0]} == {Status.SUBMITTING, Status.UNKNOWN}
+    # The twins themselves: the moves, with the error of each message that was unknown.
+    generic, postgresql = both_ways(
+        lambda: sorted(messages_sql.record_submitted(answers)), lambda: None
+    )
+    assert generic == postgresql
+    assert {move[5] for move in generic[0]} == {"", "HTTP 500", "HTTP 501"}
 
 
 def test_save_report_moves(campaign):
@@ -258,9 +271,10 @@ def test_message_rows_by_vendor_id(campaign):
         lambda: sorted(reports_sql.message_rows_by_vendor_id(campaign.vendor_account_id, wanted)),
         lambda: None,
     )
-    assert [row[:8] for row in generic[0]] == [row[:8] for row in postgresql[0]]
+    kept = len(reports_sql.TARGET_COLUMNS) - 3
+    assert [row[:kept] for row in generic[0]] == [row[:kept] for row in postgresql[0]]
     assert len(generic[0]) == 15
-    assert {row[8:] for row in postgresql[0]} == {("", "", None)}
+    assert {row[kept:] for row in postgresql[0]} == {("", "", None)}
 
 
 def test_insert_reports(campaign):
@@ -478,6 +492,42 @@ def test_estimated_rows(campaign):
 # --------------------------------------------------------------------------- every pair
 
 
+# --------------------------------------------------------------------------- sql.stats
+
+
+def test_add_finals(campaign):
+    """Codes and timeline buckets added alike, to new rows and to rows already there."""
+    minute = timezone.now().replace(second=0, microsecond=0) - timedelta(minutes=5)
+    hour = minute.replace(minute=0)
+    campaign_stats.record_finals([(campaign.pk, Status.DELIVERED, "DELIVRD", "", minute)])
+    codes = [
+        (campaign.pk, Status.DELIVERED, "DELIVRD", TRICKY_TEXT[1], 3),  # adds; words kept once
+        (campaign.pk, Status.FAILED, "E:1", TRICKY_TEXT[0], 2),
+        (campaign.pk, Status.UNDELIVERED, 'quo"te', "", 1),
+    ]
+    times = [
+        (campaign.pk, 1, minute, 2, 1),
+        (campaign.pk, 1, minute + timedelta(minutes=1), 0, 3),
+        (campaign.pk, 60, hour, 2, 4),
+    ]
+    for number, (codes_only, times_only) in enumerate(((codes, times), (codes, []), ([], times))):
+        generic, postgresql = both_ways(
+            lambda c=codes_only, t=times_only: stats_sql.add_finals(c, t),
+            lambda: (
+                sorted(
+                    CampaignCodeCount.objects.filter(campaign=campaign).values_list(
+                        "status", "code", "description", "messages"
+                    )
+                ),
+                campaign_stats.kept(campaign.pk)[1],
+            ),
+        )
+        assert generic == postgresql
+        if number == 0:
+            assert (Status.DELIVERED, "DELIVRD", TRICKY_TEXT[1], 4) in generic[1][0]
+            assert (1, minute, 3, 1) in generic[1][1]
+
+
 def test_every_pair_is_held_equal_here():
     twins = sql.all_twins()
     tested = {
@@ -492,6 +542,7 @@ def test_every_pair_is_held_equal_here():
         "rows.insert_staged_recipients",
         "campaign_start.write_messages",
         "estimates.estimated_rows",
+        "stats.add_finals",
     }
     assert set(twins) == tested
     assert all(twin.postgresql is not None for twin in twins.values())

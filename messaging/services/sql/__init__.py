@@ -108,7 +108,7 @@ def twin(generic: Callable[..., Any]) -> Twin:
 
 def all_twins() -> dict[str, Twin]:
     """``TWINS`` with every module of the package imported."""
-    from . import campaign_start, estimates, messages, reports, rows  # noqa: F401
+    from . import campaign_start, estimates, messages, reports, rows, stats  # noqa: F401
 
     return TWINS
 

@@ -21,6 +21,7 @@ from django.db import connection
 
 from ...models import Message
 from ...statuses import FINAL_STATUSES, RANK, Status
+from .. import campaign_stats
 from ..campaigns import record_transitions
 from . import pg_array, twin
 
@@ -94,18 +95,19 @@ def take_off_postgresql(batch_id: int, pks: Sequence[int], now: datetime) -> lis
 def record_submitted(rows) -> list[tuple]:
     """submitting | unknown → submitted with the vendor's ids (``(pk, vendor id, vendor batch
     id)`` per message; every message learns its ids).  Returns ``(pk, campaign id, segments,
-    old status, new status)`` per move; the caller counts them."""
+    old status, new status, error)`` per move (the error, which does not change, only of a
+    message that was unknown: the unresolved stats group by it); the caller counts them."""
     table = Message._meta.db_table
     moves = []
     for start in range(0, len(rows), CHUNK):
         chunk = rows[start : start + CHUNK]
         before = {
-            pk: (campaign_id, parts, status)
-            for pk, campaign_id, parts, status in Message.objects.filter(
+            pk: (campaign_id, parts, status, error if status == Status.UNKNOWN else "")
+            for pk, campaign_id, parts, status, error in Message.objects.filter(
                 pk__in=[pk for pk, _, _ in chunk]
             )
             .select_for_update()
-            .values_list("pk", "campaign_id", "segments", "status")
+            .values_list("pk", "campaign_id", "segments", "status", "error")
         }
         # SQLite and PostgreSQL both take VALUES rows in a CTE joined by UPDATE … FROM.
         values = ", ".join(["(%s, %s, %s)"] * len(chunk))
@@ -119,8 +121,8 @@ def record_submitted(rows) -> list[tuple]:
         with connection.cursor() as cursor:
             cursor.execute(sql, [*params, *ADVANCES_TO_SUBMITTED, Status.SUBMITTED])
         moves += [
-            (pk, campaign_id, parts, old, Status.SUBMITTED)
-            for pk, (campaign_id, parts, old) in before.items()
+            (pk, campaign_id, parts, old, Status.SUBMITTED, error)
+            for pk, (campaign_id, parts, old, error) in before.items()
             if old in ADVANCES_TO_SUBMITTED
         ]
     return moves
@@ -145,9 +147,10 @@ def record_submitted_postgresql(rows) -> list[tuple]:
                 status = CASE WHEN m.status IN (%s, %s) THEN %s ELSE m.status END
             FROM v JOIN old ON old.id = v.id
             WHERE m.id = v.id
-            RETURNING m.id, m.campaign_id, m.segments, old.status AS before
+            RETURNING m.id, m.campaign_id, m.segments, old.status AS before,
+                CASE WHEN old.status = %s THEN m.error ELSE '' END AS error
         )
-        SELECT id, campaign_id, segments, before FROM changed WHERE before IN (%s, %s)
+        SELECT id, campaign_id, segments, before, error FROM changed WHERE before IN (%s, %s)
     """  # noqa: S608 - table names only
     with connection.cursor() as cursor:
         cursor.execute(
@@ -158,12 +161,13 @@ def record_submitted_postgresql(rows) -> list[tuple]:
                 batch_ids,
                 *ADVANCES_TO_SUBMITTED,
                 Status.SUBMITTED,
+                Status.UNKNOWN,
                 *ADVANCES_TO_SUBMITTED,
             ],
         )
         return [
-            (pk, campaign_id, parts, before, Status.SUBMITTED)
-            for pk, campaign_id, parts, before in cursor.fetchall()
+            (pk, campaign_id, parts, before, Status.SUBMITTED, error)
+            for pk, campaign_id, parts, before, error in cursor.fetchall()
         ]
 
 
@@ -295,8 +299,8 @@ def deliver_submitted_postgresql(account_pk: int, reports: list, now) -> int:
 
 def _deliver_chosen(account_pk: int, chosen: Sequence, now) -> list[tuple]:
     """One statement for reports (one per vendor id, sorted) that take a ``submitted``
-    message to a final status.  Returns ``(pk, vendor id, campaign id, segments, new
-    status)`` per message moved; counted here.
+    message to a final status.  Returns ``(pk, vendor id, campaign id, segments, new status,
+    code, description, final at)`` per message moved; counted here (counters and kept stats).
 
     The UPDATE is its own lock: it moves only rows whose status is ``submitted`` when it
     holds them (PostgreSQL re-checks the condition on a row another transaction changed
@@ -314,7 +318,8 @@ def _deliver_chosen(account_pk: int, chosen: Sequence, now) -> list[tuple]:
             "WHERE m.vendor_account_id = %s AND m.vendor_message_id <> '' "
             "AND m.vendor_message_id = ANY(%s::text[]) AND m.vendor_message_id = r.vendor_id "
             "AND m.status = %s "
-            "RETURNING m.id, m.vendor_message_id, m.campaign_id, m.segments, m.status",
+            "RETURNING m.id, m.vendor_message_id, m.campaign_id, m.segments, m.status, "
+            "m.vendor_status_code, m.vendor_status_description, m.final_at",
             [
                 vendor_id_array,
                 pg_array([r.status for r in chosen]),
@@ -328,6 +333,11 @@ def _deliver_chosen(account_pk: int, chosen: Sequence, now) -> list[tuple]:
         )
         rows = cursor.fetchall()
     record_transitions(
-        (campaign_id, Status.SUBMITTED, status, parts) for _, _, campaign_id, parts, status in rows
+        (campaign_id, Status.SUBMITTED, status, parts)
+        for _, _, campaign_id, parts, status, *_ in rows
+    )
+    campaign_stats.record_finals(
+        (campaign_id, status, code, description, final_at)
+        for _, _, campaign_id, _, status, code, description, final_at in rows
     )
     return rows

@@ -28,6 +28,7 @@ TARGET_COLUMNS = (
     "campaign_id",
     "segments",
     "submitted_at",
+    "error",
     "vendor_status_code",
     "vendor_status_description",
     "final_at",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from datetime import timedelta
@@ -9,21 +10,29 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Count, Max, Min, Q, Sum
-from django.db.models.functions import TruncDay, TruncHour, TruncMinute
-from django.http import JsonResponse
+from django.db.models import Max, Min, Q, Sum
+from django.http import HttpResponseNotModified, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.cache import patch_vary_headers
+from django.utils.http import parse_etags
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from ...models import Campaign, InboundMessage, Message
+from ...models import (
+    Campaign,
+    CampaignCodeCount,
+    CampaignTimeline,
+    CampaignUnresolved,
+    InboundMessage,
+)
 from ...services import campaign_commands
+from ...services.campaigns import COUNTER_FIELDS
 from ...services.content_checks import estimate_cost
 from ...services.reports import localized_description
-from ...statuses import FINAL_STATUSES, Status
+from ...statuses import Status
 from .common import clean_text, portal_view
 
 ACTIVE_STATES = (
@@ -41,7 +50,6 @@ CANCELLABLE_STATES = (
 )
 RESENDABLE_STATES = (Campaign.State.COMPLETED, Campaign.State.PAUSED)
 UNRESOLVED = (Status.UNKNOWN, Status.NO_REPORT)
-DRAWN_FINAL_STATUSES = sorted(FINAL_STATUSES - {Status.SKIPPED})
 TOP_CODES = 12
 TOP_REASONS = 8
 REASON_CHARS = 300
@@ -82,6 +90,7 @@ def campaign_detail(request, pk: int):
         "campaign": campaign,
         "stats": stats,
         "stats_url": reverse("portal:campaign_stats", args=[campaign.pk]),
+        "stats_etag": stats_etag(campaign),
         "replies": replies,
         "reply_count": InboundMessage.objects.filter(campaign=campaign).count(),
         "exports": _exports(campaign),
@@ -107,8 +116,55 @@ def _exports(campaign: Campaign) -> dict[str, dict[str, str]]:
 
 @portal_view("messaging.view_campaign")
 def campaign_stats_json(request, pk: int):
+    """The page's 2-second refresh: one query for the campaign row when nothing changed
+    (304), else the row and the kept stats — never the campaign's messages."""
     campaign = get_object_or_404(Campaign.objects.select_related("vendor_account"), pk=pk)
-    return JsonResponse(campaign_stats(campaign))
+    etag = stats_etag(campaign)
+    if etag in parse_etags(request.headers.get("If-None-Match", "")):
+        response = HttpResponseNotModified()
+    else:
+        response = JsonResponse(campaign_stats(campaign))
+    response["ETag"] = etag
+    # Each refresh asks again (the answer is the marketer's own, and changes by the second).
+    response["Cache-Control"] = "private, no-cache"
+    patch_vary_headers(response, ["Cookie", "Accept-Language"])
+    return response
+
+
+def stats_etag(campaign: Campaign) -> str:
+    """What ``campaign_stats`` answers depends on, from the campaign row alone: the version
+    the counters and the kept stats move (``stats_version``), the counters and the state
+    themselves (written elsewhere too: the start, the state commands), whether it is live
+    (it stops being live as time passes), the language and time zone of the answer."""
+    parts = [
+        campaign.stats_version,
+        *(getattr(campaign, field) for field in (*COUNTER_FIELDS, "total_count", "segment_count")),
+        campaign.status,
+        campaign.status_reason,
+        campaign.finished_at,
+        getattr(campaign, "archived_at", None),
+        campaign.vendor_account.report_window_hours,
+        is_live(campaign),
+        translation.get_language(),
+        timezone.get_current_timezone_name(),
+    ]
+    digest = hashlib.blake2b(repr(parts).encode(), digest_size=12).hexdigest()
+    return f'"{campaign.pk}-{campaign.stats_version}-{digest}"'
+
+
+def is_live(campaign: Campaign) -> bool:
+    """Still changing by itself: active, or completed with reports still awaited within the
+    account's report window."""
+    window = timedelta(hours=campaign.vendor_account.report_window_hours)
+    return bool(
+        campaign.status in ACTIVE_STATES
+        or (
+            campaign.status == Campaign.State.COMPLETED
+            and (awaiting_count(campaign) or campaign.unknown_count)
+            and campaign.finished_at
+            and timezone.now() - campaign.finished_at < window
+        )
+    )
 
 
 def campaign_stats(campaign: Campaign) -> dict:
@@ -124,20 +180,14 @@ def campaign_stats(campaign: Campaign) -> dict:
     awaiting = awaiting_count(campaign)
     unresolved = unresolved_summary(campaign)
     rate = campaign.delivery_rate
-    window = timedelta(hours=account.report_window_hours)
-    live = campaign.status in ACTIVE_STATES or (
-        campaign.status == Campaign.State.COMPLETED
-        and (awaiting or campaign.unknown_count)
-        and campaign.finished_at
-        and timezone.now() - campaign.finished_at < window
-    )
+    live = is_live(campaign)
     return {
         "id": campaign.pk,
         "status": campaign.status,
         "status_label": status_label(campaign),
         "status_reason": campaign.status_reason,
         "paused_by_vendor": paused_by_vendor(campaign),
-        "live": bool(live),
+        "live": live,
         "progress": math.floor(campaign.progress * 1000) / 10,
         "counters": {
             "total": campaign.total_count,
@@ -238,28 +288,27 @@ def unresolved_summary(campaign: Campaign) -> dict:
     }
     if not unknown and not no_report:
         return summary
-    rows = Message.objects.filter(campaign=campaign, status__in=UNRESOLVED).order_by()
-    totals = rows.aggregate(
-        parts=Sum("segments"), last=Max("submitted_at", filter=Q(status=Status.UNKNOWN))
+    # The kept groups (``services.campaign_stats``), never the campaign's messages.
+    groups = list(
+        CampaignUnresolved.objects.filter(
+            campaign=campaign, status__in=UNRESOLVED, messages__gt=0
+        ).values_list("status", "reason", "messages", "parts", "last_submitted_at")
     )
-    rows = list(
-        rows.values("status", "error")
-        .annotate(n=Count("id"))
-        .order_by("-n", "status")[: TOP_REASONS + 1]
-    )
+    groups.sort(key=lambda g: (-g[2], g[0], g[1]))
     reasons = [
-        {"status": row["status"], "reason": _reason_text(row["error"]), "n": row["n"]}
-        for row in rows[:TOP_REASONS]
+        {"status": status, "reason": _reason_text(reason), "n": n}
+        for status, reason, n, _parts, _last in groups[:TOP_REASONS]
     ]
-    if len(rows) > TOP_REASONS:
+    if len(groups) > TOP_REASONS:
         for status, count in ((Status.UNKNOWN, unknown), (Status.NO_REPORT, no_report)):
             rest = count - sum(r["n"] for r in reasons if r["status"] == status)
             if rest > 0:
                 reasons.append({"status": status, "reason": _("Other reasons"), "n": rest})
     summary["reasons"] = reasons
-    summary["segments"] = totals["parts"] or 0
-    if unknown and totals["last"]:
-        until = totals["last"] + timedelta(hours=summary["window_hours"])
+    summary["segments"] = sum(parts for *_, parts, _last in groups)
+    last = max((g[4] for g in groups if g[0] == Status.UNKNOWN and g[4]), default=None)
+    if unknown and last:
+        until = last + timedelta(hours=summary["window_hours"])
         summary["wait_until"] = until.isoformat()
         summary["wait_until_text"] = timezone.localtime(until).strftime("%Y-%m-%d %H:%M")
     summary["can_resend"] = campaign.status in RESENDABLE_STATES
@@ -278,22 +327,18 @@ def _reason_text(error: str) -> str:
 
 
 def status_codes(campaign: Campaign) -> list[dict]:
-    """Vendor status codes by count (reports and refusals), with their words."""
-    rows = (
-        Message.objects.filter(campaign=campaign)
-        .exclude(vendor_status_code="")
+    """Vendor status codes of final messages (reports and refusals) by count, with their
+    words: from the kept counts (``services.campaign_stats``), a few rows per code."""
+    rows = list(
+        CampaignCodeCount.objects.filter(campaign=campaign, messages__gt=0)
         .order_by()
-        .values("vendor_status_code")
-        .annotate(
-            n=Count("id"),
-            description=Max("vendor_status_description"),
-            status=Max("status"),
-        )
-        .order_by("-n")
+        .values("code")
+        .annotate(n=Sum("messages"), description=Max("description"), status=Max("status"))
+        .order_by("-n", "code")
     )
     codes = [
         {
-            "code": row["vendor_status_code"],
+            "code": row["code"],
             "n": row["n"],
             "description": localized_description(row["description"] or ""),
             "status": row["status"],
@@ -309,38 +354,40 @@ def status_codes(campaign: Campaign) -> list[dict]:
 
 def delivery_timeline(campaign: Campaign) -> dict:
     """Delivered and failed messages by the time their final status came, in minutes, hours or
-    days depending on the span.  "No report" is not a failure (the vendor may have delivered
-    it) and skipped messages never left: neither is drawn."""
-    finals = Message.objects.filter(
-        campaign=campaign, final_at__isnull=False, status__in=DRAWN_FINAL_STATUSES
+    days depending on the span, from the kept buckets (``services.campaign_stats``): at most
+    the minutes of six hours, else the hours.  "No report" is not a failure (the vendor may
+    have delivered it) and skipped messages never left: neither is drawn."""
+    minutes = CampaignTimeline.objects.filter(campaign=campaign, minutes=1).exclude(
+        delivered=0, failed=0
     )
-    span = finals.order_by().aggregate(first=Min("final_at"), last=Max("final_at"))
+    span = minutes.order_by().aggregate(first=Min("start"), last=Max("start"))
     if span["first"] is None:
         return {"labels": [], "delivered": [], "failed": [], "unit": "minute"}
     length = span["last"] - span["first"]
-    if length > timedelta(days=3):
-        trunc, unit, fmt = TruncDay, "day", "%m-%d"
-    elif length > timedelta(hours=6):
-        trunc, unit, fmt = TruncHour, "hour", "%m-%d %H:00"
-    else:
-        trunc, unit, fmt = TruncMinute, "minute", "%H:%M"
     tz = timezone.get_current_timezone()
+    if length > timedelta(days=3):
+        unit, fmt, step = "day", "%m-%d", 60
+    elif length > timedelta(hours=6):
+        unit, fmt, step = "hour", "%m-%d %H:00", 60
+    else:
+        unit, fmt, step = "minute", "%H:%M", 1
     rows = (
-        finals.order_by()
-        .annotate(bucket=trunc("final_at", tzinfo=tz))
-        .values("bucket")
-        .annotate(
-            delivered=Count("id", filter=Q(status=Status.DELIVERED)),
-            failed=Count("id", filter=~Q(status=Status.DELIVERED)),
-        )
-        .order_by("bucket")
+        CampaignTimeline.objects.filter(campaign=campaign, minutes=step)
+        .exclude(delivered=0, failed=0)
+        .order_by("start")
+        .values_list("start", "delivered", "failed")
     )
-    labels, delivered, failed = [], [], []
-    for row in rows:
-        labels.append(timezone.localtime(row["bucket"], tz).strftime(fmt))
-        delivered.append(row["delivered"])
-        failed.append(row["failed"])
-    return {"labels": labels, "delivered": delivered, "failed": failed, "unit": unit}
+    buckets: dict[str, list[int]] = {}
+    for start, delivered, failed in rows:
+        counts = buckets.setdefault(timezone.localtime(start, tz).strftime(fmt), [0, 0])
+        counts[0] += delivered
+        counts[1] += failed
+    return {
+        "labels": list(buckets),
+        "delivered": [counts[0] for counts in buckets.values()],
+        "failed": [counts[1] for counts in buckets.values()],
+        "unit": unit,
+    }
 
 
 # --------------------------------------------------------------------------- operations
