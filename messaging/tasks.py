@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
-from django.db import connection, transaction
+from django.db import connection
 
 from .services import campaign_commands, polling, sending
 
@@ -20,13 +20,16 @@ def start_campaign(campaign_id: int, exclude_missing: bool | None = None) -> str
     """Start a campaign the marketer confirmed (``starting``).  A duplicate task, or one for a
     campaign paused or cancelled meanwhile, changes nothing."""
     try:
-        result = sending.start_campaign(campaign_id, exclude_missing=exclude_missing)
+        # Each chunk's batches are enqueued as soon as it commits: they are sent while the
+        # next chunks are written.
+        result = sending.start_campaign(
+            campaign_id, exclude_missing=exclude_missing, on_chunk=enqueue_batches
+        )
     except sending.CampaignError as exc:
         campaign_commands.fail_start(campaign_id, str(exc))
         return f"not started: {exc}"
     if result is None:
         return "not started: nothing to start"
-    transaction.on_commit(lambda: enqueue_batches(result.batches))
     return f"{result.messages} messages in {len(result.batches)} batches"
 
 
