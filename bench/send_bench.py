@@ -9,7 +9,11 @@ through the admin's confirm page on a real web server (``manage.py runserver``);
 simulator (``manage.py run_simulators``, its own process).  Measured from the confirm POST to
 the last batch's answer being recorded:
 
-* messages per second (all messages accepted by the simulator / elapsed seconds);
+* time to first request: from the confirm POST to the simulator's first accepted message
+  (the start sends its first chunk's batches while it writes the rest);
+* time the start took (confirm POST → its last chunk committed);
+* time to last answer: from the confirm POST to the last batch's answer recorded;
+* messages per second (all messages accepted by the simulator / time to last answer);
 * peak RSS (VmHWM) of the web process and of every task-cluster process;
 * queries per batch, as counted by each send task (``messaging.tasks.send_batch``).
 
@@ -177,9 +181,9 @@ def prepare(vendor: str, count: int, sim_url: str):
     )
 
 
-def start_through_web(web_url: str, campaign_id: int) -> float:
+def start_through_web(web_url: str, campaign_id: int) -> tuple[float, float]:
     """Log in to the admin and confirm the send, as an operator would; returns the time of the
-    confirm POST."""
+    confirm POST (monotonic, and on the wall clock)."""
     import requests
 
     session = requests.Session()
@@ -198,7 +202,7 @@ def start_through_web(web_url: str, campaign_id: int) -> float:
     ).raise_for_status()
     send_url = f"{web_url}/admin/messaging/campaign/{campaign_id}/send/"
     session.get(send_url, timeout=600).raise_for_status()
-    started = time.monotonic()
+    started, started_wall = time.monotonic(), time.time()
     answer = session.post(
         send_url,
         data={
@@ -210,7 +214,15 @@ def start_through_web(web_url: str, campaign_id: int) -> float:
         timeout=600,
     )
     answer.raise_for_status()
-    return started
+    return started, started_wall
+
+
+def sim_timeline(sim_url: str, vendor: str) -> dict:
+    import requests
+
+    answer = requests.post(f"{sim_url}/_sim/timeline", json={"vendor": vendor}, timeout=60)
+    answer.raise_for_status()
+    return answer.json()
 
 
 def run_one(vendor: str, count: int, env: dict, timeout: float) -> dict:
@@ -232,7 +244,8 @@ def run_one(vendor: str, count: int, env: dict, timeout: float) -> dict:
         wait_for_port(web_port)
         time.sleep(3)  # the cluster's workers start
 
-        started = start_through_web(f"http://127.0.0.1:{web_port}", campaign.pk)
+        load_before = os.getloadavg()[0]
+        started, started_wall = start_through_web(f"http://127.0.0.1:{web_port}", campaign.pk)
         cluster_pids: set[int] = set()
         rss: dict[int, float] = {}
         deadline = time.monotonic() + timeout
@@ -271,6 +284,8 @@ def run_one(vendor: str, count: int, env: dict, timeout: float) -> dict:
             if (m := re.search(r"(\d+) queries", str(result)))
         ]
         batches = SendBatch.objects.filter(campaign=campaign).count()
+        timeline = sim_timeline(sim_url, vendor)
+        load_after = os.getloadavg()[0]
     finally:
         processes.stop()
 
@@ -282,6 +297,10 @@ def run_one(vendor: str, count: int, env: dict, timeout: float) -> dict:
 
         elapsed = (last_answer["t"] - timezone.now()).total_seconds() + (time.monotonic() - started)
     submitted = campaign.submitted_count
+    first_request = timeline["first"] - started_wall if timeline["first"] else None
+    start_took = None
+    if campaign.start_progress_at is not None:
+        start_took = campaign.start_progress_at.timestamp() - started_wall
     return {
         "vendor": vendor,
         "recipients": count,
@@ -290,6 +309,10 @@ def run_one(vendor: str, count: int, env: dict, timeout: float) -> dict:
         "statuses": statuses,
         "batches": batches,
         "seconds": elapsed,
+        "first_request_s": first_request,
+        "start_s": start_took,
+        "accepted": timeline["count"],
+        "load": (load_before, load_after),
         "per_second": submitted / elapsed if elapsed > 0 else 0.0,
         "web_rss_mb": web_rss,
         "worker_rss_mb": sorted(rss.values(), reverse=True),
@@ -305,7 +328,13 @@ def report(result: dict) -> None:
     print(f"   campaign state      {result['state']} {result['reason']}")
     print(f"   message statuses    {result['statuses']}")
     print(f"   batches             {result['batches']:,}")
-    print(f"   start → last answer {result['seconds']:.1f} s")
+    if result["first_request_s"] is not None:
+        print(f"   → first request     {result['first_request_s']:.2f} s")
+    if result["start_s"] is not None:
+        print(f"   → start written     {result['start_s']:.1f} s")
+    print(f"   → last answer       {result['seconds']:.1f} s")
+    print(f"   accepted by the sim {result['accepted']:,}")
+    print(f"   load (1 min)        {result['load'][0]:.1f} before, {result['load'][1]:.1f} after")
     print(f"   messages per second {result['per_second']:,.0f}")
     print(f"   peak RSS web        {result['web_rss_mb']:.0f} MB")
     workers = ", ".join(f"{mb:.0f}" for mb in result["worker_rss_mb"])
