@@ -122,7 +122,7 @@ CampaignError = campaign_commands.CampaignError
 # --------------------------------------------------------------------------- starting
 
 
-FIRST_CHUNK = 5_000
+FIRST_CHUNK = 1_000
 """Recipients in a start's first chunk: small, so its first batch leaves within a second or
 two of the confirm whatever the list's size (a smaller first batch where the vendor's is
 larger)."""
@@ -350,8 +350,9 @@ def _held(batch_pk: int):
     )
 
 
-def claim_batch(batch_id: int) -> tuple[SendBatch, list[ClaimedMessage]] | None:
-    """Take a pending batch of a sending campaign (commits) and read its queued messages.
+def claim_batch(batch_id: int) -> tuple[SendBatch, list[int]] | None:
+    """Take a pending batch of a sending campaign (commits) and read which of its messages
+    are queued (their pks, in order: what they carry is read once, as they take off).
     Returns None when another worker has it, its campaign is not sending, or its back-off has
     not passed.  Nothing about the messages changes yet."""
     now = timezone.now()
@@ -371,11 +372,12 @@ def claim_batch(batch_id: int) -> tuple[SendBatch, list[ClaimedMessage]] | None:
     return batch, _queued_messages(batch.pk)
 
 
-def _queued_messages(batch_pk: int) -> list[ClaimedMessage]:
-    rows = Message.objects.filter(send_batch_id=batch_pk, status=Status.QUEUED).values_list(
-        "pk", "phone", "content", "segments", "variables", "custom_id"
+def _queued_messages(batch_pk: int) -> list[int]:
+    return sorted(
+        Message.objects.filter(send_batch_id=batch_pk, status=Status.QUEUED).values_list(
+            "pk", flat=True
+        )
     )
-    return sorted(ClaimedMessage(*row) for row in rows.iterator(chunk_size=10_000))
 
 
 class _Lease:
@@ -427,7 +429,7 @@ def retry_due_in(batch_id: int) -> float | None:
     return None if not_before is None else (not_before - timezone.now()).total_seconds()
 
 
-def _send_claimed(batch: SendBatch, messages: list[ClaimedMessage]) -> BatchOutcome:
+def _send_claimed(batch: SendBatch, messages: list[int]) -> BatchOutcome:
     account = batch.campaign.vendor_account
     client = account.client()
     totals: defaultdict[str, int] = defaultdict(int)
@@ -469,7 +471,7 @@ def _send_claimed(batch: SendBatch, messages: list[ClaimedMessage]) -> BatchOutc
     return BatchOutcome(state=state, error=error, **totals)
 
 
-def _waves(batch: SendBatch, account: VendorAccount, messages: list[ClaimedMessage]):
+def _waves(batch: SendBatch, account: VendorAccount, messages: list[int]):
     """The batch as it goes out: one request, or — for single sends — groups the account's
     rate limit lets out in about a second each, so a pause stops a throttled batch between
     two of them."""
@@ -482,11 +484,12 @@ def _waves(batch: SendBatch, account: VendorAccount, messages: list[ClaimedMessa
         yield messages[start : start + size]
 
 
-def take_off(batch: SendBatch, wave: list[ClaimedMessage]) -> list[ClaimedMessage] | None:
+def take_off(batch: SendBatch, wave: list[int]) -> list[ClaimedMessage] | None:
     """The last look before the request leaves: if the campaign is still sending, mark the
-    wave's messages ``submitting`` (committed before the vendor is called) and the batch
-    ``sending``.  The campaign's row is held while we look, so a pause or cancel either
-    happened before (nothing leaves: None) or waits for this to commit."""
+    wave's messages (pks) ``submitting`` (committed before the vendor is called) and the
+    batch ``sending``; returns what the request needs of them.  The campaign's row is held
+    while we look, so a pause or cancel either happened before (nothing leaves: None) or
+    waits for this to commit."""
     now = timezone.now()
     with transaction.atomic():
         # (SQLite has no row locks: it serializes writers, and Django leaves FOR UPDATE out.)
@@ -498,7 +501,7 @@ def take_off(batch: SendBatch, wave: list[ClaimedMessage]) -> list[ClaimedMessag
             state=SendBatch.State.SENDING, lease_until=now + LEASE, error=""
         ):
             return None  # recover took it over: this worker has nothing to send
-        rows = lifecycle.take_off(batch.pk, [m.pk for m in wave], now)
+        rows = lifecycle.take_off(batch.pk, wave, now)
     return sorted(ClaimedMessage(*row) for row in rows)
 
 
