@@ -71,9 +71,11 @@ log = logging.getLogger(__name__)
 
 SINGLE_SEND_BATCH = 50
 """Messages per batch for vendors without a personalised send (sent one request each)."""
-MAX_BATCH = 50_000
-"""Cap on one request even where a vendor allows more (ashx5g: 5 million): a lost answer
-leaves at most this many messages unknown."""
+MAX_BATCH = 25_000
+"""Cap on one request even where a vendor allows more (ashx5g: 50,000 personalised): a lost
+answer leaves at most this many messages unknown, and a worker holds one batch in memory
+(25,000 keep a worker near 150 MB; 50,000 took it to 200–300 MB, for no more messages per
+second in send_bench)."""
 LEASE = timedelta(seconds=getattr(settings, "SENDING_LEASE_S", 15))
 """How long a batch stays a worker's after its last sign of life (renewed every
 ``HEARTBEAT_S`` while the worker lives): a dead worker's batch is taken over within this,
