@@ -6,10 +6,15 @@
 For each vendor: a personalised campaign (``<name>`` and ``<points>`` per recipient) is started
 through the admin's confirm page on a real web server (``manage.py runserver``); a real
 ``manage.py qcluster`` (ORM broker) creates the messages and sends the batches to the
-simulator (``manage.py run_simulators``, its own process).  Measured from the confirm POST to
+simulator (``manage.py run_simulators``, its own process).  The cluster runs with ``DEBUG``
+off, as in production.  Measured from the confirm POST to
 the last batch's answer being recorded:
 
-* messages per second (all messages accepted by the simulator / elapsed seconds);
+* time to first request: from the confirm POST to the simulator's first accepted message
+  (the start sends its first chunk's batches while it writes the rest);
+* time the start took (confirm POST → its last chunk committed);
+* time to last answer: from the confirm POST to the last batch's answer recorded;
+* messages per second (all messages accepted by the simulator / time to last answer);
 * peak RSS (VmHWM) of the web process and of every task-cluster process;
 * queries per batch, as counted by each send task (``messaging.tasks.send_batch``).
 
@@ -25,6 +30,7 @@ import argparse
 import contextlib
 import os
 import re
+import secrets
 import signal
 import socket
 import subprocess
@@ -101,12 +107,12 @@ class Processes:
         self.env, self.procs = env, {}
         self.logs = Path(os.environ.get("TMPDIR", "/tmp"))
 
-    def start(self, name: str, *args: str) -> subprocess.Popen:
+    def start(self, name: str, *args: str, **env: str) -> subprocess.Popen:
         log = open(self.logs / f"send-bench-{name}.log", "w")  # noqa: SIM115
         proc = subprocess.Popen(
             [sys.executable, "manage.py", *args],
             cwd=ROOT,
-            env=self.env,
+            env={**self.env, **env},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -140,7 +146,8 @@ def prepare(vendor: str, count: int, sim_url: str):
             "messaging_inboundmessage, messaging_pushrecord, django_q_ormq, django_q_task "
             "RESTART IDENTITY CASCADE"
         )
-    VendorAccount.objects.filter(vendor=vendor).delete()
+    # (Not loaded: their secrets were encrypted with an earlier run's key.)
+    VendorAccount.objects.filter(vendor=vendor).only("pk").delete()
     user_model = get_user_model()
     user = user_model.objects.filter(username="bench").first()
     if user is None:
@@ -177,9 +184,9 @@ def prepare(vendor: str, count: int, sim_url: str):
     )
 
 
-def start_through_web(web_url: str, campaign_id: int) -> float:
+def start_through_web(web_url: str, campaign_id: int) -> tuple[float, float]:
     """Log in to the admin and confirm the send, as an operator would; returns the time of the
-    confirm POST."""
+    confirm POST (monotonic, and on the wall clock)."""
     import requests
 
     session = requests.Session()
@@ -198,7 +205,7 @@ def start_through_web(web_url: str, campaign_id: int) -> float:
     ).raise_for_status()
     send_url = f"{web_url}/admin/messaging/campaign/{campaign_id}/send/"
     session.get(send_url, timeout=600).raise_for_status()
-    started = time.monotonic()
+    started, started_wall = time.monotonic(), time.time()
     answer = session.post(
         send_url,
         data={
@@ -210,7 +217,15 @@ def start_through_web(web_url: str, campaign_id: int) -> float:
         timeout=600,
     )
     answer.raise_for_status()
-    return started
+    return started, started_wall
+
+
+def sim_timeline(sim_url: str, vendor: str) -> dict:
+    import requests
+
+    answer = requests.post(f"{sim_url}/_sim/timeline", json={"vendor": vendor}, timeout=60)
+    answer.raise_for_status()
+    return answer.json()
 
 
 def run_one(vendor: str, count: int, env: dict, timeout: float) -> dict:
@@ -227,12 +242,16 @@ def run_one(vendor: str, count: int, env: dict, timeout: float) -> dict:
     try:
         processes.start("simulator", "run_simulators", "--port", str(sim_port))
         web = processes.start("web", "runserver", "--noreload", f"127.0.0.1:{web_port}")
-        cluster = processes.start("qcluster", "qcluster")
+        # The task cluster runs as in production (DEBUG off): with DEBUG on, Django formats
+        # and keeps every statement a worker runs (a batch's carry its 25,000 ids and texts),
+        # which costs the workers time and memory that production does not spend.
+        cluster = processes.start("qcluster", "qcluster", DJANGO_DEBUG="false")
         wait_for_port(sim_port)
         wait_for_port(web_port)
         time.sleep(3)  # the cluster's workers start
 
-        started = start_through_web(f"http://127.0.0.1:{web_port}", campaign.pk)
+        load_before = os.getloadavg()[0]
+        started, started_wall = start_through_web(f"http://127.0.0.1:{web_port}", campaign.pk)
         cluster_pids: set[int] = set()
         rss: dict[int, float] = {}
         deadline = time.monotonic() + timeout
@@ -271,6 +290,8 @@ def run_one(vendor: str, count: int, env: dict, timeout: float) -> dict:
             if (m := re.search(r"(\d+) queries", str(result)))
         ]
         batches = SendBatch.objects.filter(campaign=campaign).count()
+        timeline = sim_timeline(sim_url, vendor)
+        load_after = os.getloadavg()[0]
     finally:
         processes.stop()
 
@@ -282,6 +303,10 @@ def run_one(vendor: str, count: int, env: dict, timeout: float) -> dict:
 
         elapsed = (last_answer["t"] - timezone.now()).total_seconds() + (time.monotonic() - started)
     submitted = campaign.submitted_count
+    first_request = timeline["first"] - started_wall if timeline["first"] else None
+    start_took = None
+    if campaign.start_progress_at is not None:
+        start_took = campaign.start_progress_at.timestamp() - started_wall
     return {
         "vendor": vendor,
         "recipients": count,
@@ -290,6 +315,10 @@ def run_one(vendor: str, count: int, env: dict, timeout: float) -> dict:
         "statuses": statuses,
         "batches": batches,
         "seconds": elapsed,
+        "first_request_s": first_request,
+        "start_s": start_took,
+        "accepted": timeline["count"],
+        "load": (load_before, load_after),
         "per_second": submitted / elapsed if elapsed > 0 else 0.0,
         "web_rss_mb": web_rss,
         "worker_rss_mb": sorted(rss.values(), reverse=True),
@@ -305,7 +334,13 @@ def report(result: dict) -> None:
     print(f"   campaign state      {result['state']} {result['reason']}")
     print(f"   message statuses    {result['statuses']}")
     print(f"   batches             {result['batches']:,}")
-    print(f"   start → last answer {result['seconds']:.1f} s")
+    if result["first_request_s"] is not None:
+        print(f"   → first request     {result['first_request_s']:.2f} s")
+    if result["start_s"] is not None:
+        print(f"   → start written     {result['start_s']:.1f} s")
+    print(f"   → last answer       {result['seconds']:.1f} s")
+    print(f"   accepted by the sim {result['accepted']:,}")
+    print(f"   load (1 min)        {result['load'][0]:.1f} before, {result['load'][1]:.1f} after")
     print(f"   messages per second {result['per_second']:,.0f}")
     print(f"   peak RSS web        {result['web_rss_mb']:.0f} MB")
     workers = ", ".join(f"{mb:.0f}" for mb in result["worker_rss_mb"])
@@ -324,6 +359,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="task-cluster workers")
     args = parser.parse_args()
 
+    from cryptography.fernet import Fernet
+
     url = os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
     if url.startswith("postgres"):
         ensure_database(url)
@@ -333,8 +370,11 @@ def main() -> None:
         "Q_WORKERS": str(args.workers),
         "Q_POLL": "0.1",
         "DJANGO_SETTINGS_MODULE": "smsportal.settings",
-        # The development settings (dev keys; the processes run on this machine only).
+        # The development settings for the web server and the bench itself; keys of the run's
+        # own, which the production-mode task cluster accepts too (this machine only).
         "DJANGO_DEBUG": os.environ.get("DJANGO_DEBUG", "true"),
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
     }
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))

@@ -544,6 +544,12 @@ class Campaign(models.Model):
         help_text=_("Otherwise a recipient missing a placeholder's value stops the start."),
     )
     start_requested_at = models.DateTimeField(_("start requested"), null=True, blank=True)
+    # A start writes the messages chunk by chunk (``services.sending.start_campaign``): the
+    # last recipient written, set while chunks are left (the campaign may already be
+    # sending), None before the first chunk and once the last one is written; and when the
+    # start last committed a chunk (a start silent for long is taken over by ``recover``).
+    start_cursor = models.BigIntegerField(_("start written up to recipient"), null=True, blank=True)
+    start_progress_at = models.DateTimeField(_("start last progressed"), null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -19,6 +20,8 @@ from . import lifecycle
 
 State = Campaign.State
 STARTABLE = (State.DRAFT, State.SCHEDULED, State.STARTING)
+WRITING = (State.STARTING, State.SENDING, State.PAUSED)
+"""States in which a start under way writes its next chunk (a cancel stops it)."""
 SCHEDULE_PREFIX = "campaign "
 
 
@@ -138,22 +141,54 @@ def due_scheduled(now=None) -> list[int]:
     return ids
 
 
-def mark_started(campaign_id: int, *, sendable: int, skipped: int) -> None:
-    """The start wrote the messages: the campaign is sending, its counters set."""
+def chunk_written(
+    campaign_id: int, *, first: bool, cursor: int | None, sendable: int, skipped: int
+) -> None:
+    """A start wrote a chunk (in its transaction): the cursor moves past it (None after the
+    last), the counters grow by it (the first chunk sets them), and the campaign is sending
+    from the first chunk with a message to send."""
+    now = timezone.now()
+    fields: dict = {"start_cursor": cursor, "start_progress_at": now}
+    if first:
+        fields.update(
+            status_reason="",
+            started_at=now,
+            total_count=sendable + skipped,
+            pending_count=sendable,
+            skipped_count=skipped,
+            submitted_count=0,
+            delivered_count=0,
+            failed_count=0,
+            unknown_count=0,
+            no_report_count=0,
+            segment_count=0,
+        )
+    else:
+        fields.update(
+            total_count=F("total_count") + sendable + skipped,
+            pending_count=F("pending_count") + sendable,
+            skipped_count=F("skipped_count") + skipped,
+        )
+    Campaign.objects.filter(pk=campaign_id).update(**fields)
+    if sendable:
+        _set(campaign_id, STARTABLE, status=State.SENDING)
+    elif first:
+        _set(campaign_id, (State.DRAFT, State.SCHEDULED), status=State.STARTING)
+
+
+def end_start(campaign_id: int) -> None:
+    """A start under way stops writing (its campaign was cancelled meanwhile)."""
+    Campaign.objects.filter(pk=campaign_id).update(start_cursor=None)
+
+
+def fail_written_start(campaign_id: int, reason: str) -> None:
+    """A start whose chunks, all written, hold nobody to send to fails as if nothing had been
+    written: its (skipped) messages go."""
+    Message.objects.filter(campaign_id=campaign_id).delete()
     Campaign.objects.filter(pk=campaign_id).update(
-        status=State.SENDING,
-        status_reason="",
-        started_at=timezone.now(),
-        total_count=sendable + skipped,
-        pending_count=sendable,
-        skipped_count=skipped,
-        submitted_count=0,
-        delivered_count=0,
-        failed_count=0,
-        unknown_count=0,
-        no_report_count=0,
-        segment_count=0,
+        start_cursor=None, total_count=0, pending_count=0, skipped_count=0
     )
+    fail_start(campaign_id, reason)
 
 
 def fail_start(campaign_id: int, reason: str) -> bool:
@@ -168,24 +203,30 @@ def fail_start(campaign_id: int, reason: str) -> bool:
 
 
 def lost_starts(requested_before: datetime) -> list[int]:
-    """Campaigns ``starting`` since before ``requested_before`` whose start is not running:
-    started here (a start holds the campaign's row; one that is running is skipped)."""
+    """Starts not running: campaigns ``starting`` since before ``requested_before``, and
+    starts under way (chunks left, the campaign maybe sending or paused already) that wrote
+    no chunk since then.  Run here from where they stopped (a start holds the campaign's row
+    while it writes a chunk: one that is writing is skipped; between two chunks, the cursor
+    read under that lock keeps two starts from writing a recipient twice)."""
     from .sending import start_campaign
 
     restarted = []
-    waiting = Campaign.objects.filter(
-        status=State.STARTING, start_requested_at__lt=requested_before
-    ).values_list("pk", flat=True)
+    waiting = (
+        Campaign.objects.filter(
+            Q(status=State.STARTING, start_requested_at__lt=requested_before)
+            | Q(status__in=WRITING, start_cursor__isnull=False)
+        )
+        .exclude(start_progress_at__gte=requested_before)
+        .values_list("pk", flat=True)
+    )
     for campaign_id in list(waiting):
         try:
-            result = start_campaign(campaign_id, skip_locked=True)
+            result = start_campaign(campaign_id, skip_locked=True, on_chunk=enqueue_batches)
         except CampaignError as exc:
             fail_start(campaign_id, str(exc))
             continue
         if result is not None:
             restarted.append(campaign_id)
-            batches = result.batches
-            transaction.on_commit(lambda b=batches: enqueue_batches(b))
     return restarted
 
 
@@ -253,12 +294,15 @@ def cancel(campaign_id: int, reason: str = "") -> int:
     """Stop for good: messages not yet on their way are skipped; a request already at the
     vendor finishes.  Returns how many messages were withdrawn."""
     with transaction.atomic():
+        # A start under way writes no further chunk (it waits for this to commit if it is
+        # writing one, whose messages are then withdrawn with the others).
         if not _set(
             campaign_id,
             (State.DRAFT, State.SCHEDULED, State.STARTING, State.SENDING, State.PAUSED),
             status=State.CANCELLED,
             status_reason=reason,
             finished_at=timezone.now(),
+            start_cursor=None,
         ):
             raise CampaignError(_("This campaign can no longer be cancelled."))
         _drop_schedule(campaign_id)
@@ -270,14 +314,19 @@ def cancel(campaign_id: int, reason: str = "") -> int:
 
 
 def complete_if_done(campaign_id: int) -> bool:
-    """A sending campaign none of whose batches is waiting or out is completed."""
+    """A sending campaign whose start has written its last chunk and none of whose batches
+    is waiting or out is completed."""
     if (
         SendBatch.objects.filter(campaign_id=campaign_id)
         .exclude(state=SendBatch.State.DONE)
         .exists()
     ):
         return False
-    return _set(campaign_id, (State.SENDING,), status=State.COMPLETED, finished_at=timezone.now())
+    return bool(
+        Campaign.objects.filter(
+            pk=campaign_id, status=State.SENDING, start_cursor__isnull=True
+        ).update(status=State.COMPLETED, finished_at=timezone.now())
+    )
 
 
 # --------------------------------------------------------------------------- unknown outcomes

@@ -31,6 +31,7 @@ import signal
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
@@ -44,10 +45,11 @@ from django.db import (
     connection,
     transaction,
 )
+from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ..models import Campaign, Message, SendBatch, VendorAccount
+from ..models import Campaign, Message, Recipient, SendBatch, VendorAccount
 from ..statuses import Status
 from ..vendors.base import OutgoingMessage, VendorClient, VendorError
 from ..vendors.registry import vendor
@@ -69,9 +71,11 @@ log = logging.getLogger(__name__)
 
 SINGLE_SEND_BATCH = 50
 """Messages per batch for vendors without a personalised send (sent one request each)."""
-MAX_BATCH = 50_000
-"""Cap on one request even where a vendor allows more (ashx5g: 5 million): a lost answer
-leaves at most this many messages unknown."""
+MAX_BATCH = 25_000
+"""Cap on one request even where a vendor allows more (ashx5g: 50,000 personalised): a lost
+answer leaves at most this many messages unknown, and a worker holds one batch in memory
+(25,000 keep a worker near 150 MB; 50,000 took it to 200–300 MB, for no more messages per
+second in send_bench)."""
 LEASE = timedelta(seconds=getattr(settings, "SENDING_LEASE_S", 15))
 """How long a batch stays a worker's after its last sign of life (renewed every
 ``HEARTBEAT_S`` while the worker lives): a dead worker's batch is taken over within this,
@@ -120,26 +124,85 @@ CampaignError = campaign_commands.CampaignError
 # --------------------------------------------------------------------------- starting
 
 
+FIRST_CHUNK = 1_000
+"""Recipients in a start's first chunk: small, so its first batch leaves within a second or
+two of the confirm whatever the list's size (a smaller first batch where the vendor's is
+larger)."""
+CHUNK = 50_000
+"""Recipients in each further chunk (a whole number of batches where a batch is smaller):
+each is one short transaction of a second or so, its batches enqueued once it commits."""
+
+
 @dataclass(frozen=True)
 class StartResult:
     messages: int
     skipped: int
     batches: list[int]
+    done: bool = True
+    """The last chunk is written (False: chunks are left)."""
 
 
 def start_campaign(
-    campaign_id: int, *, exclude_missing: bool | None = None, skip_locked: bool = False
+    campaign_id: int,
+    *,
+    exclude_missing: bool | None = None,
+    skip_locked: bool = False,
+    on_chunk: Callable[[list[int]], None] | None = None,
 ) -> StartResult | None:
-    """Create the campaign's messages and batches in bulk and mark it sending.
+    """Create the campaign's messages and batches, chunk after chunk until the list is done
+    (``start_chunk``); ``on_chunk`` gets each chunk's batches once it commits (the task
+    enqueues them there: the first batches are sent while the rest is being written).
+    Returns the totals of the chunks written here; None when there was nothing to do (another
+    start holds the campaign, with ``skip_locked``, or finished it)."""
+    total: StartResult | None = None
+    while True:
+        step = start_chunk(
+            campaign_id,
+            exclude_missing=exclude_missing,
+            skip_locked=skip_locked,
+            on_chunk=on_chunk,
+            continuing=total is not None,
+        )
+        if step is None:
+            return total
+        if total is not None:
+            step = StartResult(
+                total.messages + step.messages,
+                total.skipped + step.skipped,
+                total.batches + step.batches,
+                step.done,
+            )
+        total = step
+        if total.done:
+            return total
+        crash_point("between_chunks")
 
-    Recipients are unique per list; suppressed phones (for marketing) and, with
-    ``exclude_missing`` (default: the campaign's own choice), recipients lacking a variable
-    become ``skipped`` messages with the reason, so the campaign's numbers add up to its list.
-    Rows stream from the recipients through rendering into COPY one batch at a time, so
-    memory stays flat at any list size, and the whole start is one transaction holding the
-    campaign's row: a start that dies leaves the campaign as it was (``starting``), and
-    ``recover`` runs it again.  With ``skip_locked`` a campaign another start holds is left to
-    it (returns None).  Call ``enqueue_batches`` after the transaction commits."""
+
+def start_chunk(
+    campaign_id: int,
+    *,
+    exclude_missing: bool | None = None,
+    skip_locked: bool = False,
+    on_chunk: Callable[[list[int]], None] | None = None,
+    continuing: bool = False,
+) -> StartResult | None:
+    """Write the start's next chunk in one transaction holding the campaign's row: the next
+    recipients after ``Campaign.start_cursor`` (by pk), their messages and batches, the
+    cursor moved past them and the counters raised, all committed together.  A start that
+    dies loses at most the chunk it was writing (rolled back); ``recover`` runs it on from
+    the cursor, so every recipient gets exactly one message.
+
+    The first chunk checks the campaign (compliance; with ``exclude_missing`` off, the whole
+    list for missing values) and resets its counters; the campaign is ``sending`` from the
+    first chunk that has a sendable message, and cannot complete before the last chunk
+    (``start_cursor`` is None again then).  Recipients are unique per list; suppressed phones
+    (for marketing) and, with ``exclude_missing`` (default: the campaign's own choice),
+    recipients lacking a variable become ``skipped`` messages with the reason, so the
+    campaign's numbers add up to its list.  A campaign cancelled meanwhile gets no further
+    chunk; a paused one does (its batches wait for the resume).  With ``skip_locked`` a
+    campaign another start holds is left to it (returns None); ``continuing``: only a start
+    under way is continued (None once it is finished or cancelled)."""
+    failed = ""
     with transaction.atomic():
         campaigns = Campaign.objects.select_related("template", "vendor_account")
         if skip_locked and connection.features.has_select_for_update_skip_locked:
@@ -149,54 +212,112 @@ def start_campaign(
         campaign = campaigns.filter(pk=campaign_id).first()
         if campaign is None:
             return None
-        if campaign.status not in campaign_commands.STARTABLE:
+        first = campaign.start_cursor is None
+        if first and continuing:
+            return None  # finished (by another start) or cancelled meanwhile
+        if first and campaign.status not in campaign_commands.STARTABLE:
             if skip_locked:
                 return None
             raise CampaignError(_("Only a draft or scheduled campaign can be started."))
+        if not first and campaign.status not in campaign_commands.WRITING:
+            campaign_commands.end_start(campaign.pk)  # cancelled (or failed) meanwhile
+            return None
         if exclude_missing is None:
             exclude_missing = campaign.exclude_missing
-        template, account = campaign.template, campaign.vendor_account
+        plan = _plan(campaign, check=first)
+        size = _chunk_size(plan.batch_size, first=first)
+        after = campaign.start_cursor or 0
+        pks = list(
+            Recipient.objects.filter(recipient_list_id=campaign.recipient_list_id, pk__gt=after)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:size]
+        )
+        sendable = skipped = 0
+        batch_ids: list[int] = []
+        if pks:
+            span = campaign_start.Span(
+                after=after,
+                upto=pks[-1],
+                size=len(pks),
+                numbered=0 if first else campaign.total_count,
+                batches=0 if first else _batches_written(campaign.pk),
+            )
+            sendable, skipped, batch_ids = campaign_start.write_messages(
+                plan, span, check_all=first and not exclude_missing
+            )
+        last = len(pks) < size
+        if last and not sendable and campaign.status in campaign_commands.STARTABLE:
+            # Nobody in the whole list can be sent to: the start fails having written nothing.
+            if first:
+                raise CampaignError(_("No recipient is left to send to."))
+            failed = _("No recipient is left to send to.")
+            campaign_commands.fail_written_start(campaign.pk, failed)
+        else:
+            crash_point("start_before_commit")
+            campaign_commands.chunk_written(
+                campaign.pk,
+                first=first,
+                cursor=None if last else pks[-1],
+                sendable=sendable,
+                skipped=skipped,
+            )
+            if batch_ids and on_chunk is not None:
+                transaction.on_commit(lambda: on_chunk(batch_ids))
+            if last:
+                campaign_commands.complete_if_done(campaign.pk)
+    if failed:
+        raise CampaignError(failed)
+    return StartResult(sendable, skipped, batch_ids, done=last)
+
+
+def _plan(campaign: Campaign, *, check: bool) -> campaign_start.Plan:
+    """How the campaign's messages are written: request shape, batch size, rules."""
+    template, account = campaign.template, campaign.vendor_account
+    if check:
         errors = compliance_errors(template, account)
         if errors:
             raise CampaignError(" ".join(errors))
+    capabilities = vendor(account.vendor).capabilities
+    names = placeholders(template.body)
+    template_id = ""
+    if template.needs_vendor_approval:
+        template_id = template.registrations.get(vendor_account=account).vendor_template_id
+    if template_id:
+        shape, batch_size = "template", capabilities.max_personalised_per_request or 1
+    elif not names:
+        shape, batch_size = "same", capabilities.max_numbers_per_request
+    elif capabilities.max_personalised_per_request:
+        shape, batch_size = "personalised", capabilities.max_personalised_per_request
+    else:
+        shape, batch_size = "single", SINGLE_SEND_BATCH
+    batch_size = min(batch_size, MAX_BATCH)
+    # On PostgreSQL the database renders and writes every message itself (same rules, no
+    # rows through Python); elsewhere they stream through Python: see campaign_start.
+    return campaign_start.Plan(
+        campaign=campaign,
+        account=account,
+        shape=shape,
+        batch_size=batch_size,
+        template_values=bool(template_id),
+        suppress=template.is_marketing,
+        segment_limits=(
+            *capabilities.sms_segment_chars,
+            *capabilities.ascii_segment_chars,
+        ),
+    )
 
-        capabilities = vendor(account.vendor).capabilities
-        names = placeholders(template.body)
-        template_id = ""
-        if template.needs_vendor_approval:
-            template_id = template.registrations.get(vendor_account=account).vendor_template_id
-        if template_id:
-            shape, batch_size = "template", capabilities.max_personalised_per_request or 1
-        elif not names:
-            shape, batch_size = "same", capabilities.max_numbers_per_request
-        elif capabilities.max_personalised_per_request:
-            shape, batch_size = "personalised", capabilities.max_personalised_per_request
-        else:
-            shape, batch_size = "single", SINGLE_SEND_BATCH
-        batch_size = min(batch_size, MAX_BATCH)
 
-        # On PostgreSQL the database renders and writes every message itself (same rules, no
-        # rows through Python); elsewhere they stream through Python: see campaign_start.
-        plan = campaign_start.Plan(
-            campaign=campaign,
-            account=account,
-            shape=shape,
-            batch_size=batch_size,
-            template_values=bool(template_id),
-            suppress=template.is_marketing,
-            segment_limits=(
-                *capabilities.sms_segment_chars,
-                *capabilities.ascii_segment_chars,
-            ),
-        )
-        sendable, skipped, batch_ids = campaign_start.write_messages(
-            plan, exclude_missing=exclude_missing
-        )
-        if not sendable:
-            raise CampaignError(_("No recipient is left to send to."))
-        crash_point("start_before_commit")
-        campaign_commands.mark_started(campaign.pk, sendable=sendable, skipped=skipped)
-    return StartResult(sendable, skipped, batch_ids)
+def _chunk_size(batch_size: int, *, first: bool) -> int:
+    """Recipients in the next chunk: ``FIRST_CHUNK`` or ``CHUNK``, a whole number of batches
+    where a batch is smaller."""
+    target = FIRST_CHUNK if first else CHUNK
+    if batch_size >= target:
+        return target
+    return target // batch_size * batch_size
+
+
+def _batches_written(campaign_id: int) -> int:
+    return SendBatch.objects.filter(campaign_id=campaign_id).aggregate(n=Max("number"))["n"] or 0
 
 
 # --------------------------------------------------------------------------- one batch
@@ -231,8 +352,9 @@ def _held(batch_pk: int):
     )
 
 
-def claim_batch(batch_id: int) -> tuple[SendBatch, list[ClaimedMessage]] | None:
-    """Take a pending batch of a sending campaign (commits) and read its queued messages.
+def claim_batch(batch_id: int) -> tuple[SendBatch, list[int]] | None:
+    """Take a pending batch of a sending campaign (commits) and read which of its messages
+    are queued (their pks, in order: what they carry is read once, as they take off).
     Returns None when another worker has it, its campaign is not sending, or its back-off has
     not passed.  Nothing about the messages changes yet."""
     now = timezone.now()
@@ -252,11 +374,12 @@ def claim_batch(batch_id: int) -> tuple[SendBatch, list[ClaimedMessage]] | None:
     return batch, _queued_messages(batch.pk)
 
 
-def _queued_messages(batch_pk: int) -> list[ClaimedMessage]:
-    rows = Message.objects.filter(send_batch_id=batch_pk, status=Status.QUEUED).values_list(
-        "pk", "phone", "content", "segments", "variables", "custom_id"
+def _queued_messages(batch_pk: int) -> list[int]:
+    return sorted(
+        Message.objects.filter(send_batch_id=batch_pk, status=Status.QUEUED).values_list(
+            "pk", flat=True
+        )
     )
-    return sorted(ClaimedMessage(*row) for row in rows.iterator(chunk_size=10_000))
 
 
 class _Lease:
@@ -308,7 +431,7 @@ def retry_due_in(batch_id: int) -> float | None:
     return None if not_before is None else (not_before - timezone.now()).total_seconds()
 
 
-def _send_claimed(batch: SendBatch, messages: list[ClaimedMessage]) -> BatchOutcome:
+def _send_claimed(batch: SendBatch, messages: list[int]) -> BatchOutcome:
     account = batch.campaign.vendor_account
     client = account.client()
     totals: defaultdict[str, int] = defaultdict(int)
@@ -350,7 +473,7 @@ def _send_claimed(batch: SendBatch, messages: list[ClaimedMessage]) -> BatchOutc
     return BatchOutcome(state=state, error=error, **totals)
 
 
-def _waves(batch: SendBatch, account: VendorAccount, messages: list[ClaimedMessage]):
+def _waves(batch: SendBatch, account: VendorAccount, messages: list[int]):
     """The batch as it goes out: one request, or — for single sends — groups the account's
     rate limit lets out in about a second each, so a pause stops a throttled batch between
     two of them."""
@@ -363,11 +486,12 @@ def _waves(batch: SendBatch, account: VendorAccount, messages: list[ClaimedMessa
         yield messages[start : start + size]
 
 
-def take_off(batch: SendBatch, wave: list[ClaimedMessage]) -> list[ClaimedMessage] | None:
+def take_off(batch: SendBatch, wave: list[int]) -> list[ClaimedMessage] | None:
     """The last look before the request leaves: if the campaign is still sending, mark the
-    wave's messages ``submitting`` (committed before the vendor is called) and the batch
-    ``sending``.  The campaign's row is held while we look, so a pause or cancel either
-    happened before (nothing leaves: None) or waits for this to commit."""
+    wave's messages (pks) ``submitting`` (committed before the vendor is called) and the
+    batch ``sending``; returns what the request needs of them.  The campaign's row is held
+    while we look, so a pause or cancel either happened before (nothing leaves: None) or
+    waits for this to commit."""
     now = timezone.now()
     with transaction.atomic():
         # (SQLite has no row locks: it serializes writers, and Django leaves FOR UPDATE out.)
@@ -379,7 +503,7 @@ def take_off(batch: SendBatch, wave: list[ClaimedMessage]) -> list[ClaimedMessag
             state=SendBatch.State.SENDING, lease_until=now + LEASE, error=""
         ):
             return None  # recover took it over: this worker has nothing to send
-        rows = lifecycle.take_off(batch.pk, [m.pk for m in wave], now)
+        rows = lifecycle.take_off(batch.pk, wave, now)
     return sorted(ClaimedMessage(*row) for row in rows)
 
 

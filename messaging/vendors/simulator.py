@@ -511,6 +511,20 @@ class SimulatorServer(ThreadingHTTPServer):
                     and m.account_id == payload.get("account_id", m.account_id)
                 ]
             return 200, rows
+        if action == "timeline":
+            # When the first and the last accepted message came (wall clock), and how many:
+            # what a benchmark needs without fetching every message.
+            with state.lock:
+                times = [
+                    m.accepted_at
+                    for m in state.accepted
+                    if m.vendor == payload.get("vendor", m.vendor)
+                ]
+            return 200, {
+                "count": len(times),
+                "first": min(times, default=None),
+                "last": max(times, default=None),
+            }
         if action == "mo":
             reply = state.inject_reply(SimReply(**payload))
             return 200, {"mo_id": reply.mo_id}

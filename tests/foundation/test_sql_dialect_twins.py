@@ -27,6 +27,7 @@ from messaging.models import (
     Template,
 )
 from messaging.services import campaign_stats, lifecycle, reports, sql
+from messaging.services.campaign_commands import CampaignError
 from messaging.services.campaigns import refresh_counters
 from messaging.services.sql import campaign_start, estimates, rows
 from messaging.services.sql import messages as messages_sql
@@ -466,14 +467,57 @@ def test_write_messages(vendor_account, administrator):
             ),
         )
 
-    generic, postgresql = both_ways(
-        lambda: (lambda sendable, skipped, batch_ids: (sendable, skipped, len(batch_ids)))(
-            *campaign_start.write_messages(plan, exclude_missing=True)
-        ),
-        written,
-    )
+    pks = list(recipients.recipients.order_by("pk").values_list("pk", flat=True))
+
+    def in_chunks(sizes):
+        """The start's chunks as it writes them: each a span of recipients by pk, numbered
+        on from the ones before (the middle one not a whole number of batches)."""
+        done, numbered, batches, results = 0, 0, 0, []
+        for size in sizes:
+            span = campaign_start.Span(
+                after=pks[done - 1] if done else 0,
+                upto=pks[min(done + size, len(pks)) - 1],
+                size=min(size, len(pks) - done),
+                numbered=numbered,
+                batches=batches,
+            )
+            sendable, skipped, batch_ids = campaign_start.write_messages(
+                plan, span, check_all=False
+            )
+            done += span.size
+            numbered += sendable + skipped
+            batches += len(batch_ids)
+            results.append((sendable, skipped, len(batch_ids)))
+        return results
+
+    everyone = [len(pks)]
+    generic, postgresql = both_ways(lambda: in_chunks(everyone), written)
     assert generic == postgresql
-    assert generic[0] == (13, 8, 4)  # blank or no name: skipped
+    assert generic[0] == [(13, 8, 4)]  # blank or no name: skipped
+    chunked = [8, 7, 100]
+    generic, postgresql = both_ways(lambda: in_chunks(chunked), written)
+    assert generic == postgresql
+    assert sum(n for n, _, _ in generic[0]) == 13
+    assert [row[-1] for row in generic[1][1]][:1] == ["personalised"]
+    # Custom ids run on across the chunks, one per recipient.
+    custom_id = [f for f in MESSAGE_FIELDS if f != "send_batch_id"].index("custom_id")
+    assert [row[custom_id] for row in generic[1][0]] == [
+        f"{campaign.pk}{n:09d}" for n in range(1, len(pks) + 1)
+    ]
+
+    # A start that stops on missing values checks the whole list before its first chunk.
+    def refused():
+        try:
+            campaign_start.write_messages(
+                plan, campaign_start.Span(after=0, upto=pks[3], size=4), check_all=True
+            )
+        except CampaignError as exc:
+            return str(exc)
+        return None
+
+    generic, postgresql = both_ways(refused, written)
+    assert generic == postgresql
+    assert "13600000000" in generic[0] and generic[1] == ([], [])  # nothing written
 
 
 def test_estimated_rows(campaign):

@@ -9,7 +9,7 @@ from datetime import timedelta
 import openpyxl
 import pytest
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from messaging.models import ArchiveState, Campaign, DeliveryReport, InboundMessage, Message
 from messaging.services import archive
@@ -17,6 +17,16 @@ from messaging.services.campaigns import COUNTER_FIELDS, refresh_counters
 from messaging.statuses import Status
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def english(settings):
+    """The reasons are read in English here: pages without a language asked for, and the
+    services' own words."""
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
+
 
 KEPT = (*COUNTER_FIELDS, "total_count", "segment_count", "status", "finished_at")
 

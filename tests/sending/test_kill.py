@@ -146,6 +146,54 @@ def test_killed_start_is_started_again_without_anyone_acting(sim, make_campaign,
     assert sorted(accepted(sim).values()) == [1, 1, 1]
 
 
+@pytest.mark.parametrize(
+    "crash_at",
+    [
+        "between_chunks",  # the first chunk committed (its batches not yet enqueued)
+        "start_before_commit",  # dies writing the second chunk: rolled back
+    ],
+)
+def test_start_killed_between_chunks_runs_on_with_every_recipient_once(
+    crash_at, sim, make_campaign, sim_account, monkeypatch
+):
+    monkeypatch.setattr(sending, "FIRST_CHUNK", 3)
+    monkeypatch.setattr(sending, "CHUNK", 4)
+    campaign = make_campaign(sim_account("ashx5g"), n=10)
+    campaign_commands.request_start(campaign.pk, exclude_missing=True)
+    if crash_at == "start_before_commit":
+        sending.start_chunk(campaign.pk)  # the first chunk; the worker dies in the next
+    code = (
+        "from messaging.services import sending; sending.FIRST_CHUNK, sending.CHUNK = 3, 4; "
+        f"sending.start_campaign({campaign.pk})"
+    )
+    assert worker(code, crash_at=crash_at) == -signal.SIGKILL
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.State.SENDING and campaign.start_cursor
+    assert Message.objects.filter(campaign=campaign).count() == campaign.total_count == 3
+
+    # The first batch is sent meanwhile; the campaign does not complete with chunks left.
+    (first_batch,) = SendBatch.objects.filter(campaign=campaign).values_list("pk", flat=True)
+    assert worker_sends(first_batch) == 0
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.State.SENDING and campaign.submitted_count == 3
+
+    Campaign.objects.filter(pk=campaign.pk).update(
+        start_progress_at=timezone.now() - sending.START_GRACE * 2
+    )
+    recovery = recover_as_dispatcher()
+    assert recovery.restarted == [campaign.pk]
+    for batch_id in sending.pending_batches(campaign.pk):
+        assert worker_sends(batch_id) == 0
+    counts = accepted(sim)
+    assert all(count == 1 for count in counts.values()), "a message was sent twice"
+    assert len(counts) == 10, "a recipient was lost"
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.State.COMPLETED and campaign.start_cursor is None
+    counters = (campaign.total_count, campaign.submitted_count, campaign.pending_count)
+    assert counters == (10, 10, 0)
+    assert Message.objects.filter(campaign=campaign).count() == 10
+
+
 @pytest.mark.parametrize("crash_at", ["poll_kept", "poll_before_commit"])
 def test_killed_poll_loses_no_report(crash_at, sim, make_campaign, sim_account):
     campaign = make_campaign(sim_account("ashx5g"), n=3)

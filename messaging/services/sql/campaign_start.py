@@ -1,8 +1,12 @@
 """Creating a campaign's messages (``write_messages``): rendered in Python and streamed into
 the database elsewhere, rendered inside PostgreSQL there.
 
-On PostgreSQL one INSERT … SELECT renders every recipient's message, counts its parts, decides
-sendable or skipped and assigns its batch (``create_messages``).  A million-recipient start
+A start writes the messages a chunk of recipients at a time (a ``Span``: the recipients with
+``after < pk <= upto``, numbered on from the chunks before), each chunk in its own short
+transaction, so the first batches are sent while the rest is still being rendered
+(``services.sending.start_campaign``).  On PostgreSQL one INSERT … SELECT per chunk renders
+every recipient's message, counts its parts, decides sendable or skipped and assigns its batch
+(``create_messages``).  A million-recipient start
 streamed through Python (the generic twin's ``_MessageWriter``) spends most of its half minute
 moving rows out of and back into the database; here they never leave it.  The rules are the
 Python ones, written once more in SQL, and ``tests/sending/test_start_in_database.py`` and
@@ -61,6 +65,24 @@ class Plan:
 
 
 @dataclass(frozen=True)
+class Span:
+    """One chunk of a start: the list's recipients with ``after < pk <= upto`` (``size`` of
+    them), numbered on from the chunks written before: ``numbered`` messages (custom ids
+    continue) and ``batches`` batches (batch numbers continue).  A chunk's sendable messages
+    make batches of their own: none spans two chunks."""
+
+    after: int
+    upto: int
+    size: int
+    numbered: int = 0
+    batches: int = 0
+
+
+EVERYONE = Span(after=0, upto=2**63 - 1, size=0)
+"""Every recipient of the list (the check before a start that stops on missing values)."""
+
+
+@dataclass(frozen=True)
 class Created:
     sendable: int
     skipped: int
@@ -70,7 +92,9 @@ class Created:
     first_missing: tuple[str, list[str]] | None
 
 
-def _misfit_class(plan: Plan, encodability: Encodability, names: list[str]) -> tuple[str, bool]:
+def _misfit_class(
+    plan: Plan, span: Span, encodability: Encodability, names: list[str]
+) -> tuple[str, bool]:
     """A regular expression bracket matching every character of the campaign's texts that the
     account's request encoding cannot carry ("" when there is none), and whether the
     template's fixed text has one (then every text has).
@@ -101,9 +125,14 @@ def _misfit_class(plan: Plan, encodability: Encodability, names: list[str]) -> t
                 CROSS JOIN LATERAL unnest(string_to_array(
                     regexp_replace(r.variables ->> n.name, '[\\x01-\\x7f]+', '', 'g'), NULL
                 )) AS c(ch)
-                WHERE r.recipient_list_id = %(list_id)s
+                WHERE r.recipient_list_id = %(list_id)s AND r.id > %(after)s AND r.id <= %(upto)s
                 """,  # noqa: S608 - identifiers only
-                {"names": names, "list_id": plan.campaign.recipient_list_id},
+                {
+                    "names": names,
+                    "list_id": plan.campaign.recipient_list_id,
+                    "after": span.after,
+                    "upto": span.upto,
+                },
             )
             chars.update(row[0] for row in cursor.fetchall())
     misfits = sorted(char for char in chars if not char.isascii() and not encodability.fits(char))
@@ -117,13 +146,15 @@ def _escaped(char: str) -> str:
     return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
-def _selection(plan: Plan, params: dict, encodability: Encodability) -> str:
-    """The recipients with their values, flags, rendered text, parts and the characters of
+def _selection(plan: Plan, span: Span, params: dict, encodability: Encodability) -> str:
+    """The span's recipients with their values, flags, rendered text, parts and the characters of
     the text the account's encoding cannot carry (``misfits``, NULL when none: a SELECT)."""
     template = plan.campaign.template
     names = list(dict.fromkeys(PLACEHOLDER.findall(template.body)))
     pieces = PLACEHOLDER.split(template.body)
-    params.update(list_id=plan.campaign.recipient_list_id, blank=BLANK)
+    params.update(
+        list_id=plan.campaign.recipient_list_id, after=span.after, upto=span.upto, blank=BLANK
+    )
     values, missing = [], []
     for i, name in enumerate(names):
         params[f"name{i}"] = name
@@ -158,7 +189,7 @@ def _selection(plan: Plan, params: dict, encodability: Encodability) -> str:
         else "false"
     )
     recipients = Recipient._meta.db_table
-    params["misfit"], fixed_misfit = _misfit_class(plan, encodability, names)
+    params["misfit"], fixed_misfit = _misfit_class(plan, span, encodability, names)
     # Whether the text has a misfit: the values are matched (shorter than the text, and
     # evaluated once per row where the text is evaluated more than once), or every text has
     # one.  Then each misfit once, in the order the text first shows it
@@ -202,7 +233,8 @@ def _selection(plan: Plan, params: dict, encodability: Encodability) -> str:
                 SELECT r.id, r.phone, {suppressed} AS suppressed
                        {"".join(", " + value for value in values)}
                 FROM {recipients} r
-                WHERE r.recipient_list_id = %(list_id)s
+                WHERE r.recipient_list_id = %(list_id)s AND r.id > %(after)s
+                      AND r.id <= %(upto)s
             ) v
         ) r
         CROSS JOIN LATERAL (SELECT r.body) b(body)
@@ -210,18 +242,19 @@ def _selection(plan: Plan, params: dict, encodability: Encodability) -> str:
     """  # noqa: S608 - identifiers only; every value is a parameter
 
 
-def create_messages(plan: Plan, *, exclude_missing: bool) -> Created:
-    """Write the campaign's messages and batches (in the caller's transaction).
+def create_messages(plan: Plan, span: Span, *, check_all: bool) -> Created:
+    """Write the span's messages and batches (in the caller's transaction).
 
     A recipient is skipped for the first of: suppressed, missing a value, text the account's
-    request encoding cannot carry.  Without ``exclude_missing`` nothing is written when any
-    recipient misses a value (``first_missing`` says who, for the caller's error) or else
-    has such text (raises ``CampaignError``, as the generic ``write_messages``)."""
-    params: dict = {}
+    request encoding cannot carry.  With ``check_all`` (a start that stops on those, at its
+    first chunk) the whole list is checked first and nothing is written when any recipient
+    misses a value (``first_missing`` says who, for the caller's error) or else has such text
+    (raises ``CampaignError``, as the generic ``write_messages``)."""
     encodability = Encodability(plan.account)
-    selection = _selection(plan, params, encodability)
     first_missing, missing_count = None, 0
-    if not exclude_missing:
+    if check_all:
+        params: dict = {}
+        selection = _selection(plan, EVERYONE, params, encodability)
         # Stopping needs to know before anything is written: one pass counts both kinds.
         with connection.cursor() as cursor:
             cursor.execute(
@@ -245,11 +278,12 @@ def create_messages(plan: Plan, *, exclude_missing: bool) -> Created:
             phone, misfits = first_unencodable[0]
             raise CampaignError(encodability.refusal(unencodable_count, phone, misfits.split(", ")))
 
-    # One pass: batch ids are reserved up front for the most batches the list could need
+    params = {}
+    selection = _selection(plan, span, params, encodability)
+    # One pass: batch ids are reserved up front for the most batches the span could need
     # (unused ones are simply never created), so the INSERT can point at them; the batch rows
     # follow in the same transaction once the counts are known.
-    recipients = Recipient.objects.filter(recipient_list_id=plan.campaign.recipient_list_id)
-    most_batches = max(1, -(-recipients.count() // plan.batch_size))
+    most_batches = max(1, -(-span.size // plan.batch_size))
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
@@ -261,6 +295,7 @@ def create_messages(plan: Plan, *, exclude_missing: bool) -> Created:
         account_id=plan.account.pk,
         batch_ids=reserved,
         batch_size=plan.batch_size,
+        numbered=span.numbered,
         queued=Status.QUEUED,
         skipped=Status.SKIPPED,
         suppressed_reason=_("Suppressed (opted out)"),
@@ -302,7 +337,7 @@ def create_messages(plan: Plan, *, exclude_missing: bool) -> Created:
                        '', '', '', '', 0, %(created_at)s
                 FROM (
                     SELECT t.*,
-                           row_number() OVER (ORDER BY t.id) AS number,
+                           %(numbered)s + row_number() OVER (ORDER BY t.id) AS number,
                            row_number() OVER (PARTITION BY t.sendable ORDER BY t.id)
                                AS sendable_number
                     FROM (
@@ -323,7 +358,7 @@ def create_messages(plan: Plan, *, exclude_missing: bool) -> Created:
         SendBatch(
             pk=reserved[n - 1],
             campaign=plan.campaign,
-            number=n,
+            number=span.batches + n,
             size=min(plan.batch_size, sendable - (n - 1) * plan.batch_size),
             request_shape=plan.shape,
         )
@@ -336,31 +371,60 @@ def create_messages(plan: Plan, *, exclude_missing: bool) -> Created:
 
 
 @twin
-def write_messages(plan: Plan, *, exclude_missing: bool) -> tuple[int, int, list[int]]:
-    """Write the campaign's messages and batches (in the caller's transaction); returns
+def write_messages(plan: Plan, span: Span, *, check_all: bool) -> tuple[int, int, list[int]]:
+    """Write the span's messages and batches (in the caller's transaction); returns
     ``(sendable, skipped, batch ids)``.  The generic twin renders each recipient's message in
     Python and streams them into the database a batch at a time.
 
     A recipient is skipped for the first of: suppressed, missing a value, text the account's
-    request encoding cannot carry (``compose.Encodability``).  Without ``exclude_missing``
-    the last two stop the start instead: once one is seen nothing more is written, the rest
-    is only counted, and the error names the count and the first recipient (missing values
-    first), as the PostgreSQL twin does."""
+    request encoding cannot carry (``compose.Encodability``).  With ``check_all`` (a start
+    that stops on the last two, checked at its first chunk) the whole list is checked first:
+    when any recipient misses a value or has such text nothing is written and the error
+    names the count and the first recipient (missing values first), as the PostgreSQL twin
+    does."""
+    if check_all:
+        _check_all(plan)
+    campaign, account = plan.campaign, plan.account
+    writer = _MessageWriter(campaign, account, plan.shape, plan.batch_size, span)
+    for phone, content, parts, variables, reason in _rendered(plan, span):
+        template_values = [v or "" for v in variables] if plan.template_values else None
+        if reason:
+            writer.skip(phone, content, parts, template_values, str(reason))
+        else:
+            writer.send(phone, content, parts, template_values)
+    writer.flush()
+    return writer.sendable, writer.skipped, writer.batch_ids
+
+
+class _Missing(str):
+    """A skip reason for missing values (``names``: which)."""
+
+    names: list[str]
+
+
+class _Misfit(str):
+    """A skip reason for text the account's encoding cannot carry (``chars``: which)."""
+
+    chars: list[str]
+
+
+def _rendered(plan: Plan, span: Span):
+    """The span's recipients in pk order as ``(phone, content, parts, values, reason)``;
+    ``reason`` is empty for a sendable message."""
     campaign, account, template = plan.campaign, plan.account, plan.campaign.template
     names = placeholders(template.body)
     suppressed = (
         set(Suppression.objects.values_list("phone", flat=True)) if plan.suppress else set()
     )
-    writer = _MessageWriter(campaign, account, plan.shape, plan.batch_size)
     renderer = MessageRenderer(template, account)
     encodability = Encodability(account)
-    missing_count = unencodable_count = 0
-    first_missing = first_unencodable = None
     # Only the placeholders' values, extracted by the database as text: decoding every
     # recipient's whole JSON in Python cost more than rendering.
     values = {f"v{i}": KeyTextTransform(name, "variables") for i, name in enumerate(names)}
     rows = (
-        Recipient.objects.filter(recipient_list=campaign.recipient_list)
+        Recipient.objects.filter(
+            recipient_list=campaign.recipient_list, pk__gt=span.after, pk__lte=span.upto
+        )
         .order_by("pk")
         .annotate(**values)
         .values_list("phone", *values)
@@ -371,30 +435,36 @@ def write_messages(plan: Plan, *, exclude_missing: bool) -> tuple[int, int, list
         if phone in suppressed:
             reason = _("Suppressed (opted out)")
         elif missing:
-            missing_count += 1
-            first_missing = first_missing or (phone, missing)
-            reason = _("Missing values: %(names)s") % {"names": ", ".join(missing)}
+            reason = _Missing(_("Missing values: %(names)s") % {"names": ", ".join(missing)})
+            reason.names = missing
         elif misfits := encodability.misfits(content):
+            reason = _Misfit(encodability.reason(misfits))
+            reason.chars = misfits
+        yield phone, content, parts, variables, reason
+
+
+def _check_all(plan: Plan) -> None:
+    """Raise ``CampaignError`` when a recipient of the list (not suppressed) misses a value
+    (first) or has text the account's encoding cannot carry."""
+    missing_count = unencodable_count = 0
+    first_missing = first_unencodable = None
+    for phone, _content, _parts, _values, reason in _rendered(plan, EVERYONE):
+        if isinstance(reason, _Missing):
+            missing_count += 1
+            first_missing = first_missing or (phone, reason.names)
+        elif isinstance(reason, _Misfit):
             unencodable_count += 1
-            first_unencodable = first_unencodable or (phone, misfits)
-            reason = encodability.reason(misfits)
-        if not exclude_missing and (first_missing or first_unencodable):
-            continue  # the start stops: count, write nothing more
-        template_values = [v or "" for v in variables] if plan.template_values else None
-        if reason:
-            writer.skip(phone, content, parts, template_values, reason)
-        else:
-            writer.send(phone, content, parts, template_values)
-    if not exclude_missing and first_missing:
+            first_unencodable = first_unencodable or (phone, reason.chars)
+    if first_missing:
         phone, missing = first_missing
         raise CampaignError(
             _("%(n)d recipients lack a value for a placeholder (first: %(phone)s lacks %(names)s).")
             % {"n": missing_count, "phone": phone, "names": ", ".join(missing)}
         )
-    if not exclude_missing and first_unencodable:
-        raise CampaignError(encodability.refusal(unencodable_count, *first_unencodable))
-    writer.flush()
-    return writer.sendable, writer.skipped, writer.batch_ids
+    if first_unencodable:
+        raise CampaignError(
+            Encodability(plan.account).refusal(unencodable_count, *first_unencodable)
+        )
 
 
 class _MessageWriter:
@@ -420,10 +490,13 @@ class _MessageWriter:
         "created_at",
     )
 
-    def __init__(self, campaign: Campaign, account: VendorAccount, shape: str, batch_size: int):
+    def __init__(
+        self, campaign: Campaign, account: VendorAccount, shape: str, batch_size: int, span: Span
+    ):
         self.campaign, self.account = campaign, account
         self.campaign_id, self.account_id = campaign.pk, account.pk
         self.shape, self.batch_size = shape, batch_size
+        self.numbered, self.batches = span.numbered, span.batches
         self.created_at = connection.ops.adapt_datetimefield_value(timezone.now())
         self.pending: list[tuple] = []
         self.skipped_rows: list[tuple] = []
@@ -431,7 +504,7 @@ class _MessageWriter:
         self.batch_ids: list[int] = []
 
     def _row(self, batch_id, phone, content, parts, values, status, error) -> tuple:
-        number = self.sendable + self.skipped
+        number = self.numbered + self.sendable + self.skipped
         return (
             self.campaign_id,
             batch_id,
@@ -469,7 +542,7 @@ class _MessageWriter:
     def _write_batch(self) -> None:
         batch = SendBatch.objects.create(
             campaign=self.campaign,
-            number=len(self.batch_ids) + 1,
+            number=self.batches + len(self.batch_ids) + 1,
             size=len(self.pending),
             request_shape=self.shape,
         )
@@ -490,9 +563,11 @@ class _MessageWriter:
 
 
 @write_messages.on_postgresql
-def write_messages_postgresql(plan: Plan, *, exclude_missing: bool) -> tuple[int, int, list[int]]:
-    created = create_messages(plan, exclude_missing=exclude_missing)
-    if created.first_missing and not exclude_missing:
+def write_messages_postgresql(
+    plan: Plan, span: Span, *, check_all: bool
+) -> tuple[int, int, list[int]]:
+    created = create_messages(plan, span, check_all=check_all)
+    if created.first_missing:
         phone, missing = created.first_missing
         raise CampaignError(
             _("%(n)d recipients lack a value for a placeholder (first: %(phone)s lacks %(names)s).")
