@@ -95,6 +95,8 @@ def bench_env(database_url: str) -> dict[str, str]:
         DJANGO_CACHE_DIR=env.get("DJANGO_CACHE_DIR", str(ROOT / "var" / "cache-admin-bench")),
         LOG_LEVEL="ERROR",
         PORTAL_BASE_URL="https://portal.example.com",
+        # Production serves hashed static files from what collectstatic wrote (below).
+        DJANGO_STATIC_ROOT=env.get("DJANGO_STATIC_ROOT", str(ROOT / "var" / "static-admin-bench")),
     )
     return env
 
@@ -1203,6 +1205,9 @@ def main() -> None:
             ensure_database(url, drop=True)
             have = None
     setup_django(url)
+    from django.core.management import call_command as _call
+
+    _call("collectstatic", interactive=False, verbosity=0)  # as bin/serve does
     if not args.skip_build:
         if have is None:
             build(wanted[0], args.campaigns)
