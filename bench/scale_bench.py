@@ -63,7 +63,7 @@ def run_layout(vendor: str, count: int, clusters: int, workers: int, env: dict, 
         send_bench.wait_for_port(sim_port)
         send_bench.wait_for_port(web_port)
         time.sleep(3 + clusters)  # the clusters' workers start
-        started = send_bench.start_through_web(f"http://127.0.0.1:{web_port}", campaign.pk)
+        started, _wall = send_bench.start_through_web(f"http://127.0.0.1:{web_port}", campaign.pk)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             close_old_connections()

@@ -7,6 +7,7 @@ import time
 
 from django.db import connection, reset_queries
 
+from .models import SendBatch
 from .services import archive, campaign_commands, polling, retention, sending
 
 log = logging.getLogger(__name__)
@@ -27,12 +28,15 @@ def start_campaign(campaign_id: int, exclude_missing: bool | None = None) -> str
         )
     except sending.CampaignError as exc:
         campaign_commands.fail_start(campaign_id, str(exc))
+        log.warning("campaign=%s start refused: %s", campaign_id, exc)
         return f"not started: {exc}"
     finally:
         _forget_queries()
     if result is None:
         return "not started: nothing to start"
-    return f"{result.messages} messages in {len(result.batches)} batches"
+    summary = f"{result.messages} messages in {len(result.batches)} batches"
+    log.info("campaign=%s started: %s", campaign_id, summary)
+    return summary
 
 
 def start_scheduled_campaign(campaign_id: int) -> str:
@@ -59,10 +63,23 @@ def send_batch(batch_id: int) -> str:
             outcome = sending.send_batch(batch_id)
     _recover_now_and_then()
     _forget_queries()
-    return (
+    summary = (
         f"{outcome.state}: {outcome.submitted} submitted, {outcome.failed} failed, "
         f"{outcome.unknown} unknown, {outcome.requeued} requeued; {queries.count} queries"
     )
+    _log_batch(batch_id, summary, outcome)
+    return summary
+
+
+def _log_batch(batch_id: int, summary: str, outcome) -> None:
+    """One line per batch an operator can grep: batch=, campaign=, account= (ids only; never
+    a secret, a phone or a text)."""
+    ids = SendBatch.objects.filter(pk=batch_id).values_list(
+        "campaign_id", "campaign__vendor_account_id"
+    )
+    campaign_id, account_id = ids.first() or (None, None)
+    level = logging.WARNING if outcome.unknown or outcome.error else logging.INFO
+    log.log(level, "batch=%s campaign=%s account=%s %s", batch_id, campaign_id, account_id, summary)
 
 
 def _forget_queries() -> None:

@@ -258,7 +258,9 @@ def poll_once(account: VendorAccount, kind: Kind, *, gap_s: float | None = None)
         until = now + _seconds(max(exc.retry_after, interval_s(account)))
         error = f"{label}: {exc}"
         _finish(account, kind, now, error=error, backoff_until=until)
-        log.warning("%s %s: rate-limited until %s: %s", account, kind.name, until, exc)
+        log.warning(
+            "account=%s poll %s: rate-limited until %s: %s", account.pk, kind.name, until, exc
+        )
         return CallOutcome(claimed=True, rate_limited=True, error=error)
     except (VendorError, NotImplementedError) as exc:
         error = f"{label}: {exc}"
@@ -268,7 +270,7 @@ def poll_once(account: VendorAccount, kind: Kind, *, gap_s: float | None = None)
             # again: kept as it came, to be read again once the adapter is mended.
             keep_answer(account, kind, raw, [], error=str(exc))
         _finish(account, kind, timezone.now(), error=error)
-        log.warning("%s %s: %s", account, kind.name, exc)
+        log.warning("account=%s poll %s: %s", account.pk, kind.name, exc)
         return CallOutcome(claimed=True, error=error)
     except Exception as exc:
         _finish(account, kind, timezone.now(), error=f"{label}: {exc!r}")
@@ -284,7 +286,12 @@ def poll_once(account: VendorAccount, kind: Kind, *, gap_s: float | None = None)
         try:
             stored = retry_on_deadlock(lambda: apply_record(record.pk))
         except Exception:
-            log.exception("%s %s: poll answer %s kept, not applied yet", account, kind, record.pk)
+            log.exception(
+                "account=%s poll %s: answer %s kept, not applied yet",
+                account.pk,
+                kind.name,
+                record.pk,
+            )
             _finish(account, kind, timezone.now(), error=f"{label}: not applied yet")
             raise
     _finish(account, kind, timezone.now())

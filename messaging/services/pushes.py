@@ -83,7 +83,7 @@ def receive_push(
         )
         return _reject(record, outcome_kind, str(exc), exc.status)
     except Exception as exc:  # a parser bug must not lose the push nor answer 500
-        log.exception("push parser failed for account %s", _who(account))
+        log.exception("push parser failed for %s", _who(account))
         return _reject(
             record, PushRecord.Outcome.REJECTED, f"parser error: {exc!r}", 400, "unreadable push"
         )
@@ -137,17 +137,17 @@ def receive_push(
         try:
             retry_on_deadlock(store_and_apply)
         except ITEM_ERRORS:
-            log.warning("push for account %s: stored item by item", _who(account), exc_info=True)
+            log.warning("push for %s: stored item by item", _who(account), exc_info=True)
             retry_on_deadlock(store_one_by_one)
     except Exception as exc:  # e.g. the database went away: keep the push, let the vendor retry
-        log.exception("push for account %s could not be applied", _who(account))
+        log.exception("push for %s could not be applied", _who(account))
         record.pk = None
         record.outcome = PushRecord.Outcome.REJECTED
         record.error = clean_text(f"not applied: {exc!r}")
         try:
             record.save()
         except Exception:
-            log.exception("push record for account %s could not be saved", _who(account))
+            log.exception("push record for %s could not be saved", _who(account))
         return PushAnswer("temporarily unavailable", status=503)
     return PushAnswer(
         outcome.reply_body, status=outcome.reply_status, content_type=outcome.reply_content_type
@@ -161,8 +161,9 @@ def keep_push(record: PushRecord) -> None:
 
 
 def _who(account: VendorAccount) -> str:
-    """How logs name a push: its account's id and name (never the token of the URL)."""
-    return f"{account.pk} ({account.name})"
+    """How logs name a push: ``account=<id>`` (never the token of the URL), as every log line
+    of the pipeline names its account, campaign and batch."""
+    return f"account={account.pk}"
 
 
 class ItemsNotStored(Exception):

@@ -406,7 +406,7 @@ class _Lease:
                 try:
                     _held(self.batch_pk).update(lease_until=timezone.now() + LEASE)
                 except Exception:  # a renewal can fail (locked, connection lost): try again
-                    log.warning("batch %s: lease renewal failed", self.batch_pk, exc_info=True)
+                    log.warning("batch=%s lease renewal failed", self.batch_pk, exc_info=True)
         finally:
             connection.close()
 
@@ -544,7 +544,7 @@ def _ask_vendor(
     except VendorError as exc:
         answers = dict.fromkeys((m.custom_id for m in taken), exc)
     except Exception as exc:  # an adapter bug after the request may have left
-        log.exception("adapter failed sending batch %s", batch.pk)
+        log.exception("batch=%s campaign=%s adapter failed", batch.pk, batch.campaign_id)
         answers = dict.fromkeys((m.custom_id for m in taken), exc)
     decisions = {m.pk: decide(answers.get(m.custom_id)) for m in taken}
     singles = [m for m in taken if decisions[m.pk].disposition == Disposition.RESEND_SINGLE]
@@ -681,7 +681,7 @@ def store_answer(batch_pk: int, decisions: dict[int, Decision]) -> bool:
         path = spool_dir() / f"answer-{batch_pk}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(encoded))
-        log.error("batch %s: database unreachable; the answer is spooled at %s", batch_pk, path)
+        log.error("batch=%s database unreachable; the answer is spooled at %s", batch_pk, path)
         raise
 
 

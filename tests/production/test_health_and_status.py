@@ -57,3 +57,18 @@ def test_pipeline_status_names_a_stalled_batch_and_fails(make_campaign, sim_acco
     assert f"stalled batches  {batch_id}" in text
     assert "clusters alive   0" in text
     assert campaign.vendor_account.name in text
+
+
+def test_a_batch_leaves_one_line_an_operator_can_grep(sim, make_campaign, sim_account, caplog):
+    from messaging import tasks
+    from messaging.services import sending
+
+    campaign = make_campaign(sim_account("smsadmin"), n=2)
+    (batch_id,) = sending.start_campaign(campaign.pk).batches
+    with caplog.at_level("INFO", logger="messaging.tasks"):
+        tasks.send_batch(batch_id)
+    lines = [r.getMessage() for r in caplog.records if r.name == "messaging.tasks"]
+    wanted = f"batch={batch_id} campaign={campaign.pk} account={campaign.vendor_account_id} "
+    assert any(line.startswith(wanted) and "2 submitted" in line for line in lines), lines
+    secrets = [campaign.vendor_account.secret, "13800000001", "用户1"]
+    assert not [line for line in lines for secret in secrets if secret and secret in line]

@@ -113,7 +113,7 @@ def test_the_receiver_names_a_failing_push_by_its_account(client, caplog, monkey
     with caplog.at_level(logging.INFO):
         response = client.post(account.push_path, data=b"[]", content_type="application/json")
     assert response.status_code == 400
-    assert f"push parser failed for account {account.pk} (actiongw logging)" in lines(caplog)
+    assert f"push parser failed for account={account.pk}" in lines(caplog)
     assert not any(account.push_token in line for line in lines(caplog))
 
 
