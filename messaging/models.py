@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
@@ -367,6 +368,31 @@ class TemplateRegistration(models.Model):
         return f"{self.template} @ {self.vendor_account}: {self.get_review_status_display()}"
 
 
+class RecipientListQuerySet(models.QuerySet):
+    def with_counts(self):
+        """Each list with ``n`` (its recipients) and ``campaigns_n`` (the campaigns sent to
+        it), each counted by a subquery through its own index: joining both in one query
+        would pair every recipient with every campaign (seconds for a list of 1M)."""
+        recipients = (
+            Recipient.objects.filter(recipient_list=models.OuterRef("pk"))
+            .order_by()
+            .values("recipient_list")
+            .annotate(count=models.Count("*"))
+            .values("count")
+        )
+        campaigns = (
+            Campaign.objects.filter(recipient_list=models.OuterRef("pk"))
+            .order_by()
+            .values("recipient_list")
+            .annotate(count=models.Count("*"))
+            .values("count")
+        )
+        return self.annotate(
+            n=Coalesce(models.Subquery(recipients), 0),
+            campaigns_n=Coalesce(models.Subquery(campaigns), 0),
+        )
+
+
 class RecipientList(models.Model):
     name = models.CharField(_("name"), max_length=100)
     description = models.TextField(_("description"), blank=True)
@@ -385,6 +411,8 @@ class RecipientList(models.Model):
         verbose_name=_("created by"),
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    objects = RecipientListQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("recipient list")

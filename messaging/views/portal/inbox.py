@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -18,7 +17,7 @@ from django.views.decorators.http import require_POST
 
 from ...models import Campaign, VendorAccount
 from ...services import inbox as inbox_service
-from .common import clean_text, parse_id, portal_view, safe_next
+from .common import NewestPaginator, clean_text, parse_id, portal_view, safe_next
 
 PAGE_SIZE = 30
 FILTER_KEYS = ("q", "campaign", "account", "read", "opt_out", "date_from", "date_to")
@@ -74,7 +73,7 @@ def inbox(request):
         for problem in problems:
             messages.warning(request, problem)
     replies = inbox_service.inbox_queryset(request.user, usable)
-    page = Paginator(replies, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = NewestPaginator(replies, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "page": page,
         "filters": filters,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -40,9 +40,7 @@ def export_urls(recipient_list: RecipientList) -> dict[str, str]:
 
 @portal_view("messaging.view_recipientlist")
 def list_index(request):
-    lists = RecipientList.objects.annotate(
-        n=Count("recipients", distinct=True), campaigns_n=Count("campaigns", distinct=True)
-    ).order_by("-created_at")
+    lists = RecipientList.objects.with_counts().order_by("-created_at")
     query = clean_text(request.GET.get("q", ""))
     if query:
         lists = lists.filter(Q(name__icontains=query) | Q(description__icontains=query))
