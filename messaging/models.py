@@ -373,24 +373,19 @@ class RecipientListQuerySet(models.QuerySet):
         """Each list with ``n`` (its recipients) and ``campaigns_n`` (the campaigns sent to
         it), each counted by a subquery through its own index: joining both in one query
         would pair every recipient with every campaign (seconds for a list of 1M)."""
-        recipients = (
-            Recipient.objects.filter(recipient_list=models.OuterRef("pk"))
-            .order_by()
-            .values("recipient_list")
-            .annotate(count=models.Count("*"))
-            .values("count")
-        )
-        campaigns = (
-            Campaign.objects.filter(recipient_list=models.OuterRef("pk"))
-            .order_by()
-            .values("recipient_list")
-            .annotate(count=models.Count("*"))
-            .values("count")
-        )
-        return self.annotate(
-            n=Coalesce(models.Subquery(recipients), 0),
-            campaigns_n=Coalesce(models.Subquery(campaigns), 0),
-        )
+        return self.annotate(n=_count_per_list(Recipient), campaigns_n=_count_per_list(Campaign))
+
+
+def _count_per_list(model) -> Coalesce:
+    """The rows of ``model`` that belong to the outer query's recipient list, counted."""
+    rows = (
+        model.objects.filter(recipient_list=models.OuterRef("pk"))
+        .order_by()
+        .values("recipient_list")
+        .annotate(count=models.Count("*"))
+        .values("count")
+    )
+    return Coalesce(models.Subquery(rows), 0)
 
 
 class RecipientList(models.Model):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.db.models import Count
 from django.utils import timezone
 
 from ..models import DeliveryReport, SendBatch, VendorAccount
@@ -78,8 +79,12 @@ def pipeline_status(now: datetime | None = None) -> PipelineStatus:
     now = now or timezone.now()
     held = (SendBatch.State.CLAIMED, SendBatch.State.SENDING)
     counts = {state: 0 for state in SendBatch.State.values if state != SendBatch.State.DONE}
-    for state in counts:
-        counts[state] = SendBatch.objects.filter(state=state).count()
+    counts.update(
+        SendBatch.objects.filter(state__in=list(counts))
+        .order_by()
+        .values_list("state")
+        .annotate(n=Count("pk"))
+    )
     stalled = list(
         SendBatch.objects.filter(state__in=held, lease_until__lt=now)
         .order_by("lease_until")
