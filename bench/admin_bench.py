@@ -62,6 +62,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlencode
 
+from common import production_env
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432"
 TARGET_MS = 300
@@ -81,24 +83,19 @@ OPT_OUT_TEXTS = ["TD", "退订", "T"]
 
 def bench_env(database_url: str) -> dict[str, str]:
     """Production settings (DEBUG off) with the secrets production insists on."""
-    env = dict(os.environ)
-    env.update(
-        DJANGO_SETTINGS_MODULE="smsportal.settings",
-        DATABASE_URL=database_url,
-        DJANGO_DEBUG="false",
-        DJANGO_SECRET_KEY=env.get("DJANGO_SECRET_KEY", "bench-" + "k" * 60),
-        # A fixed, well-formed key: the vendor accounts' secrets are encrypted with it.
-        FIELD_ENCRYPTION_KEYS=env.get(
-            "FIELD_ENCRYPTION_KEYS", "YmVuY2gtYmVuY2gtYmVuY2gtYmVuY2gtYmVuY2gtMDE="
-        ),
+    return production_env(
+        database_url,
         DJANGO_ALLOWED_HOSTS="testserver,127.0.0.1,localhost",
-        DJANGO_CACHE_DIR=env.get("DJANGO_CACHE_DIR", str(ROOT / "var" / "cache-admin-bench")),
+        DJANGO_CACHE_DIR=os.environ.get(
+            "DJANGO_CACHE_DIR", str(ROOT / "var" / "cache-admin-bench")
+        ),
         LOG_LEVEL="ERROR",
         PORTAL_BASE_URL="https://portal.example.com",
         # Production serves hashed static files from what collectstatic wrote (below).
-        DJANGO_STATIC_ROOT=env.get("DJANGO_STATIC_ROOT", str(ROOT / "var" / "static-admin-bench")),
+        DJANGO_STATIC_ROOT=os.environ.get(
+            "DJANGO_STATIC_ROOT", str(ROOT / "var" / "static-admin-bench")
+        ),
     )
-    return env
 
 
 def setup_django(database_url: str) -> None:

@@ -41,6 +41,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from common import free_port, production_env
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/bench_push"
 FIRST_ID = 50_821_410_000_000_000  # 17-digit ids like the document's ``seq``
@@ -48,27 +50,12 @@ ACCOUNT_ID = "960001"
 
 
 def bench_env(database_url: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        DJANGO_SETTINGS_MODULE="smsportal.settings",
-        DATABASE_URL=database_url,
-        DJANGO_DEBUG="false",
-        DJANGO_SECRET_KEY=env.get("DJANGO_SECRET_KEY", "bench-" + "k" * 60),
-        # A fixed, well-formed key: the bench account's secret is encrypted with it.
-        FIELD_ENCRYPTION_KEYS=env.get(
-            "FIELD_ENCRYPTION_KEYS", "YmVuY2gtYmVuY2gtYmVuY2gtYmVuY2gtYmVuY2gtMDE="
-        ),
+    return production_env(
+        database_url,
         DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
         LOG_LEVEL="WARNING",
         PORTAL_BASE_URL="http://127.0.0.1",
     )
-    return env
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def recreate_database(url: str) -> None:

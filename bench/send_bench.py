@@ -38,18 +38,14 @@ import sys
 import time
 from pathlib import Path
 
+from common import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/bench_send"
 PLAN = [("ashx5g", 1_000_000), ("actiongw", 100_000), ("montnets", 100_000)]
 PLAN += [("smsadmin", 100_000), ("smscn", 100_000)]
 ACCOUNT_IDS = {"montnets": "E10ABC", "smscn": "benchuser"}
 PASSWORD = "bench-password-1"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def ensure_database(url: str) -> None:
