@@ -16,21 +16,35 @@ from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 from django.contrib.auth.models import Group
 from django.utils.translation import gettext_lazy as _
 
+from . import audit
+from .admin_audit import AuditedAdmin
 from .admin_lookups import DeclaredLookupsOnly
 from .models import User
-from .roles import ADMINISTRATORS, MARKETERS
+from .roles import ADMINISTRATORS, ANALYSTS, APPROVERS, MARKETERS, ROLES, role_of
 
-ROLE_CHOICES = [(MARKETERS, _("Marketer")), (ADMINISTRATORS, _("Administrator"))]
+ROLE_CHOICES = [
+    (MARKETERS, _("Marketer")),
+    (APPROVERS, _("Approver")),
+    (ADMINISTRATORS, _("Administrator")),
+    (ANALYSTS, _("Analyst")),
+]
+ROLE_LABELS = dict(ROLE_CHOICES)
 
 
 class RoleFormMixin(forms.Form):
     role = forms.ChoiceField(label=_("role"), choices=ROLE_CHOICES, initial=MARKETERS)
 
     def save_role(self, user: User) -> None:
-        roles = Group.objects.filter(name__in=[ADMINISTRATORS, MARKETERS])
-        user.groups.remove(*roles)
-        user.groups.add(Group.objects.get(name=self.cleaned_data["role"]))
-        # Both roles work in the admin.
+        before = role_of(user)
+        wanted = self.cleaned_data["role"]
+        if before != wanted:
+            user.groups.remove(*Group.objects.filter(name__in=ROLES))
+            user.groups.add(Group.objects.get(name=wanted))
+            user._role_cache = None
+            audit.record(
+                audit.Action.ROLE_CHANGED, user, details={"from": before or "", "to": wanted}
+            )
+        # Every role works in the admin (the analyst's read-only).
         if not user.is_staff:
             user.is_staff = True
             user.save(update_fields=["is_staff"])
@@ -49,12 +63,14 @@ class PortalUserChangeForm(RoleFormMixin, UserChangeForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
-            names = set(self.instance.groups.values_list("name", flat=True))
-            self.fields["role"].initial = ADMINISTRATORS if ADMINISTRATORS in names else MARKETERS
+            self.fields["role"].initial = role_of(self.instance) or MARKETERS
 
 
 @admin.register(User)
-class UserAdmin(DeclaredLookupsOnly, BaseUserAdmin):
+class UserAdmin(AuditedAdmin, DeclaredLookupsOnly, BaseUserAdmin):
+    audit_added = audit.Action.USER_ADDED
+    audit_changed = audit.Action.USER_CHANGED
+    audit_deleted = audit.Action.USER_DELETED
     form = PortalUserChangeForm
     add_form = PortalUserCreationForm
     list_display = ("username", "email", "role", "is_active", "last_login")
@@ -79,12 +95,8 @@ class UserAdmin(DeclaredLookupsOnly, BaseUserAdmin):
     def role(self, user: User) -> str:
         if user.is_superuser:
             return _("Superuser")
-        names = {g.name for g in user.groups.all()}
-        return (
-            _("Administrator")
-            if ADMINISTRATORS in names
-            else (_("Marketer") if MARKETERS in names else "—")
-        )
+        names = {g.name for g in user.groups.all()}  # prefetched
+        return next((ROLE_LABELS[role] for role in ROLES if role in names), "—")
 
     def get_queryset(self, request):
         users = super().get_queryset(request).prefetch_related("groups")

@@ -1,4 +1,4 @@
-"""The two roles and what each may do.
+"""The four roles and what each may do.
 
 Administrators manage vendor accounts (and their credentials) and users, and see the task
 cluster's history and login lockouts; they schedule no tasks (the portal's schedules are made
@@ -10,18 +10,30 @@ is write-only for everyone, and the admin hides the other connection details fro
 The groups and their permissions are created by ``accounts/migrations/0002_roles.py`` from the
 tables below, kept in step by ``manage.py sync_roles`` and after every migrate, and a migration
 re-applies the table to existing databases whenever a row changes (0003, 0004).
+
+Approvers approve or reject the campaigns that need a second pair of eyes
+(``PortalSettings`` says which) and send, pause, resume or cancel campaigns; they compose
+nothing.  Analysts read everything a marketer reads, in the portal and the admin, and change
+nothing.  What a role may *do* beyond its model permissions is a capability
+(``CAPABILITIES``, asked through ``can``): the portal's views, its templates (the ``can``
+filter) and the admin ask the same question.
 """
 
 from django.contrib.auth.models import Group, Permission
 
 ADMINISTRATORS = "Administrators"
 MARKETERS = "Marketers"
+APPROVERS = "Approvers"
+ANALYSTS = "Analysts"
+ROLES = (MARKETERS, APPROVERS, ADMINISTRATORS, ANALYSTS)
 
 ALL = ("add", "change", "delete", "view")
 
 ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
     ADMINISTRATORS: {
         "accounts.user": ALL,
+        # The audit trail: read and exported, never written by hand (``messaging.admin.audit``).
+        "accounts.auditevent": ("view",),
         "auth.group": ("view",),
         "messaging.vendoraccount": ALL,
         "messaging.template": ALL,
@@ -66,6 +78,57 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "messaging.importjob": ("add", "view"),
     },
 }
+# What marketers see, read-only: approvers review and operate campaigns through capabilities
+# (``send``, ``approve``), never by editing them; analysts only read.
+READ_ONLY: dict[str, tuple[str, ...]] = {label: ("view",) for label in ROLE_PERMISSIONS[MARKETERS]}
+ROLE_PERMISSIONS[APPROVERS] = dict(READ_ONLY)
+ROLE_PERMISSIONS[ANALYSTS] = dict(READ_ONLY)
+
+COMPOSE = "compose"
+"""Write and change draft campaigns, their messages, recipient lists and imports."""
+SUBMIT = "submit"
+"""Submit a campaign for approval."""
+SEND = "send"
+"""Start or schedule a campaign (once it needs no approval or has it), test-send it, pause,
+resume, cancel it, send its unresolved messages again."""
+APPROVE = "approve"
+"""Approve or reject a campaign submitted by someone else."""
+MANAGE = "manage"
+"""Vendor accounts, users and roles, the portal's settings."""
+AUDIT = "audit"
+"""Read and export the audit trail."""
+VIEW = "view"
+"""The portal's pages and reports."""
+
+CAPABILITIES: dict[str, frozenset[str]] = {
+    VIEW: frozenset(ROLES),
+    COMPOSE: frozenset({MARKETERS, ADMINISTRATORS}),
+    SUBMIT: frozenset({MARKETERS, ADMINISTRATORS}),
+    # A marketer sends what needs no approval, or what an approver approved (the approval
+    # rule itself is ``messaging.services.approval``, enforced by the campaign commands).
+    SEND: frozenset({MARKETERS, APPROVERS, ADMINISTRATORS}),
+    APPROVE: frozenset({APPROVERS}),
+    MANAGE: frozenset({ADMINISTRATORS}),
+    AUDIT: frozenset({ADMINISTRATORS}),
+}
+"""Which roles have each capability; a superuser has them all."""
+
+
+def can(user, capability: str) -> bool:
+    """The one answer to "may this user do that" beyond model permissions."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    return any(has_role(user, role) for role in CAPABILITIES[capability])
+
+
+def role_of(user) -> str | None:
+    """The user's role (one per user), or None."""
+    for role in ROLES:
+        if has_role(user, role):
+            return role
+    return None
 
 
 def has_role(user, role: str) -> bool:

@@ -627,11 +627,47 @@ class Campaign(models.Model):
     # stats answer "not modified" while it stands still.
     stats_version = models.PositiveBigIntegerField(_("stats version"), default=0, editable=False)
 
+    # Approval (``services.approval`` says when one is needed; ``campaign_commands`` alone
+    # writes these): submitted, then approved or rejected by an approver who is not the
+    # author.  The fingerprint is the content, list and account the approver saw: when they
+    # change, the approval no longer holds.
+    class Approval(models.TextChoices):
+        NONE = "", _("Not submitted")
+        PENDING = "pending", _("Awaiting approval")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+
+    approval_status = models.CharField(
+        _("approval"),
+        max_length=10,
+        choices=Approval.choices,
+        default=Approval.NONE,
+        blank=True,
+        editable=False,
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        verbose_name=_("reviewed by"),
+    )
+    approved_at = models.DateTimeField(_("reviewed"), null=True, blank=True, editable=False)
+    approval_comment = models.TextField(_("review comment"), blank=True, editable=False)
+    approval_fingerprint = models.CharField(
+        _("content approved"), max_length=64, blank=True, editable=False
+    )
+
     class Meta:
         verbose_name = _("campaign")
         verbose_name_plural = _("campaigns")
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["status", "scheduled_at"])]
+        indexes = [
+            models.Index(fields=["status", "scheduled_at"]),
+            models.Index(fields=["approval_status", "created_at"], name="campaign_approval"),
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from .views.portal import (
+    approvals,
     archive,
     campaigns,
     composer,
@@ -40,6 +41,11 @@ urlpatterns = [
     ),
     path("campaigns/<int:pk>/confirm/", composer.confirm, name="confirm"),
     path("campaigns/<int:pk>/test-send/", composer.test_send, name="test_send"),
+    path("campaigns/<int:pk>/submit/", composer.submit, name="submit"),
+    # Approval
+    path("approvals/", approvals.queue, name="approvals"),
+    path("approvals/<int:pk>/", approvals.review, name="approval_review"),
+    path("approvals/<int:pk>/decide/", approvals.decide, name="approval_decide"),
     # Campaigns
     path("campaigns/", campaigns.campaign_list, name="campaigns"),
     path("campaigns/<int:pk>/", campaigns.campaign_detail, name="campaign"),

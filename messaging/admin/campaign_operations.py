@@ -12,6 +12,8 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.roles import SEND, can
+
 from ..models import Campaign, Recipient
 from ..services import campaign_commands, sending
 from ..services.compose import preview_message
@@ -66,7 +68,9 @@ class CampaignOperations:
         ]
 
     def _campaign(self, request, pk) -> Campaign:
-        if not self.has_change_permission(request):
+        # Sending and operating a campaign is a capability (``accounts.roles``): approvers
+        # have it without changing campaigns; analysts have neither.
+        if not can(request.user, SEND):
             raise PermissionDenied
         return get_object_or_404(
             Campaign.objects.select_related("template", "vendor_account", "recipient_list"),
@@ -178,4 +182,5 @@ class CampaignOperations:
         if campaign:
             extra_context["status_counts"] = counter_rows(campaign)
             extra_context["campaign_obj"] = campaign
+            extra_context["can_send"] = can(request.user, SEND)
         return super().change_view(request, object_id, form_url, extra_context)

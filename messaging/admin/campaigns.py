@@ -6,6 +6,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from accounts.admin_lookups import DeclaredLookupsOnly
+from accounts.audit import Action, record
+from accounts.roles import COMPOSE, can
 
 from ..models import (
     Campaign,
@@ -41,6 +43,7 @@ class CampaignAdmin(
     list_display = (
         "name",
         "status",
+        "approval_status",
         "vendor_account",
         "recipient_list",
         "scheduled_at",
@@ -50,7 +53,7 @@ class CampaignAdmin(
         "progress_display",
         "delivery_rate_display",
     )
-    list_filter = ("status", "vendor_account")
+    list_filter = ("status", "approval_status", "vendor_account")
     search_fields = ("name",)
     list_select_related = ("vendor_account", "recipient_list")
     date_hierarchy = "created_at"
@@ -74,7 +77,22 @@ class CampaignAdmin(
         "start_requested_at",
         "progress_display",
         "delivery_rate_display",
+        "approval_status",
+        "approved_by",
+        "approved_at",
+        "approval_comment",
     )
+
+    # Composing is a capability (marketers and administrators): an approver or an analyst
+    # reads campaigns here, and operates them through ``CampaignOperations``.
+    def has_add_permission(self, request):
+        return can(request.user, COMPOSE) and super().has_add_permission(request)
+
+    def has_change_permission(self, request, obj=None):
+        return can(request.user, COMPOSE) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return can(request.user, COMPOSE) and super().has_delete_permission(request, obj)
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
@@ -122,12 +140,15 @@ class CampaignAdmin(
         if not change:
             obj.created_by = request.user
             super().save_model(request, obj, form, change)
+            record(Action.COMPOSED, obj, details={"created": True})
             return
         # Only what the form changed: the state and counters belong to the pipeline, and a
         # whole-row save would write back the values this form was loaded with.
         fields = [f for f in form.changed_data if f != "scheduled_at"]
         if fields:
             obj.save(update_fields=fields)
+            record(Action.COMPOSED, obj, details={"fields": fields})
+            campaign_commands.void_if_changed(obj)
         if "scheduled_at" in form.changed_data:
             try:
                 if obj.status == Campaign.State.SCHEDULED and obj.scheduled_at:

@@ -3,13 +3,16 @@
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
+from accounts import audit
 from accounts.admin_lookups import DeclaredLookupsOnly
+from accounts.audit import Action, record
 
 from ..models import (
     SensitiveWord,
     Template,
     TemplateRegistration,
 )
+from ..services import campaign_commands
 from ..services.templates import TemplateSubmitError, submit_for_review
 from .template_files import TemplateFileInline
 from .template_library import TemplateLibraryFilter
@@ -41,6 +44,17 @@ class TemplateAdmin(DeclaredLookupsOnly, admin.ModelAdmin):
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if change:
+            # Its frames are inlines: the template is whole only now.
+            record(
+                Action.TEMPLATE_CHANGED,
+                form.instance,
+                details={"fields": audit.changed_fields(form)},
+            )
+            campaign_commands.void_changed_using(form.instance)
 
 
 @admin.register(TemplateRegistration)

@@ -1,7 +1,10 @@
 """Every change of a campaign's state, and only here (see ``Campaign`` for the diagram).
 
 The admin, the marketer's pages and the tasks call these; nothing else writes
-``Campaign.status`` (``tests/sending/test_campaign_commands.py`` keeps it so).  Commands that
+``Campaign.status`` or its approval (``tests/sending/test_campaign_commands.py`` keeps it so).
+Each command that changes what is sent records itself in the audit trail, once.
+A campaign that needs approval (``services.approval``) starts, or its schedule takes effect,
+only with an approval that still holds.  Commands that
 need work done afterwards (a start, batches to send) enqueue it once the transaction commits.
 """
 
@@ -14,9 +17,12 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.audit import Action, record
+from accounts.roles import SUBMIT, can
+
 from ..models import ArchiveState, Campaign, Message, SendBatch
 from ..statuses import Status
-from . import lifecycle
+from . import approval, lifecycle
 
 State = Campaign.State
 STARTABLE = (State.DRAFT, State.SCHEDULED, State.STARTING)
@@ -36,11 +42,17 @@ def _set(campaign_id: int, allowed, **fields) -> bool:
 # --------------------------------------------------------------------------- starting
 
 
+def _require_approval(campaign: Campaign) -> None:
+    if reason := approval.blocking_reason(campaign):
+        raise CampaignError(reason)
+
+
 def confirm(campaign: Campaign, *, exclude_missing: bool) -> str:
     """The marketer (or administrator) confirmed the send: schedule it when its time is in
     the future, otherwise start it now.  Returns "scheduled" or "starting"."""
     if campaign.status not in (State.DRAFT, State.SCHEDULED):
         raise CampaignError(_("Only a draft or scheduled campaign can be sent."))
+    _require_approval(campaign)
     if campaign.scheduled_at and campaign.scheduled_at > timezone.now():
         schedule(campaign, campaign.scheduled_at, exclude_missing=exclude_missing)
         return "scheduled"
@@ -51,12 +63,19 @@ def confirm(campaign: Campaign, *, exclude_missing: bool) -> str:
 def request_start(campaign_id: int, *, exclude_missing: bool | None = None) -> None:
     """Mark the campaign ``starting`` (committed first: a start whose worker dies is found
     and run again by ``sending.recover``) and enqueue its start."""
+    campaign = (
+        Campaign.objects.select_related("template", "vendor_account").filter(pk=campaign_id).first()
+    )
+    if campaign is None:
+        raise CampaignError(_("Only a draft or scheduled campaign can be started."))
+    _require_approval(campaign)
     fields = {"status": State.STARTING, "status_reason": "", "start_requested_at": timezone.now()}
     if exclude_missing is not None:
         fields["exclude_missing"] = exclude_missing
     if not _set(campaign_id, (State.DRAFT, State.SCHEDULED), **fields):
         raise CampaignError(_("Only a draft or scheduled campaign can be started."))
     _drop_schedule(campaign_id)
+    record(Action.SENT, campaign)
     transaction.on_commit(lambda: _enqueue_start(campaign_id))
 
 
@@ -74,6 +93,7 @@ def _enqueue_start(campaign_id: int) -> None:
 def schedule(campaign: Campaign, when: datetime, *, exclude_missing: bool) -> None:
     """Start at ``when``: the campaign waits ``scheduled`` and a one-off django-q schedule
     starts it (the dispatcher starts any that is due too, should the schedule be lost)."""
+    _require_approval(campaign)
     if not _set(
         campaign.pk,
         (State.DRAFT, State.SCHEDULED),
@@ -86,6 +106,7 @@ def schedule(campaign: Campaign, when: datetime, *, exclude_missing: bool) -> No
     campaign.scheduled_at, campaign.exclude_missing = when, exclude_missing
     campaign.status = State.SCHEDULED
     _put_schedule(campaign.pk, when)
+    record(Action.SCHEDULED, campaign, details={"at": when.isoformat()})
 
 
 def reschedule(campaign_id: int, when: datetime) -> None:
@@ -95,6 +116,11 @@ def reschedule(campaign_id: int, when: datetime) -> None:
     if not _set(campaign_id, (State.SCHEDULED,), scheduled_at=when):
         raise CampaignError(_("Only a scheduled campaign can be re-timed."))
     _put_schedule(campaign_id, when)
+    record(
+        Action.SCHEDULED,
+        Campaign.objects.get(pk=campaign_id),
+        details={"at": when.isoformat(), "rescheduled": True},
+    )
 
 
 def _put_schedule(campaign_id: int, when: datetime) -> None:
@@ -118,15 +144,40 @@ def _drop_schedule(campaign_id: int) -> None:
     Schedule.objects.filter(name=f"{SCHEDULE_PREFIX}{campaign_id}").delete()
 
 
+def _approved_when_due(campaign_id: int) -> bool:
+    """A scheduled campaign may start only with an approval that still holds; one without
+    goes back to draft, with the reason, rather than start (or wait to start) unapproved."""
+    campaign = (
+        Campaign.objects.select_related("template", "vendor_account").filter(pk=campaign_id).first()
+    )
+    if campaign is None:
+        return False
+    reason = approval.blocking_reason(campaign)
+    if reason is None:
+        return True
+    if _set(campaign_id, (State.SCHEDULED,), status=State.DRAFT, status_reason=reason):
+        _drop_schedule(campaign_id)
+    return False
+
+
 def start_if_due(campaign_id: int) -> bool:
     """A scheduled campaign whose time has come becomes ``starting`` (its schedule and the
     dispatcher both call this; only one wins)."""
     now = timezone.now()
-    return bool(
+    if not Campaign.objects.filter(
+        pk=campaign_id, status=State.SCHEDULED, scheduled_at__lte=now
+    ).exists():
+        return False
+    if not _approved_when_due(campaign_id):
+        return False
+    started = bool(
         Campaign.objects.filter(
             pk=campaign_id, status=State.SCHEDULED, scheduled_at__lte=now
         ).update(status=State.STARTING, start_requested_at=now)
     )
+    if started:
+        record(Action.SENT, Campaign.objects.get(pk=campaign_id), details={"scheduled": True})
+    return started
 
 
 def due_scheduled(now=None) -> list[int]:
@@ -136,9 +187,14 @@ def due_scheduled(now=None) -> list[int]:
             "pk", flat=True
         )
     )
+    started = []
     for campaign_id in ids:
-        _set(campaign_id, (State.SCHEDULED,), status=State.STARTING, start_requested_at=now)
-    return ids
+        if not _approved_when_due(campaign_id):
+            continue
+        if _set(campaign_id, (State.SCHEDULED,), status=State.STARTING, start_requested_at=now):
+            record(Action.SENT, Campaign.objects.get(pk=campaign_id), details={"scheduled": True})
+            started.append(campaign_id)
+    return started
 
 
 def chunk_written(
@@ -251,7 +307,10 @@ def enqueue_batches(batch_ids: list[int]) -> None:
 def pause(campaign_id: int, reason: str = "") -> bool:
     """Pause a sending campaign: no request leaves for it after this commits (a batch waiting
     for its turn goes back untouched; one already at the vendor finishes)."""
-    return _set(campaign_id, (State.SENDING,), status=State.PAUSED, status_reason=reason)
+    paused = _set(campaign_id, (State.SENDING,), status=State.PAUSED, status_reason=reason)
+    if paused:
+        record(Action.PAUSED, Campaign.objects.get(pk=campaign_id), details={"reason": reason})
+    return paused
 
 
 def pause_for_account(campaign_id: int, reason: str) -> bool:
@@ -287,6 +346,7 @@ def resume(campaign_id: int) -> list[int]:
         batches.update(not_before=None)
         transaction.on_commit(lambda: enqueue_batches(batch_ids))
         complete_if_done(campaign_id)
+        record(Action.RESUMED, Campaign.objects.get(pk=campaign_id))
     return batch_ids
 
 
@@ -309,6 +369,11 @@ def cancel(campaign_id: int, reason: str = "") -> int:
         withdrawn = lifecycle.withdraw(campaign_id, _("Campaign cancelled"))
         SendBatch.objects.filter(campaign_id=campaign_id, state=SendBatch.State.PENDING).update(
             state=SendBatch.State.DONE, finished_at=timezone.now(), error="cancelled"
+        )
+        record(
+            Action.CANCELLED,
+            Campaign.objects.get(pk=campaign_id),
+            details={"reason": reason, "withdrawn": withdrawn},
         )
     return withdrawn
 
@@ -409,4 +474,113 @@ def resend_unresolved(campaign_id: int, *, by: str = "") -> int:
             finished_at=None,
         )
         transaction.on_commit(lambda: enqueue_batches(batch_ids))
+        record(Action.SENT, campaign, details={"resent_unresolved": len(moved)})
     return len(moved)
+
+
+# --------------------------------------------------------------------------- approval
+
+
+def _set_approval(campaign: Campaign, allowed, **fields) -> bool:
+    """Write the approval fields of a campaign not yet sent whose approval is in one of the
+    ``allowed`` states (compare-and-set: two reviewers cannot both decide)."""
+    updated = Campaign.objects.filter(
+        pk=campaign.pk, status__in=approval.OPEN_STATES, approval_status__in=allowed
+    ).update(**fields)
+    if updated:
+        for name, value in fields.items():
+            setattr(campaign, name, value)
+    return bool(updated)
+
+
+def submit(campaign: Campaign, *, user) -> None:
+    """The author asks for approval of the campaign as it is now."""
+    if not can(user, SUBMIT):
+        raise CampaignError(_("You may not submit campaigns for approval."))
+    if campaign.status != State.DRAFT:
+        raise CampaignError(_("Only a draft can be submitted for approval."))
+    if approval.holds(campaign):
+        raise CampaignError(_("This campaign is already approved."))
+    if not _set_approval(
+        campaign,
+        (Campaign.Approval.NONE, Campaign.Approval.REJECTED, Campaign.Approval.APPROVED),
+        approval_status=Campaign.Approval.PENDING,
+        approved_by=None,
+        approved_at=None,
+        approval_comment="",
+        approval_fingerprint=approval.fingerprint(campaign),
+    ):
+        raise CampaignError(_("This campaign is already awaiting approval."))
+    record(Action.SUBMITTED, campaign)
+
+
+def approve(campaign: Campaign, *, user, comment: str = "", seen: str | None = None) -> None:
+    """An approver who is not the author approves the campaign as ``seen`` (the fingerprint
+    of what the review page showed: a change made meanwhile is not approved unseen)."""
+    _decide(campaign, user, Campaign.Approval.APPROVED, comment, seen)
+    record(Action.APPROVED, campaign, details={"comment": comment})
+
+
+def reject(campaign: Campaign, *, user, comment: str, seen: str | None = None) -> None:
+    """An approver who is not the author rejects the campaign, saying why."""
+    if not comment.strip():
+        raise CampaignError(_("Say why the campaign is rejected."))
+    _decide(campaign, user, Campaign.Approval.REJECTED, comment, seen)
+    record(Action.REJECTED, campaign, details={"comment": comment})
+
+
+def _decide(campaign: Campaign, user, outcome: str, comment: str, seen: str | None) -> None:
+    if refusal := approval.review_refusal(user, campaign):
+        raise CampaignError(refusal)
+    now_fingerprint = approval.fingerprint(campaign)
+    if seen is not None and seen != now_fingerprint:
+        raise CampaignError(
+            _("The campaign changed while you reviewed it: review it again as it is now.")
+        )
+    if not _set_approval(
+        campaign,
+        (Campaign.Approval.PENDING,),
+        approval_status=outcome,
+        approved_by=user,
+        approved_at=timezone.now(),
+        approval_comment=comment.strip(),
+        approval_fingerprint=now_fingerprint,
+    ):
+        raise CampaignError(_("This campaign is not awaiting approval."))
+
+
+def void_if_changed(campaign: Campaign) -> bool:
+    """The campaign's content, list or account may have changed: an approval that no longer
+    holds is voided (audited) and a campaign scheduled on its strength goes back to draft.
+    Every place that saves a campaign's message, list or account calls this.  True when an
+    approval was voided."""
+    campaign.refresh_from_db(
+        fields=["approval_status", "approval_fingerprint", "status", "template"]
+    )
+    if campaign.approval_status != Campaign.Approval.APPROVED or approval.holds(campaign):
+        return False
+    with transaction.atomic():
+        if not _set_approval(
+            campaign,
+            (Campaign.Approval.APPROVED,),
+            approval_status=Campaign.Approval.NONE,
+            approval_fingerprint="",
+        ):
+            return False
+        reason = _("Its content, list or account changed after approval.")
+        if _set(campaign.pk, (State.SCHEDULED,), status=State.DRAFT, status_reason=reason):
+            _drop_schedule(campaign.pk)
+            campaign.status = State.DRAFT
+        record(Action.APPROVAL_VOIDED, campaign, details={"reason": reason})
+    return True
+
+
+def void_changed_using(template) -> int:
+    """A template changed (in the admin's library): void the approvals it no longer holds
+    for the campaigns not yet sent that send it.  Returns how many were voided."""
+    approved = Campaign.objects.filter(
+        template=template,
+        approval_status=Campaign.Approval.APPROVED,
+        status__in=approval.OPEN_STATES,
+    )
+    return sum(void_if_changed(campaign) for campaign in approved)

@@ -13,6 +13,9 @@ copies it, frames included, into the campaign's own message first: the library t
 never changed by the composer.  The campaign's own message stays with the campaign when it is
 sent (its messages were rendered from it) and goes when the campaign is deleted
 (``discard_with_campaign``, connected to the campaign's deletion in ``apps``).
+
+Saving a draft or changing its frames is recorded in the audit trail, and voids an approval
+that no longer holds for what the campaign now sends (``campaign_commands.void_if_changed``).
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ from collections.abc import Mapping
 
 from django.db import transaction
 
+from accounts.audit import Action, record
+
 from ..models import Campaign, Template, TemplateFile
-from . import frames
+from . import campaign_commands, frames
 from .frames import copy_files, frames_fixed
 from .templates import keep_body_with_frames
 
@@ -107,6 +112,7 @@ def save_draft(data: Mapping, *, user, campaign: Campaign | None = None) -> Camp
         # MMS / video / 5G: the body follows the text frames (their placeholders' order is
         # the order a send passes the values in).
         keep_body_with_frames(template)
+    created = campaign is None
     if campaign is None:
         campaign = Campaign(created_by=user)
     campaign.name = data["name"]
@@ -117,6 +123,9 @@ def save_draft(data: Mapping, *, user, campaign: Campaign | None = None) -> Camp
     campaign.save()
     if own is not None and own.pk != template.pk:
         discard(own)
+    record(Action.COMPOSED, campaign, details={"created": created})
+    if not created:
+        campaign_commands.void_if_changed(campaign)
     return campaign
 
 
@@ -147,7 +156,10 @@ def add_frame_file(campaign: Campaign, frame: int, upload, *, user=None) -> Temp
     frames.check_file(campaign.template, campaign.vendor_account, upload)
     with transaction.atomic():
         template, _copies = make_own(campaign, user=user)
-        return frames.add_file(template, campaign.vendor_account, frame, upload)
+        added = frames.add_file(template, campaign.vendor_account, frame, upload)
+        record(Action.COMPOSED, campaign, details={"frame": frame, "file_added": added.pk})
+        campaign_commands.void_if_changed(campaign)
+        return added
 
 
 def remove_frame_file(campaign: Campaign, item: TemplateFile, *, user=None) -> bool:
@@ -157,7 +169,11 @@ def remove_frame_file(campaign: Campaign, item: TemplateFile, *, user=None) -> b
         return False
     with transaction.atomic():
         template, copies = make_own(campaign, user=user)
-        return frames.remove_file(template, copies.get(item.pk, item))
+        removed = frames.remove_file(template, copies.get(item.pk, item))
+        if removed:
+            record(Action.COMPOSED, campaign, details={"file_removed": item.pk})
+            campaign_commands.void_if_changed(campaign)
+        return removed
 
 
 def discard(template: Template) -> bool:

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 from ...models import Campaign
 from ...services import archive as archives
 from ..media import protected_file_response
+from . import exports
 from .common import portal_view
 
 ARCHIVE_PERMISSION = "messaging.delete_campaign"
@@ -42,6 +43,7 @@ def archive_file(request, pk: int):
     campaign = get_object_or_404(Campaign, pk=pk)
     if not archives.is_archived(campaign):
         return redirect("portal:campaign", pk=campaign.pk)
+    exports.audit_export("messages", "csv.gz", campaign, archived=True)
     return protected_file_response(
         campaign.archive_file,
         archives.ARCHIVE_CONTENT_TYPE,

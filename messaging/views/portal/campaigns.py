@@ -21,6 +21,8 @@ from django.utils.http import parse_etags
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from accounts.roles import SEND
+
 from ...models import (
     Campaign,
     CampaignCodeCount,
@@ -402,7 +404,7 @@ def _operation(request, pk: int, action):
     return redirect("portal:campaign", pk=campaign.pk)
 
 
-@portal_view("messaging.change_campaign")
+@portal_view("messaging.view_campaign", capability=SEND)
 @require_POST
 def pause(request, pk: int):
     def act(request, campaign):
@@ -414,7 +416,7 @@ def pause(request, pk: int):
     return _operation(request, pk, act)
 
 
-@portal_view("messaging.change_campaign")
+@portal_view("messaging.view_campaign", capability=SEND)
 @require_POST
 def resume(request, pk: int):
     def act(request, campaign):
@@ -424,7 +426,7 @@ def resume(request, pk: int):
     return _operation(request, pk, act)
 
 
-@portal_view("messaging.change_campaign")
+@portal_view("messaging.view_campaign", capability=SEND)
 @require_POST
 def cancel(request, pk: int):
     def act(request, campaign):
@@ -436,7 +438,7 @@ def cancel(request, pk: int):
     return _operation(request, pk, act)
 
 
-@portal_view("messaging.change_campaign")
+@portal_view("messaging.view_campaign", capability=SEND)
 @require_POST
 def resend_unresolved(request, pk: int):
     def act(request, campaign):

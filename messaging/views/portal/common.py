@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils.functional import cached_property
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from accounts.roles import ADMINISTRATORS, MARKETERS, has_role
+from accounts.roles import ADMINISTRATORS, VIEW, can, has_role
 
 SEARCH_MAX_CHARS = 200
 TEST_PHONE = re.compile(r"(?=[+0-9]{5,20}\Z)\+?[0-9]+")
@@ -42,19 +42,17 @@ def parse_id(value) -> int | None:
 
 
 def can_use_portal(user) -> bool:
-    """Marketers and administrators use the portal."""
-    return user.is_authenticated and (
-        user.is_superuser or has_role(user, MARKETERS) or has_role(user, ADMINISTRATORS)
-    )
+    """Every role uses the portal: what each may do there is its capabilities."""
+    return can(user, VIEW)
 
 
 def is_administrator(user) -> bool:
     return user.is_authenticated and (user.is_superuser or has_role(user, ADMINISTRATORS))
 
 
-def portal_view(*permissions: str):
-    """Login required (the portal's login page), a portal role, and every named model
-    permission; otherwise 403."""
+def portal_view(*permissions: str, capability: str | None = None):
+    """Login required (the portal's login page), a portal role, every named model permission
+    and the named capability (``accounts.roles.can``); otherwise 403."""
 
     def decorate(view):
         @wraps(view)
@@ -62,6 +60,8 @@ def portal_view(*permissions: str):
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path(), reverse("login"))
             if not can_use_portal(request.user) or not request.user.has_perms(permissions):
+                raise PermissionDenied
+            if capability is not None and not can(request.user, capability):
                 raise PermissionDenied
             return view(request, *args, **kwargs)
 

@@ -24,10 +24,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from accounts.roles import COMPOSE, SEND, SUBMIT, can
+
 from ...forms.composer import ComposeForm, composer_config, composer_texts, initial_data
 from ...media_types import served_type
 from ...models import Campaign, TemplateFile
-from ...services import campaign_commands, drafts, frames, sending
+from ...services import approval, campaign_commands, drafts, frames, sending
 from ...services.compose import full_text, preview_campaign
 from ...services.content_checks import (
     check_message,
@@ -67,7 +69,7 @@ def _bound_preview(request) -> LivePreview | None:
     )
 
 
-@portal_view("messaging.add_campaign")
+@portal_view("messaging.add_campaign", capability=COMPOSE)
 @require_POST
 def preview(request):
     """htmx: the preview panel for the form as it stands."""
@@ -76,7 +78,7 @@ def preview(request):
     )
 
 
-@portal_view("messaging.add_campaign")
+@portal_view("messaging.add_campaign", capability=COMPOSE)
 @require_POST
 def content_check(request):
     """htmx: the sensitive-word check of the first message as it will be sent."""
@@ -94,7 +96,7 @@ def content_check(request):
 # --------------------------------------------------------------------------- compose
 
 
-@portal_view("messaging.add_campaign")
+@portal_view("messaging.add_campaign", capability=COMPOSE)
 def compose(request, pk: int | None = None):
     campaign = None
     if pk is not None:
@@ -137,7 +139,7 @@ def compose(request, pk: int | None = None):
 # --------------------------------------------------------------------------- frames
 
 
-@portal_view("messaging.change_campaign", "messaging.add_templatefile")
+@portal_view("messaging.change_campaign", "messaging.add_templatefile", capability=COMPOSE)
 @require_POST
 def upload_frame(request, pk: int):
     """Add a file (or a text) to a frame of a draft campaign's MMS / 5G message."""
@@ -173,7 +175,7 @@ def frame_file(request, pk: int, file_pk: int):
     return protected_file_response(item.file, served_type(item.content_type))
 
 
-@portal_view("messaging.change_campaign", "messaging.delete_templatefile")
+@portal_view("messaging.change_campaign", "messaging.delete_templatefile", capability=COMPOSE)
 @require_POST
 def delete_frame_file(request, pk: int, file_pk: int):
     campaign = get_object_or_404(
@@ -201,9 +203,10 @@ def _campaign_for_send(pk: int) -> Campaign:
     )
 
 
-@portal_view("messaging.change_campaign")
+@portal_view("messaging.view_campaign", capability=SEND)
 def confirm(request, pk: int):
-    """What the send will be — count, parts, estimated cost, checks — and the button."""
+    """What the send will be — count, parts, estimated cost, checks — and the button; or,
+    when the campaign needs an approval it does not have, why, and the button to submit it."""
     campaign = _campaign_for_send(pk)
     if campaign.status not in (Campaign.State.DRAFT, Campaign.State.SCHEDULED):
         messages.info(request, _("This campaign has already been sent."))
@@ -216,8 +219,11 @@ def confirm(request, pk: int):
         else full_text(campaign.template, campaign.vendor_account, campaign.template.body)
     )
     verdict = check_message(first_text, campaign.template.body, campaign.vendor_account)
+    approval_reason = approval.blocking_reason(campaign)
     if request.method == "POST" and request.POST.get("confirm"):
-        if preview_data.errors or not preview_data.sendable:
+        if approval_reason:
+            messages.error(request, approval_reason)
+        elif preview_data.errors or not preview_data.sendable:
             messages.error(request, _("This campaign cannot be sent as it is."))
         elif not verdict.ok:
             messages.error(
@@ -239,8 +245,29 @@ def confirm(request, pk: int):
         # MMS / video / 5G: what the handset shows (the samples' texts are not sent as such).
         "rich": campaign.template.needs_vendor_approval,
         "frames": campaign_frames(campaign, _file_url(request, campaign)),
+        "approval_reason": approval_reason,
+        "can_submit": (
+            bool(approval_reason)
+            and campaign.status == Campaign.State.DRAFT
+            and campaign.approval_status != Campaign.Approval.PENDING
+            and can(request.user, SUBMIT)
+        ),
     }
     return TemplateResponse(request, "portal/composer/confirm.html", context)
+
+
+@portal_view("messaging.view_campaign", capability=SUBMIT)
+@require_POST
+def submit(request, pk: int):
+    """Ask for approval of the campaign as it is now."""
+    campaign = _campaign_for_send(pk)
+    try:
+        campaign_commands.submit(campaign, user=request.user)
+    except campaign_commands.CampaignError as exc:
+        messages.error(request, str(exc))
+        return redirect("portal:confirm", pk=campaign.pk)
+    messages.success(request, _("Submitted for approval."))
+    return redirect("portal:campaign", pk=campaign.pk)
 
 
 def _file_url(request, campaign: Campaign | None) -> Callable[[TemplateFile], str] | None:
@@ -270,7 +297,7 @@ def _start(request, campaign: Campaign, exclude_missing: bool):
     return redirect("portal:campaign", pk=campaign.pk)
 
 
-@portal_view("messaging.change_campaign")
+@portal_view("messaging.view_campaign", capability=SEND)
 @require_POST
 def test_send(request, pk: int):
     campaign = _campaign_for_send(pk)

@@ -2,7 +2,7 @@
 download pages and the admin's export actions both answer through here.  The rows and the
 writers (and the escaping of formula-like cells) are ``messaging.exports``, shared with the
 campaign archive (``services.archive``); a campaign whose messages were archived answers with
-its archive.
+its archive.  Every download is recorded in the audit trail (what, which format, by whom).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from django.utils import timezone, translation
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 
+from accounts.audit import Action, record
 from messaging.exports import (
     CSV,
     FORMATS,
@@ -65,10 +66,16 @@ def _stamp() -> str:
     return timezone.localtime().strftime("%Y%m%d-%H%M")
 
 
+def audit_export(what: str, fmt: str, obj=None, **details) -> None:
+    """One download, in the audit trail."""
+    record(Action.EXPORTED, obj, details={"what": what, "format": fmt, **details})
+
+
 # --------------------------------------------------------------------------- the three exports
 
 
 def recipients_response(recipient_list: RecipientList, fmt: str = CSV):
+    audit_export("recipients", fmt, recipient_list)
     headers, rows = recipient_rows(recipient_list)
     return spreadsheet_response(f"recipients-{recipient_list.pk}-{_stamp()}", fmt, headers, rows)
 
@@ -76,6 +83,7 @@ def recipients_response(recipient_list: RecipientList, fmt: str = CSV):
 def archived_messages_response(campaign: Campaign, fmt: str = CSV):
     """An archived campaign's messages: its archive file, which is the CSV export as it was
     when the campaign was archived (decompressed as it streams), or its rows as XLSX."""
+    audit_export("messages", fmt, campaign, archived=True)
     name = campaign.archive_file.name
     filename = f"campaign-{campaign.pk}-{_stamp()}"
     if fmt == XLSX:
@@ -96,11 +104,13 @@ def archived_messages_response(campaign: Campaign, fmt: str = CSV):
 
 
 def messages_response(queryset: QuerySet[Message], fmt: str = CSV, name: str = "messages"):
+    audit_export("messages", fmt, name=name)
     headers, rows = message_rows(queryset)
     return spreadsheet_response(f"{name}-{_stamp()}", fmt, headers, rows)
 
 
 def replies_response(queryset: QuerySet[InboundMessage], fmt: str = CSV, name: str = "replies"):
+    audit_export("replies", fmt, name=name)
     headers, rows = reply_rows(queryset)
     return spreadsheet_response(f"{name}-{_stamp()}", fmt, headers, rows)
 
