@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 
@@ -158,5 +159,28 @@ def reply_rows(queryset: QuerySet[InboundMessage]) -> tuple[list[str], Iterator[
         ordered = queryset.select_related("vendor_account", "campaign").order_by("received_at")
         for reply in ordered.iterator(2000):
             yield [get(reply) for _title, get in REPLY_COLUMNS]
+
+    return headers, rows()
+
+
+AUDIT_COLUMNS: list[tuple[Callable[[], str], Callable]] = [
+    (lambda: _("when"), lambda e: e.at),
+    (lambda: _("who"), lambda e: e.actor_name),
+    (lambda: _("from address"), lambda e: e.ip),
+    (lambda: _("action"), lambda e: e.get_action_display()),
+    (lambda: _("object type"), lambda e: e.object_type),
+    (lambda: _("object id"), lambda e: e.object_id),
+    (lambda: _("object"), lambda e: e.object_repr),
+    (lambda: _("details"), lambda e: json.dumps(e.details, ensure_ascii=False, sort_keys=True)),
+]
+
+
+def audit_rows(queryset) -> tuple[list[str], Iterator[list]]:
+    """The audit trail's events (``accounts.AuditEvent``), newest first as the list shows them."""
+    headers = [title() for title, _get in AUDIT_COLUMNS]
+
+    def rows():
+        for event in queryset.order_by("-at", "-id").iterator(2000):
+            yield [get(event) for _title, get in AUDIT_COLUMNS]
 
     return headers, rows()

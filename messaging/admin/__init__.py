@@ -1,6 +1,7 @@
 """The administrators' pages, one module per area; importing this package registers them all."""
 
 from . import (  # noqa: F401
+    audit,
     campaigns,
     logs,
     portal_settings,

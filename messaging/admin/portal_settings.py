@@ -3,13 +3,16 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from accounts.admin_audit import AuditedAdmin
 from accounts.admin_lookups import DeclaredLookupsOnly
+from accounts.audit import Action
 
 from ..models import PortalSettings
 
 
 @admin.register(PortalSettings)
-class PortalSettingsAdmin(DeclaredLookupsOnly, admin.ModelAdmin):
+class PortalSettingsAdmin(AuditedAdmin, DeclaredLookupsOnly, admin.ModelAdmin):
+    audit_added = audit_changed = Action.SETTINGS_CHANGED
     fieldsets = (
         (
             _("Send window (marketing messages)"),

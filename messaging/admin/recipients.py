@@ -6,7 +6,9 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from accounts.admin_audit import AuditedAdmin
 from accounts.admin_lookups import DeclaredLookupsOnly
+from accounts.audit import Action
 
 from ..models import (
     ImportJob,
@@ -107,7 +109,10 @@ class ImportJobAdmin(DeclaredLookupsOnly, admin.ModelAdmin):
 
 
 @admin.register(Suppression)
-class SuppressionAdmin(BigTableAdmin, DeclaredLookupsOnly, admin.ModelAdmin):
+class SuppressionAdmin(AuditedAdmin, BigTableAdmin, DeclaredLookupsOnly, admin.ModelAdmin):
+    # A changed row is a phone suppressed as it now reads.
+    audit_added = audit_changed = Action.SUPPRESSION_ADDED
+    audit_deleted = Action.SUPPRESSION_REMOVED
     list_display = ("phone", "reason", "evidence", "created_by", "created_at")
     list_filter = ("reason",)
     search_fields = ("phone", "evidence")

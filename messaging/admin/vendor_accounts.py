@@ -5,7 +5,9 @@ from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
+from accounts.admin_audit import AuditedAdmin
 from accounts.admin_lookups import DeclaredLookupsOnly
+from accounts.audit import Action
 
 from ..models import (
     DeliveryReport,
@@ -76,6 +78,9 @@ class VendorAccountForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # Never the stored secret, even as the form's initial value: a secret left empty is
+        # then no change (the audit trail names only the fields really changed).
+        self.initial["secret"] = ""
         if "options" in self.fields:
             self.fields["options"].help_text = options_help_html(self.instance.vendor or None)
 
@@ -120,8 +125,11 @@ def options_help_html(vendor_key: str | None) -> str:
 
 
 @admin.register(VendorAccount)
-class VendorAccountAdmin(RefuseBigDeletes, DeclaredLookupsOnly, admin.ModelAdmin):
+class VendorAccountAdmin(AuditedAdmin, RefuseBigDeletes, DeclaredLookupsOnly, admin.ModelAdmin):
     form = VendorAccountForm
+    audit_added = Action.VENDOR_ACCOUNT_ADDED
+    audit_changed = Action.VENDOR_ACCOUNT_CHANGED
+    audit_deleted = Action.VENDOR_ACCOUNT_DELETED
     list_display = (
         "name",
         "vendor",

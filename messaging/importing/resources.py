@@ -24,6 +24,7 @@ from import_export import resources
 from import_export.formats.base_formats import Format
 from import_export.results import RowResult
 
+from accounts.audit import Action, record
 from messaging.models import Recipient, RecipientList
 
 from .readers import SpreadsheetError, cell_text, open_table, phone_header_rank
@@ -207,6 +208,11 @@ class RecipientResource(resources.ModelResource):
             if new:
                 recipient_list.columns = columns + new
                 recipient_list.save(update_fields=["columns"])
+            record(
+                Action.IMPORTED,
+                recipient_list,
+                details={"accepted": self.summary.accepted, "rows": self.summary.rows},
+            )
 
 
 def spreadsheet_error_message(error: Exception) -> str:

@@ -47,6 +47,7 @@ from django.db import connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _gettext
 
+from accounts.audit import Action, record
 from messaging.models import ImportJob, Recipient, RecipientList, Suppression
 from messaging.services import sql
 from messaging.services.sql import rows as rows_sql
@@ -616,6 +617,12 @@ def _run_pipelined(job: ImportJob):
 
 def start(job: ImportJob, *, language: str | None = None) -> ImportJob:
     """Run a confirmed job: here for a small file, in a django-q2 task for a large one."""
+    # Recorded when confirmed, for whoever confirmed it (the task runs for nobody).
+    record(
+        Action.IMPORTED,
+        job.recipient_list,
+        details={"import_job": job.pk, "file": job.original_name},
+    )
     if runs_in_request(job):
         return run_import(job.pk, language=language)
     from django_q.tasks import async_task

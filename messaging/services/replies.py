@@ -16,6 +16,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.audit import Action, record
+
 from ..importing.phones import normalize
 from ..models import InboundMessage, Message, Suppression, VendorAccount
 from ..vendors.base import InboundReply
@@ -135,7 +137,7 @@ def _stored_replies(account, rows) -> set[tuple]:
 
 def _suppress(account: VendorAccount, inbound: InboundMessage) -> None:
     local = timezone.localtime(inbound.received_at)
-    Suppression.objects.get_or_create(
+    suppression, created = Suppression.objects.get_or_create(
         phone=inbound.phone,
         defaults={
             "reason": Suppression.Reason.OPT_OUT,
@@ -144,3 +146,9 @@ def _suppress(account: VendorAccount, inbound: InboundMessage) -> None:
             "inbound_message": inbound,
         },
     )
+    if created:
+        record(
+            Action.SUPPRESSION_ADDED,
+            suppression,
+            details={"reason": Suppression.Reason.OPT_OUT, "inbound_message": inbound.pk},
+        )

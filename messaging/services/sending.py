@@ -49,6 +49,8 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.audit import Action, record
+
 from ..models import Campaign, Message, Recipient, SendBatch, VendorAccount
 from ..statuses import Status
 from ..vendors.base import OutgoingMessage, VendorClient, VendorError
@@ -1019,4 +1021,5 @@ def send_test_message(campaign: Campaign, phone: str) -> Message:
             # A test is not retried or paused for: what the vendor said is the result.
             lifecycle.record_refused([message.pk], decision.code, decision.reason, timezone.now())
     message.refresh_from_db()
+    record(Action.TEST_SENT, campaign, details={"phone": phone, "status": message.status})
     return message
