@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
 
-from accounts.roles import ADMINISTRATORS, MARKETERS, sync_roles
+from accounts.roles import ADMINISTRATORS, ANALYSTS, APPROVERS, MARKETERS, sync_roles
 from messaging.models import Campaign, Recipient, RecipientList, Template, VendorAccount
 from messaging.vendors.simulator import SimulatorControl, SimulatorServer
 from tests.harness.processes import ROOT, database_url
@@ -33,6 +33,30 @@ def administrator(django_user_model):
 @pytest.fixture
 def marketer(django_user_model):
     return make_user(django_user_model, "mike-marketer", MARKETERS)
+
+
+@pytest.fixture
+def approver(django_user_model):
+    return make_user(django_user_model, "anna-approver", APPROVERS)
+
+
+@pytest.fixture
+def analyst(django_user_model):
+    return make_user(django_user_model, "ivy-analyst", ANALYSTS)
+
+
+@pytest.fixture
+def approver_client(approver):
+    client = Client()
+    client.force_login(approver)
+    return client
+
+
+@pytest.fixture
+def analyst_client(analyst):
+    client = Client()
+    client.force_login(analyst)
+    return client
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
-"""Crawl every URL pattern of the URLconf as an anonymous visitor, a marketer and an
-administrator, with every vendor down (its port closed), a failed balance refresh and failed
+"""Crawl every URL pattern of the URLconf as an anonymous visitor, a marketer, an approver,
+an analyst and an administrator, with every vendor down (its port closed), a failed balance refresh and failed
 sends stored, known secrets and known push tokens: no response body or redirect shows a
 secret, its md5 (either case), sms.cn's md5(password + uid) or any push token - except the
 push URL an administrator sees on a vendor account's own admin page, by design.  Each role
@@ -39,6 +39,7 @@ from .credentials import PUSH_TOKEN, SECRET, account_id, closed_port, forbidden,
 pytestmark = pytest.mark.django_db
 
 ANONYMOUS, MARKETER, ADMINISTRATOR = "anonymous", "marketer", "administrator"
+APPROVER, ANALYST = "approver", "analyst"
 
 
 def token_of(key: str) -> str:
@@ -229,10 +230,18 @@ LOGIN = re.compile(r"^/(accounts|admin)/login/")
 PUSH = re.compile(r"^/vendor/push/")
 VENDOR_ACCOUNT_PAGE = re.compile(r"^/admin/messaging/vendoraccount/(\d+)/change/$")
 # Administrators only (django-q's pages, users, groups, the task cluster, vendor accounts'
-# add page): a marketer gets 403, or a redirect away.
+# add page, the audit trail, the portal's settings): every other role gets 403, or a
+# redirect away.
 MARKETER_DENIED = re.compile(
-    r"^/admin/(accounts/user|auth/group|django_q|task-cluster|messaging/vendoraccount/add)"
+    r"^/admin/(accounts/user|accounts/auditevent|auth/group|django_q|task-cluster"
+    r"|messaging/vendoraccount/add|messaging/portalsettings/\d+/change)"
 )
+# What composes or changes: approvers and analysts get 403.
+COMPOSING = re.compile(
+    r"^/portal/(compose/$|campaigns/\d+/edit/$)|^/admin/messaging/(campaign|template|recipientlist)/add/$"
+)
+# What sends or operates a campaign: analysts get 403.
+SENDING = re.compile(r"^/portal/campaigns/\d+/confirm/$|^/admin/messaging/campaign/\d+/send/$")
 
 
 def needles(world: World) -> list[str]:
@@ -242,7 +251,7 @@ def needles(world: World) -> list[str]:
     return sorted(found, key=len, reverse=True)
 
 
-def test_crawl(world, admin_client, marketer_client):
+def test_crawl(world, admin_client, marketer_client, approver_client, analyst_client):
     paths = every_path(world)
     print("crawling", len(paths), "paths")
     assert len(paths) > 200
@@ -254,6 +263,8 @@ def test_crawl(world, admin_client, marketer_client):
     results = {
         ANONYMOUS: crawl(Client(), paths),
         MARKETER: crawl(marketer_client, paths),
+        APPROVER: crawl(approver_client, paths),
+        ANALYST: crawl(analyst_client, paths),
         ADMINISTRATOR: crawl(admin_client, paths),
     }
     secrets = needles(world)
@@ -289,16 +300,32 @@ def test_crawl(world, admin_client, marketer_client):
             assert status == 302 and LOGIN.match(location), (path, status, location)
     assert anonymous[wrong][0] == 404
 
-    # 3. Marketers: none of the administrators' pages.
+    # 3. Marketers, approvers, analysts: none of the administrators' pages.
+    for role in (MARKETER, APPROVER, ANALYST):
+        seen = results[role]
+        for path, (status, _, location) in seen.items():
+            if MARKETER_DENIED.match(path):
+                # A redirect leads out of the administrators' pages, or to one that is refused.
+                target = seen.get(location, (None,))[0]
+                redirected = status == 302 and (
+                    not MARKETER_DENIED.match(location) or target == 403
+                )
+                assert status in (403, 404) or redirected, (role, path, status, location)
+            assert status != 500, (role, path)
+        for path in ("/portal/", "/portal/campaigns/", "/portal/inbox/", "/portal/approvals/"):
+            assert seen[path][0] == 200, (role, path)
+        for campaign in world.campaigns:
+            assert seen[f"/portal/approvals/{campaign.pk}/"][0] == 200, role
     marketer = results[MARKETER]
-    for path, (status, _, location) in marketer.items():
-        if MARKETER_DENIED.match(path):
-            # A redirect leads out of the administrators' pages, or to one that is refused.
-            target = marketer.get(location, (None,))[0]
-            redirected = status == 302 and (not MARKETER_DENIED.match(location) or target == 403)
-            assert status in (403, 404) or redirected, (path, status, location)
-    for path in ("/portal/", "/portal/campaigns/", "/portal/compose/", "/portal/inbox/"):
-        assert marketer[path][0] == 200, path
+    assert marketer["/portal/compose/"][0] == 200
+
+    # Approvers and analysts compose nothing; analysts send nothing.
+    for role in (APPROVER, ANALYST):
+        for path, (status, _, _) in results[role].items():
+            if COMPOSING.match(path) or (role == ANALYST and SENDING.match(path)):
+                assert status in (403, 404), (role, path, status)
+    for campaign in world.campaigns:
+        assert results[APPROVER][f"/admin/messaging/campaign/{campaign.pk}/send/"][0] == 200
 
     # 4. Administrators: the admin's pages for what exists.
     administrator = results[ADMINISTRATOR]
