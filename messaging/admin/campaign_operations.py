@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from accounts.roles import SEND, can
 
 from ..models import Campaign, Recipient
-from ..services import campaign_commands, sending
+from ..services import approval, campaign_commands, sending
 from ..services.compose import preview_message
 from ..views.portal.common import TEST_PHONE
 
@@ -121,6 +121,7 @@ class CampaignOperations:
             "opts": self.model._meta,
             "exclude_missing": exclude_missing,
             "partial": partial,
+            "approval_reason": approval.blocking_reason(campaign),
         }
         return TemplateResponse(request, "admin/messaging/campaign/send.html", context)
 

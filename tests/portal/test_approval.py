@@ -306,3 +306,19 @@ def test_approving_an_edited_scheduled_campaign_in_the_admin_unschedules_it(
     assert campaign.approval_status == Approval.NONE
     assert campaign.status == Campaign.State.DRAFT
     assert events(Action.TEMPLATE_CHANGED) and events(Action.APPROVAL_VOIDED, campaign)
+
+
+def test_the_admin_send_page_holds_it_too(draft, marketer, approver):
+    require_approval()
+    campaign = draft()
+    client = english(marketer)
+    url = reverse("admin:messaging_campaign_send", args=[campaign.pk])
+    page = client.get(url).content.decode()
+    assert 'id="approval-needed"' in page and 'name="confirm"' not in page
+    client.post(url, {"confirm": "1", "missing": "exclude"})
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.State.DRAFT
+    approved(campaign, marketer, approver)
+    english(approver).post(url, {"confirm": "1", "missing": "exclude"})
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.State.STARTING

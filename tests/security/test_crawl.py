@@ -1,9 +1,9 @@
 """Crawl every URL pattern of the URLconf as an anonymous visitor, a marketer, an approver,
-an analyst and an administrator, with every vendor down (its port closed), a failed balance refresh and failed
-sends stored, known secrets and known push tokens: no response body or redirect shows a
-secret, its md5 (either case), sms.cn's md5(password + uid) or any push token - except the
-push URL an administrator sees on a vendor account's own admin page, by design.  Each role
-also gets the pages it should, and no others."""
+an analyst and an administrator, with every vendor down (its port closed), a failed balance
+refresh and failed sends stored, known secrets and known push tokens: no response body or
+redirect shows a secret, its md5 (either case), sms.cn's md5(password + uid) or any push
+token - except the push URL an administrator sees on a vendor account's own admin page, by
+design.  Each role also gets the pages it should, and no others."""
 
 from __future__ import annotations
 
