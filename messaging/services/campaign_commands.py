@@ -2,10 +2,10 @@
 
 The admin, the marketer's pages and the tasks call these; nothing else writes
 ``Campaign.status`` or its approval (``tests/sending/test_campaign_commands.py`` keeps it so).
-Each command that changes what is sent records itself in the audit trail, once.
-A campaign that needs approval (``services.approval``) starts, or its schedule takes effect,
-only with an approval that still holds.  Commands that
-need work done afterwards (a start, batches to send) enqueue it once the transaction commits.
+Commands that need work done afterwards (a start, batches to send) enqueue it once the
+transaction commits.  Each command that changes what is sent records itself in the audit
+trail, once.  A campaign that needs approval (``services.approval``) starts, or its schedule
+takes effect, only with an approval that still holds.
 """
 
 from __future__ import annotations
