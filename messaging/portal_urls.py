@@ -11,6 +11,7 @@ from .views.portal import (
     imports,
     inbox,
     lists,
+    suppressions,
 )
 
 app_name = "portal"
@@ -80,5 +81,14 @@ urlpatterns = [
     ),
     path("replies.<str:fmt>", exports.export_replies, name="export_replies"),
     path("inbox/", inbox.inbox, name="inbox"),
+    # Suppression list
+    path("suppressions/", suppressions.suppression_list, name="suppressions"),
+    path("suppressions/add/", suppressions.add, name="suppression_add"),
+    path("suppressions/import/", suppressions.import_file, name="suppression_import"),
+    path("suppressions/lift/", suppressions.lift, name="suppression_lift"),
+    path("suppressions.<str:fmt>", suppressions.export, name="suppression_export"),
+    # Alerts
+    path("alerts/", dashboard.alert_list, name="alerts"),
+    path("alerts/test/", dashboard.test_alert, name="alert_test"),
     path("inbox/mark/", inbox.mark, name="inbox_mark"),
 ]

@@ -108,7 +108,7 @@ class ImportJobAdmin(DeclaredLookupsOnly, admin.ModelAdmin):
 
 @admin.register(Suppression)
 class SuppressionAdmin(BigTableAdmin, DeclaredLookupsOnly, admin.ModelAdmin):
-    list_display = ("phone", "reason", "evidence", "created_by", "created_at")
+    list_display = ("phone", "reason", "evidence", "created_by", "created_at", "lifted_at")
     list_filter = ("reason",)
     search_fields = ("phone", "evidence")
     search_help_text = _(
@@ -123,7 +123,16 @@ class SuppressionAdmin(BigTableAdmin, DeclaredLookupsOnly, admin.ModelAdmin):
             return Q(phone=terms.phone)
         return Q(evidence__icontains=terms.text)
 
-    readonly_fields = ("inbound_message", "created_by", "created_at")
+    readonly_fields = (
+        "inbound_message",
+        "created_by",
+        "created_at",
+        "lifted_at",
+        "lifted_by",
+        "lifted_reason",
+        "lifting_reply",
+        "confirmation",
+    )
 
     def save_model(self, request, obj, form, change):
         if not change:

@@ -95,7 +95,7 @@ class RowChecker:
             self.recipient_list_id
             and Recipient.objects.filter(recipient_list_id=self.recipient_list_id).exists()
         )
-        self._check_suppression = Suppression.objects.exists()
+        self._check_suppression = Suppression.objects.active().exists()
 
     def check(self, row: int, raw, values=()) -> str | None:
         phone = normalize(raw, allow_international=self.allow_international)
@@ -131,7 +131,9 @@ class RowChecker:
         drop: set[str] = set()
         if self._check_suppression and phones:
             suppressed = set(
-                Suppression.objects.filter(phone__in=phones).values_list("phone", flat=True)
+                Suppression.objects.active()
+                .filter(phone__in=phones)
+                .values_list("phone", flat=True)
             )
             self.suppressed += len(suppressed)
             drop |= suppressed

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from ..models import ArchiveState, Campaign, Message, SendBatch
 from ..statuses import Status
-from . import lifecycle
+from . import alerts, lifecycle
 
 State = Campaign.State
 STARTABLE = (State.DRAFT, State.SCHEDULED, State.STARTING)
@@ -256,8 +256,18 @@ def pause(campaign_id: int, reason: str = "") -> bool:
 
 def pause_for_account(campaign_id: int, reason: str) -> bool:
     """The vendor refused because of the account (credentials, balance, sender number,
-    signature) or kept refusing: pause with the vendor's words for the marketer to see."""
-    return pause(campaign_id, _("Paused: %(reason)s") % {"reason": reason})
+    signature) or kept refusing: pause with the vendor's words for the marketer to see, and
+    alert the operators (``services.alerts``; resolved once the campaign is no longer paused)."""
+    paused = pause(campaign_id, _("Paused: %(reason)s") % {"reason": reason})
+    if paused:
+        campaign = Campaign.objects.only("pk", "name").get(pk=campaign_id)
+        alerts.raise_alert(
+            alerts.Kind.PAUSED_BY_VENDOR,
+            campaign,
+            _("Campaign “%(name)s” was paused: the vendor refused the account: %(reason)s")
+            % {"name": campaign.name, "reason": reason},
+        )
+    return paused
 
 
 def in_flight_count(campaign_id: int) -> int:

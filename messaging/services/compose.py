@@ -291,9 +291,9 @@ def preview_message(
     recipients = Recipient.objects.filter(recipient_list=recipient_list)
     suppressed = (
         set(
-            Suppression.objects.filter(phone__in=recipients.values("phone")).values_list(
-                "phone", flat=True
-            )
+            Suppression.objects.active()
+            .filter(phone__in=recipients.values("phone"))
+            .values_list("phone", flat=True)
         )
         if template.is_marketing
         else set()

@@ -72,6 +72,9 @@ class Capabilities:
     template_title_max_chars: int = 0
     """The longest template title the vendor takes, counted in UTF-16 code units (0: no
     limit).  The template submission service derives titles that fit."""
+    single_sends: bool = True
+    """The vendor takes one message on its own, outside a campaign (a test send, an opt-out
+    confirmation): a plain SMS to one number without an approved template."""
 
 
 # --------------------------------------------------------------------------- account options

@@ -184,7 +184,9 @@ def _selection(plan: Plan, span: Span, params: dict, encodability: Encodability)
     params.update(single=single, multi=multi, gsm_single=gsm_single, gsm_multi=gsm_multi)
     params["one_part"] = billed_as_one_message(template)
     suppressed = (
-        f"EXISTS (SELECT 1 FROM {Suppression._meta.db_table} s WHERE s.phone = r.phone)"  # noqa: S608
+        # Only a suppression in force (``Suppression.objects.active``): a lifted one is history.
+        f"EXISTS (SELECT 1 FROM {Suppression._meta.db_table} s"  # noqa: S608
+        " WHERE s.phone = r.phone AND s.lifted_at IS NULL)"
         if plan.suppress
         else "false"
     )
@@ -414,7 +416,9 @@ def _rendered(plan: Plan, span: Span):
     campaign, account, template = plan.campaign, plan.account, plan.campaign.template
     names = placeholders(template.body)
     suppressed = (
-        set(Suppression.objects.values_list("phone", flat=True)) if plan.suppress else set()
+        set(Suppression.objects.active().values_list("phone", flat=True))
+        if plan.suppress
+        else set()
     )
     renderer = MessageRenderer(template, account)
     encodability = Encodability(account)
