@@ -206,6 +206,23 @@ PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
 # Replies that are exactly one of these (any case, full or half width) opt the phone out.
 OPT_OUT_KEYWORDS = env.list("OPT_OUT_KEYWORDS", default=["T", "TD", "退订", "N", "取消", "STOP"])
 
+# --- E-mail (alerts, ``messaging.services.alerts``): printed to the console in development;
+# SMTP from the environment in production.
+EMAIL_BACKEND = env.str(
+    "EMAIL_BACKEND",
+    default="django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="smsportal@localhost")
+
 # --- django-q2: the ORM broker needs no extra server; Redis when Q_REDIS_URL is set.
 Q_CLUSTER = {
     "name": "smsportal",
