@@ -109,16 +109,24 @@ class Source:
     current: Callable[[], Iterable[tuple[object, str | None]]]
 
 
+def balance_threshold(account: VendorAccount, default: Decimal | None) -> Decimal | None:
+    """The balance below which an account is low: its own threshold, or the portal's
+    (``PortalSettings.low_balance_threshold``, passed as ``default``) when it sets none."""
+    return account.low_balance_threshold if account.low_balance_threshold is not None else default
+
+
+def is_low(account: VendorAccount, default: Decimal | None) -> bool:
+    threshold = balance_threshold(account, default)
+    return account.balance is not None and threshold is not None and account.balance < threshold
+
+
 def low_balances() -> Iterable[tuple[object, str]]:
-    """Active accounts whose last known balance is below their own threshold, or below the
-    portal's when the account sets none."""
+    """Active accounts whose last known balance is below their threshold."""
     default = PortalSettings.load().low_balance_threshold
     accounts = VendorAccount.objects.filter(is_active=True, balance__isnull=False)
     for account in accounts.order_by("pk"):
-        threshold = (
-            account.low_balance_threshold if account.low_balance_threshold is not None else default
-        )
-        if threshold is not None and account.balance < Decimal(threshold):
+        threshold = balance_threshold(account, default)
+        if is_low(account, default):
             yield (
                 account,
                 _("%(account)s: balance %(balance)s %(unit)s is below %(threshold)s.")

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.roles import MARKETERS, has_role
 
-from ...models import Alert, Campaign, DeliveryReport, VendorAccount
+from ...models import Alert, Campaign, DeliveryReport, PortalSettings, VendorAccount
 from ...services import alerts, inbox
 from ...services.vendor_accounts import probe_summary, refresh_balance
 from ...vendors.registry import vendor
@@ -36,9 +36,10 @@ def account_rows() -> list[dict]:
     """What a marketer may see of each active account: name, vendor, signature, balance.
     Never a connection detail or credential."""
     rows = []
+    default = PortalSettings.load().low_balance_threshold
     for account in VendorAccount.objects.filter(is_active=True).order_by("name"):
-        threshold = account.low_balance_threshold
-        low = account.balance is not None and threshold is not None and account.balance < threshold
+        threshold = alerts.balance_threshold(account, default)
+        low = alerts.is_low(account, default)
         rows.append(
             {
                 "pk": account.pk,
