@@ -6,6 +6,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from accounts import audit
 from accounts.admin_lookups import DeclaredLookupsOnly
 
 from ..models import (
@@ -44,6 +45,13 @@ class RecipientListAdmin(RefuseBigDeletes, DeclaredLookupsOnly, admin.ModelAdmin
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
+        if not change:
+            audit.record(audit.Action.SUPPRESSION_ADDED, obj, details={"reason": obj.reason})
+
+    def delete_model(self, request, obj):
+        # Deleting drops the evidence; lifting (the portal's suppression page) keeps it.
+        audit.record(audit.Action.SUPPRESSION_REMOVED, obj, details={"deleted": True})
+        super().delete_model(request, obj)
 
     def dependents(self, obj):
         # A list its campaigns use is protected anyway; their messages are what would load.
@@ -138,3 +146,10 @@ class SuppressionAdmin(BigTableAdmin, DeclaredLookupsOnly, admin.ModelAdmin):
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
+        if not change:
+            audit.record(audit.Action.SUPPRESSION_ADDED, obj, details={"reason": obj.reason})
+
+    def delete_model(self, request, obj):
+        # Deleting drops the evidence; lifting (the portal's suppression page) keeps it.
+        audit.record(audit.Action.SUPPRESSION_REMOVED, obj, details={"deleted": True})
+        super().delete_model(request, obj)

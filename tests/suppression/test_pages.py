@@ -147,3 +147,20 @@ def test_a_lifted_suppression_no_longer_holds_a_campaign_back(sim_account, make_
 
 def test_the_page_needs_a_login(client):
     assert client.get(PAGE).status_code == 302
+
+
+def test_the_admin_records_additions_and_deletions_in_the_audit_trail(admin_client):
+    response = admin_client.post(
+        reverse("admin:messaging_suppression_add"),
+        {"phone": "13800000007", "reason": "complaint", "evidence": "hotline"},
+    )
+    assert response.status_code == 302
+    suppression = Suppression.objects.get()
+    assert suppression.reason == Suppression.Reason.COMPLAINT
+    added = AuditEvent.objects.get(action=AuditEvent.Action.SUPPRESSION_ADDED)
+    assert added.object_id == str(suppression.pk) and added.actor_name == "alice-admin"
+    admin_client.post(
+        reverse("admin:messaging_suppression_delete", args=[suppression.pk]), {"post": "yes"}
+    )
+    assert not Suppression.objects.exists()
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.SUPPRESSION_REMOVED).exists()
