@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy
 
 from ..media_types import extension_families
 from ..models import Campaign, RecipientList, Template, VendorAccount
+from ..services.compose import conflicting_defaults
 from ..services.content_checks import frame_rules, price_per_segment
 from ..services.drafts import library_templates, own_message
 from ..vendors.registry import vendor
@@ -76,6 +77,15 @@ class ComposeForm(forms.Form):
         self.fields["vendor_account"].queryset = VendorAccount.objects.filter(is_active=True)
         self.fields["template"].queryset = library_templates()
         self.fields["signature"].validators = Template._meta.get_field("signature").validators
+
+    def clean_body(self):
+        body = self.cleaned_data.get("body", "")
+        if conflicting := conflicting_defaults(body):
+            raise forms.ValidationError(
+                _("Give %(names)s one default: <name|default> means the same wherever it is.")
+                % {"names": ", ".join(f"<{name}>" for name in conflicting)}
+            )
+        return body
 
     def clean_scheduled_at(self):
         when = self.cleaned_data.get("scheduled_at")
