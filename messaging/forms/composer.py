@@ -41,6 +41,10 @@ class ComposeForm(forms.Form):
         label=gettext_lazy("Message"),
         widget=forms.Textarea(attrs={"rows": 6}),
         max_length=2000,
+        help_text=gettext_lazy(
+            "<column> is filled from each recipient's column; <column|default> shows the "
+            "default to recipients without a value, e.g. <姓名|顾客>."
+        ),
     )
     signature = forms.CharField(
         label=gettext_lazy("Signature"),
@@ -59,9 +63,23 @@ class ComposeForm(forms.Form):
         required=False,
         help_text=gettext_lazy(
             "The name of the campaign's own message (kept with the campaign, not among the "
-            "saved templates) and an MMS / 5G template's title at the vendor; the campaign "
-            "name when empty."
+            "saved templates unless you save it as one) and an MMS / 5G template's title at "
+            "the vendor; the campaign name when empty."
         ),
+    )
+    save_as_template = forms.BooleanField(
+        label=gettext_lazy("Also save this message as a template"),
+        required=False,
+        help_text=gettext_lazy(
+            "It then appears among the saved templates, under the name above, for later "
+            "campaigns. Otherwise it stays with this campaign only."
+        ),
+    )
+    category = forms.CharField(
+        label=gettext_lazy("Template category"),
+        max_length=50,
+        required=False,
+        help_text=gettext_lazy("Only when saved as a template, e.g. 会员 or 促销."),
     )
     scheduled_at = forms.DateTimeField(
         label=gettext_lazy("Send at"),
@@ -77,6 +95,7 @@ class ComposeForm(forms.Form):
         self.fields["vendor_account"].queryset = VendorAccount.objects.filter(is_active=True)
         self.fields["template"].queryset = library_templates()
         self.fields["signature"].validators = Template._meta.get_field("signature").validators
+        self.fields["category"].widget.attrs["list"] = "template-categories"
 
     def clean_body(self):
         body = self.cleaned_data.get("body", "")
