@@ -62,7 +62,13 @@ def template_edit(request, pk: int | None = None):
     may_change = request.user.has_perm(
         "messaging.change_template" if template else "messaging.add_template"
     )
+    # Submitted to a vendor: its message is what the vendor approved (only the name and the
+    # category change).
+    fixed = template is not None and frames.frames_fixed(template)
     form = TemplateForm(request.POST or None, initial=template_initial(template))
+    if fixed:
+        for name in template_library.CONTENT_FIELDS:
+            form.fields[name].disabled = True
     if request.method == "POST":
         if not may_change:
             messages.error(request, _("You may not change templates."))
@@ -76,13 +82,9 @@ def template_edit(request, pk: int | None = None):
             else:
                 messages.success(request, _("Template saved."))
                 return redirect("portal:template", pk=saved.pk)
-    fixed = template is not None and frames.frames_fixed(template)
     if template is not None and frames.has_text_frames(template):
         attrs = form.fields["body"].widget.attrs
         attrs["readonly"], attrs["data-from-frames"] = True, "1"
-    if fixed:
-        for name in template_library.CONTENT_FIELDS:
-            form.fields[name].disabled = True
     context = {
         "form": form,
         "template_obj": template,
