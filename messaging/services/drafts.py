@@ -157,6 +157,7 @@ def _save_to_library(template: Template, data: Mapping) -> Template:
     template.is_draft = False
     template.name = (data.get("template_name") or data["name"])[:100]
     template.category = (data.get("category") or "").strip()[:50]
+    template.last_used_at = timezone.now()  # by this campaign
     template.full_clean()
     template.save()
     return template

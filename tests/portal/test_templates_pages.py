@@ -225,6 +225,7 @@ def test_a_campaigns_message_is_saved_as_a_template_only_when_asked(
     template = second.template
     assert not template.is_draft
     assert (template.name, template.category) == ("会员日模板", "会员")
+    assert template.last_used_at is not None  # by this campaign
     assert list(Template.objects.library()) == [template]
     # Saved from the campaign's page later: its own message moves to the library.
     compose(english_client, recipient_list, vendor_account, first, save_as_template="on")
