@@ -276,6 +276,23 @@ class Template(models.Model):
             "library, changed only with that campaign."
         ),
     )
+    category = models.CharField(
+        _("category"),
+        max_length=50,
+        blank=True,
+        db_index=True,
+        help_text=_("Groups saved templates in the portal's template list, e.g. 会员 or 促销."),
+    )
+    source = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="copies",
+        verbose_name=_("made from"),
+        help_text=_("The saved template a campaign's own message was copied from."),
+    )
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 

@@ -97,6 +97,15 @@ def reschedule(campaign_id: int, when: datetime) -> None:
     _put_schedule(campaign_id, when)
 
 
+def back_to_draft(campaign_id: int) -> None:
+    """A scheduled campaign goes back to draft to be edited: its schedule is dropped, and it
+    is sent only once checked and confirmed again (as any draft)."""
+    with transaction.atomic():
+        if not _set(campaign_id, (State.SCHEDULED,), status=State.DRAFT, status_reason=""):
+            raise CampaignError(_("Only a scheduled campaign can be taken back to draft."))
+        _drop_schedule(campaign_id)
+
+
 def _put_schedule(campaign_id: int, when: datetime) -> None:
     from django_q.models import Schedule
 

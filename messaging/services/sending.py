@@ -61,6 +61,7 @@ from .compose import (
     message_parts,
     placeholders,
     render,
+    template_values,
 )
 from .deadlocks import retry_on_deadlock
 from .outcomes import MAX_REQUEUES, Decision, Disposition, backoff_s, decide
@@ -1000,7 +1001,7 @@ def send_test_message(campaign: Campaign, phone: str) -> Message:
                 .values_list("vendor_template_id", flat=True)
                 .first()
             )
-            values = tuple(str(variables.get(name) or "") for name in placeholders(template.body))
+            values = template_values(template.body, variables)
             outgoing = OutgoingMessage(message.custom_id, phone, content, variables=values)
             answer = client.send_template(template_id, [outgoing])[0]
         else:
