@@ -254,7 +254,7 @@ def test_a_campaign_saved_from_a_template_marks_it_used(
 def test_the_migration_takes_auto_saved_messages_out_of_the_library(
     marketer, recipient_list, vendor_account
 ):
-    migration = importlib.import_module("messaging.migrations.0007_templates_library")
+    migration = importlib.import_module("messaging.migrations.0008_templates_library")
 
     def campaign(name, template):
         return Campaign.objects.create(
