@@ -167,6 +167,8 @@ AXES_LOCKOUT_PARAMETERS = [
     for part in env.list("LOGIN_LOCKOUT_BY", default=["username+ip_address"])
 ]
 AXES_RESET_ON_SUCCESS = True
+# Not its "BEGIN version …" line at every start of every process.
+AXES_VERBOSE = False
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 # The client's address: REMOTE_ADDR, unless a reverse proxy in front sets a header (then name
 # it, e.g. HTTP_X_FORWARDED_FOR, and say how many proxies there are).
@@ -264,7 +266,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     # A push URL carries the account's token, its only credential: the request warnings
     # (4xx / 5xx) and the development server's access log show /vendor/push/<id>/…/ instead.
-    "filters": {"push_tokens": {"()": "smsportal.log_filters.HidePushTokens"}},
+    "filters": {
+        "push_tokens": {"()": "smsportal.log_filters.HidePushTokens"},
+        "client_errors": {"()": "smsportal.log_filters.ClientErrorsWithoutTraceback"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         "server": {
@@ -279,8 +284,13 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
+        # Django's own default sends "django" to a console handler of its own in DEBUG as
+        # well as up to ours: every warning twice.  One handler, ours.
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "WARNING"},
-        "django.request": {"filters": ["push_tokens"]},
+        # A 4xx (a refused permission, a page not found) is the client's doing: one line,
+        # without the traceback of the exception that answered it.
+        "django.request": {"filters": ["push_tokens", "client_errors"]},
         # Django's own access-log setup, with the filter.
         "django.server": {
             "handlers": ["server"],
