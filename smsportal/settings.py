@@ -108,6 +108,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "messaging.demo.context.demo_mode",
             ],
         },
     },
@@ -203,6 +204,10 @@ MEDIA_ROOT = env.path("DJANGO_MEDIA_ROOT", default=BASE_DIR / "var" / "media")
 
 # Public base URL of this portal, used to build the push URLs vendors call.
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
+# The demo (bin/run sets PORTAL_DEMO=true): the vendor simulators' page, linked from the
+# dashboard, exists only then, and never in production (DEBUG off).
+DEMO_MODE = DEBUG and env.bool("PORTAL_DEMO", default=False)
+SIMULATOR_URL = env.str("SIMULATOR_URL", default="http://127.0.0.1:8025")
 # Replies that are exactly one of these (any case, full or half width) opt the phone out.
 OPT_OUT_KEYWORDS = env.list("OPT_OUT_KEYWORDS", default=["T", "TD", "退订", "N", "取消", "STOP"])
 

@@ -28,6 +28,8 @@ urlpatterns = [
     path("portal/", include("messaging.portal_urls")),
     # Uploaded files, behind permission checks (messaging/views/media.py).
     path("files/", include("messaging.views.media")),
+    # The demo's vendor simulator page: a 404 for everyone outside demo mode.
+    path("demo/simulator/", include("messaging.demo.urls")),
     path("", home, name="home"),
 ]
 

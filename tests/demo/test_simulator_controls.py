@@ -3,8 +3,9 @@
 import pytest
 import requests
 
+from messaging.demo.forms import FAULT_LABELS
 from messaging.vendors.base import RateLimited
-from messaging.vendors.simulator import SimulatorRefused
+from messaging.vendors.simulator import FAULT_MODES, SimulatorRefused
 
 pytestmark = pytest.mark.django_db
 
@@ -64,3 +65,8 @@ def test_unknown_faults_and_templates_are_refused(sim):
         sim.set_fault("smscn", "explode")
     with pytest.raises(SimulatorRefused, match="awaits review"):
         sim.review("ashx5g", "404", approved=True)
+
+
+def test_the_page_names_every_fault_mode_the_simulator_has(sim):
+    assert sim.overview()["fault_modes"] == list(FAULT_MODES)
+    assert set(FAULT_LABELS) == set(FAULT_MODES)
