@@ -40,6 +40,9 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, demo=False, simulator_url="", **options):
+        self.logins: list[dict] = []
+        """For ``runportal --demo``'s box: username, password (None when unchanged), the
+        variable that sets it."""
         self._user("admin", ADMINISTRATORS, "PORTAL_ADMIN_PASSWORD", superuser=True)
         marketer = self._user("marketer", MARKETERS, "PORTAL_MARKETER_PASSWORD")
         if demo:
@@ -51,10 +54,12 @@ class Command(BaseCommand):
             username=username, defaults={"is_staff": True, "is_superuser": superuser}
         )
         password = os.environ.get(password_env)
+        self.logins.append({"username": username, "password": None, "env": password_env})
         if created or password:
             password = password or secrets.token_urlsafe(9)
             user.set_password(password)
             user.save()
+            self.logins[-1]["password"] = password
             self.stdout.write(
                 self.style.SUCCESS(
                     f"  login: {username} / {password}   ({role}; set {password_env} to choose)"
