@@ -289,9 +289,9 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
-        # Django's own default sends "django" to a console handler of its own in DEBUG as
-        # well as up to ours: every warning twice.  One handler, ours.
-        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # Django's own default gives "django" a console handler of its own in DEBUG, besides
+        # propagating to ours: every warning twice.  Only ours.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
         "django.db.backends": {"level": "WARNING"},
         # A 4xx (a refused permission, a page not found) is the client's doing: one line,
         # without the traceback of the exception that answered it.

@@ -22,7 +22,8 @@ def request_log(settings):
     logger = logging.getLogger("django.request")
     while logger:
         for handler in logger.handlers:
-            if isinstance(handler, logging.StreamHandler):
+            # The configured console handlers (not pytest's capturing ones, subclasses).
+            if type(handler) is logging.StreamHandler:
                 swapped.append((handler, handler.setStream(buffer)))
         logger = logger.parent if logger.propagate else None
     yield buffer
