@@ -1,4 +1,4 @@
-"""``bin/run``'s last words: the logins and the addresses, in a box."""
+"""``bin/run``'s demo data and last words: the logins and the addresses, in a box."""
 
 import io
 
@@ -7,6 +7,7 @@ from django.core.management import call_command
 
 from messaging.management.commands.runportal import demo_box, display_width
 from messaging.management.commands.setup_demo import Command as SetupDemo
+from messaging.models import VendorAccount
 
 pytestmark = pytest.mark.django_db
 
@@ -37,3 +38,14 @@ def test_the_box_shows_the_logins_and_every_address(monkeypatch):
     monkeypatch.delenv("PORTAL_MARKETER_PASSWORD")
     text = demo_box("http://127.0.0.1:8000", "http://127.0.0.1:8025", run_setup_demo())
     assert "admin / (unchanged; PORTAL_ADMIN_PASSWORD sets it)" in text
+
+
+def test_setup_demo_repairs_the_demo_accounts_an_earlier_version_broke():
+    run_setup_demo()
+    VendorAccount.objects.filter(vendor="montnets").update(account_id="demo-montnets")
+    VendorAccount.objects.filter(vendor="smscn").update(polling_enabled=False)
+    VendorAccount.objects.filter(vendor="ashx5g").update(account_id="960777")
+    run_setup_demo()
+    assert VendorAccount.objects.get(vendor="montnets").account_id == "DEMO01"
+    assert VendorAccount.objects.get(vendor="smscn").polling_enabled
+    assert VendorAccount.objects.get(vendor="ashx5g").account_id == "960777"  # not ours to undo

@@ -72,9 +72,22 @@ class Command(BaseCommand):
         user.groups.add(Group.objects.get(name=role))
         return user
 
+    @staticmethod
+    def _repair(account: VendorAccount, key: str) -> None:
+        """A demo account an earlier version made broken: montnets' ``demo-montnets`` (no
+        userid the vendor issues, so the simulator does not know it) and sms.cn without
+        polling (so no report ever came).  Anything else an administrator set stays."""
+        fixes = {}
+        if key in DEMO_ACCOUNT_IDS and account.account_id == f"demo-{key}":
+            fixes["account_id"] = DEMO_ACCOUNT_IDS[key]
+        if "report" not in vendor(key).capabilities.pushes and not account.polling_enabled:
+            fixes["polling_enabled"] = True
+        if fixes:
+            VendorAccount.objects.filter(pk=account.pk).update(**fixes)
+
     def _demo(self, simulator_url, marketer):
         for key, label in VENDOR_CHOICES:
-            VendorAccount.objects.get_or_create(
+            account, created = VendorAccount.objects.get_or_create(
                 name=f"Demo {label}",
                 defaults={
                     "vendor": key,
@@ -89,6 +102,8 @@ class Command(BaseCommand):
                     "polling_enabled": "report" not in vendor(key).capabilities.pushes,
                 },
             )
+            if not created:
+                self._repair(account, key)
         template, _ = Template.objects.get_or_create(
             name="会员积分提醒",
             defaults={
