@@ -8,6 +8,8 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Accounts and roles")
 
     def ready(self):
+        from . import audit  # noqa: F401  (connects the login signals)
+
         post_migrate.connect(sync_roles_after_migrate, sender=self)
 
 

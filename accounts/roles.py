@@ -37,6 +37,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "messaging.pushrecord": ("view", "delete"),
         "messaging.sensitiveword": ALL,
         "messaging.importjob": ALL,
+        "messaging.portalsettings": ("view", "change"),
         # Tasks: what ran and when, read-only.  Schedules call any dotted function with any
         # arguments, so only code (and superusers) create them; queued tasks belong to the
         # pipeline.  What a task was given and returned is shown to superusers only.

@@ -7,6 +7,7 @@ call services.  See ``Message`` for the lifecycle.
 from __future__ import annotations
 
 import secrets
+from datetime import time
 from decimal import Decimal
 
 from django.conf import settings
@@ -1222,3 +1223,105 @@ class CampaignUnresolved(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign_id} {self.status} {self.reason[:40]}: {self.messages}"
+
+
+class PortalSettings(models.Model):
+    """The rules administrators set for the whole portal: one row (``load``), edited in the
+    admin.  Each group of fields is read by the one service that enforces it: the send
+    window and frequency caps by ``services.compliance``, the approval threshold by the
+    approval service, the re-subscribe keywords and the opt-out confirmation by
+    ``services.replies``, the alert recipients by the alerts service."""
+
+    # Send window (quiet hours) for marketing messages, Asia/Shanghai wall-clock time.
+    # Chinese carriers and the cloud vendors allow 推广 SMS from 08:00 to 21:00 only.
+    send_window_start = models.TimeField(_("send window opens"), default=time(8, 0))
+    send_window_end = models.TimeField(_("send window closes"), default=time(21, 0))
+
+    # Frequency caps: marketing messages really sent to one phone (0: no cap).
+    cap_per_day = models.PositiveIntegerField(
+        _("marketing messages per phone per day"),
+        default=1,
+        help_text=_("0 means no daily cap."),
+    )
+    cap_per_week = models.PositiveIntegerField(
+        _("marketing messages per phone per 7 days"),
+        default=3,
+        help_text=_("0 means no weekly cap."),
+    )
+    caps_per_signature = models.BooleanField(
+        _("count caps per signature"),
+        default=False,
+        help_text=_("Count each signature's messages separately instead of all together."),
+    )
+
+    # Approval: a campaign at or above either threshold needs an approver who is not its author.
+    approval_required = models.BooleanField(_("campaigns need approval"), default=False)
+    approval_min_recipients = models.PositiveIntegerField(
+        _("approval from recipients"),
+        default=0,
+        help_text=_("Campaigns with at least this many recipients need approval; 0 means all."),
+    )
+    approval_min_cost = models.DecimalField(
+        _("approval from estimated cost (yuan)"),
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("Campaigns estimated to cost at least this much need approval too."),
+    )
+
+    # Replies.
+    resubscribe_keywords = models.CharField(
+        _("re-subscribe keywords"),
+        max_length=200,
+        default="订阅,恢复,START",
+        help_text=_("Comma-separated; a reply that is exactly one of them lifts an opt-out."),
+    )
+    opt_out_confirmation = models.BooleanField(_("confirm opt-outs by SMS"), default=False)
+    opt_out_confirmation_text = models.CharField(
+        _("opt-out confirmation text"),
+        max_length=300,
+        default="您已成功退订，将不再收到营销短信。回复“订阅”可恢复。",
+    )
+
+    # Alerts.
+    alert_emails = models.TextField(
+        _("alert e-mail recipients"),
+        blank=True,
+        help_text=_("One address per line."),
+    )
+    alert_webhook_url = models.URLField(
+        _("alert webhook URL"),
+        blank=True,
+        help_text=_("企业微信 or 钉钉 group robot URL; alerts are POSTed to it as JSON."),
+    )
+    low_balance_threshold = models.DecimalField(
+        _("low balance below"),
+        max_digits=14,
+        decimal_places=2,
+        default=Decimal("1000"),
+        help_text=_("In the account's own balance unit (messages or yuan)."),
+    )
+    balance_refresh_minutes = models.PositiveIntegerField(
+        _("refresh balances every (minutes)"),
+        default=30,
+    )
+
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("portal settings")
+        verbose_name_plural = _("portal settings")
+
+    def __str__(self) -> str:
+        return str(_("Portal settings"))
+
+    def save(self, *args, **kwargs):
+        self.pk = 1
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def load(cls) -> PortalSettings:
+        """The one row, created with the defaults on first use."""
+        found, _created = cls.objects.get_or_create(pk=1)
+        return found

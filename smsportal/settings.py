@@ -84,6 +84,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Who and from where, for the audit trail (accounts.audit).
+    "accounts.audit.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: turns a locked-out login into the lockout page.
@@ -260,6 +262,8 @@ RETAIN_DELIVERY_REPORTS_DAYS = env.int("RETAIN_DELIVERY_REPORTS_DAYS", default=9
 RETAIN_TASK_RESULTS_DAYS = env.int("RETAIN_TASK_RESULTS_DAYS", default=7)
 RETAIN_FAILED_TASKS_DAYS = env.int("RETAIN_FAILED_TASKS_DAYS", default=30)
 RETAIN_IMPORT_FILES_DAYS = env.int("RETAIN_IMPORT_FILES_DAYS", default=30)
+# The audit trail: two years by default (0 keeps it for ever).
+RETAIN_AUDIT_DAYS = env.int("RETAIN_AUDIT_DAYS", default=730)
 # Campaigns finished this many days ago are archived by the daily purge (0: only by hand).
 ARCHIVE_AFTER_DAYS = env.int("ARCHIVE_AFTER_DAYS", default=0)
 

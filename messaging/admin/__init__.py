@@ -1,3 +1,11 @@
 """The administrators' pages, one module per area; importing this package registers them all."""
 
-from . import campaigns, logs, recipients, tasks, templates, vendor_accounts  # noqa: F401
+from . import (  # noqa: F401
+    campaigns,
+    logs,
+    portal_settings,
+    recipients,
+    tasks,
+    templates,
+    vendor_accounts,
+)

@@ -13,6 +13,7 @@ Only what may go goes:
 * a poll answer only once applied (``services.polling`` applies a left-over one);
 * a finished task after ``RETAIN_TASK_RESULTS_DAYS``, a failed one after
   ``RETAIN_FAILED_TASKS_DAYS``;
+* an audit event after ``RETAIN_AUDIT_DAYS`` (two years unless set);
 * an import's uploaded file and rejected-rows report only once the import is done or
   failed; the import's row (its counts) stays.
 
@@ -139,6 +140,12 @@ def remove_import_files(queryset: QuerySet, batch: int = BATCH) -> tuple[int, in
             return total, batches
 
 
+def audit_events(cutoff: datetime) -> QuerySet:
+    from accounts.models import AuditEvent
+
+    return AuditEvent.objects.filter(at__lt=cutoff)
+
+
 def kinds(now: datetime) -> dict[str, tuple[QuerySet, Callable]]:
     """Each kind the purge removes: its rows due now and how they are removed.  A kind whose
     setting is 0 is kept for ever (absent here)."""
@@ -155,6 +162,8 @@ def kinds(now: datetime) -> dict[str, tuple[QuerySet, Callable]]:
         found["task results"] = (task_results(success, failure), delete_in_batches)
     if cutoff := _cutoff(now, settings.RETAIN_IMPORT_FILES_DAYS):
         found["import files"] = (import_files(cutoff), remove_import_files)
+    if cutoff := _cutoff(now, settings.RETAIN_AUDIT_DAYS):
+        found["audit events"] = (audit_events(cutoff), delete_in_batches)
     return found
 
 
