@@ -1,8 +1,12 @@
 """Every user-facing string is translated: each msgid ``makemessages`` finds in the code and
 templates has a Chinese translation in locale/, and the compiled .mo is the current .po."""
 
+import ast
+from pathlib import Path
+
 import polib
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
@@ -47,3 +51,34 @@ def test_the_check_fails_on_a_missing_an_empty_or_a_fuzzy_translation(
     assert report.stale_mo == ["Meaning"]
     with pytest.raises(CommandError):
         call_command("translations")
+
+
+GETTEXT_NAMES = {
+    "gettext",
+    "gettext_lazy",
+    "gettext_noop",
+    "ngettext",
+    "ngettext_lazy",
+    "pgettext",
+    "pgettext_lazy",
+    "npgettext",
+    "npgettext_lazy",
+}
+
+
+def test_gettext_is_called_by_a_name_makemessages_knows():
+    """``from django.utils.translation import gettext as _gettext`` hides every string called
+    through it from makemessages: they were never translated.  Only ``_`` or the function's
+    own name."""
+    base = Path(settings.BASE_DIR)
+    hidden = []
+    for folder in ("accounts", "messaging", "smsportal"):
+        for path in (base / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.ImportFrom) and node.module == "django.utils.translation":
+                    hidden += [
+                        f"{path.relative_to(base)}: {alias.name} as {alias.asname}"
+                        for alias in node.names
+                        if alias.name in GETTEXT_NAMES and alias.asname not in (None, "_")
+                    ]
+    assert not hidden
