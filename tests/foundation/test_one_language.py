@@ -28,8 +28,9 @@ from messaging.models import (
 from messaging.services import sending
 from messaging.services.reports import apply_status_events
 from messaging.statuses import Status
-from messaging.vendors.base import Code, StatusEvent, VendorAuthError
+from messaging.vendors.base import Code, StatusEvent
 from messaging.vendors.registry import VENDOR_CHOICES, vendor
+from messaging.vendors.smscn import codes as smscn_codes
 
 pytestmark = pytest.mark.django_db
 
@@ -144,10 +145,11 @@ def demo(administrator, marketer):
                 balance_checked_at=timezone.now(),
             )
         )
-    # What a vendor's refusal leaves on its account (``services.vendor_accounts``).
-    VendorAccount.objects.filter(pk=accounts[1].pk).update(
-        last_error=str(VendorAuthError(code="101", description_zh="验证失败"))
-    )
+    # What a vendor's refusal leaves on its account (``services.vendor_accounts``): the
+    # vendor's words and code, never our English gloss of them beside them.
+    refusal = smscn_codes.error_for("101", "stat=101")
+    assert refusal.description_en and str(refusal) == "验证失败 [101]"
+    VendorAccount.objects.filter(pk=accounts[1].pk).update(last_error=str(refusal))
     template = Template.objects.create(
         name="会员积分提醒", body="<name>您好，您的会员积分为<points>。", created_by=marketer
     )
