@@ -242,6 +242,7 @@ def _portal_urls(demo) -> list[str]:
         reverse("portal:dashboard"),
         reverse("portal:compose"),
         reverse("portal:compose_edit", args=[draft.pk]),
+        reverse("portal:confirm", args=[draft.pk]),
         reverse("portal:campaigns"),
         reverse("portal:campaign", args=[campaign.pk]),
         reverse("portal:lists"),
@@ -284,6 +285,10 @@ def _pages(user, language: str, urls: list[str]) -> dict[str, str]:
 def _all_pages(demo, administrator, marketer, language):
     urls = _portal_urls(demo)
     pages = {}
+    login = Client(headers={"Accept-Language": language})
+    login.cookies["django_language"] = language
+    for url in (reverse("login"), reverse("admin:login")):
+        pages[f"anonymous {url}"] = login.get(url).content.decode()
     for user in (marketer, administrator):
         for url, html in _pages(user, language, urls + _admin_urls()).items():
             pages[f"{user.username} {url}"] = html
@@ -293,6 +298,8 @@ def _all_pages(demo, administrator, marketer, language):
 def test_chinese_pages_show_no_english_of_ours(demo, administrator, marketer):
     pages = _all_pages(demo, administrator, marketer, "zh-hans")
     assert len(pages) > 30, sorted(pages)
+    # The marketer's every portal page rendered (none redirected or refused).
+    assert {f"{marketer.username} {url}" for url in _portal_urls(demo)} <= pages.keys()
     allowed = ALLOWED | set(USER_DATA) | _vendor_words()
     found = _found(ENGLISH_WORD, pages, allowed)
     assert not found, "English in the Chinese UI:\n" + found
