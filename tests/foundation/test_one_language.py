@@ -110,6 +110,7 @@ def _strip(text: str, allowed: set[str]) -> str:
 # An English word: three letters or more, not all capitals (codes, CSV, SMS, MMS) and not
 # part of an identifier, an address or a file name.
 ENGLISH_WORD = re.compile(r"(?<![\w./@:-])[A-Za-z][a-z]{2,}(?![\w./@-])")
+URL = re.compile(r"\S+://\S+")
 CHINESE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 
 
@@ -117,7 +118,9 @@ def _found(pattern: re.Pattern, pages: dict[str, str], allowed: set[str]) -> str
     """Each word of the wrong language once, with where it shows and the line around it."""
     seen: dict[str, str] = {}
     for where, html in pages.items():
-        for line in _strip(visible_text(html), allowed).splitlines():
+        # Addresses first: a push URL's random token is no word of either language.
+        text = URL.sub(" ", visible_text(html))
+        for line in _strip(text, allowed).splitlines():
             for word in pattern.findall(line):
                 seen.setdefault(word, f"{where}: {' '.join(line.split())[:120]}")
     return "\n".join(f"{word!r} in {context}" for word, context in sorted(seen.items()))
