@@ -23,6 +23,21 @@ from .roles import ADMINISTRATORS, MARKETERS
 ROLE_CHOICES = [(MARKETERS, _("Marketer")), (ADMINISTRATORS, _("Administrator"))]
 
 
+class RoleFilter(admin.SimpleListFilter):
+    """By role, named in the UI language (the groups' own names are stored in English)."""
+
+    title = _("role")
+    parameter_name = "role"
+
+    def lookups(self, request, model_admin):
+        return ROLE_CHOICES
+
+    def queryset(self, request, queryset):
+        if self.value() in {name for name, _label in ROLE_CHOICES}:
+            return queryset.filter(groups__name=self.value())
+        return queryset
+
+
 class RoleFormMixin(forms.Form):
     role = forms.ChoiceField(label=_("role"), choices=ROLE_CHOICES, initial=MARKETERS)
 
@@ -58,7 +73,7 @@ class UserAdmin(DeclaredLookupsOnly, BaseUserAdmin):
     form = PortalUserChangeForm
     add_form = PortalUserCreationForm
     list_display = ("username", "email", "role", "is_active", "last_login")
-    list_filter = ("is_active", "groups")
+    list_filter = ("is_active", RoleFilter)
     fieldsets = (
         (None, {"fields": ("username", "password", "role")}),
         (_("Personal info"), {"fields": ("first_name", "last_name", "email")}),

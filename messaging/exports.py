@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 
 from messaging.importing.cells import escape_cell
 from messaging.models import InboundMessage, Message, Recipient, RecipientList, Suppression
+from messaging.services.reports import status_meaning, vendor_words
 
 CSV, XLSX = "csv", "xlsx"
 FORMATS = (CSV, XLSX)
@@ -120,7 +121,9 @@ MESSAGE_COLUMNS: list[tuple[Callable[[], str], Callable[[Message], object]]] = [
     (lambda: _("campaign"), lambda m: m.campaign.name if m.campaign_id else ""),
     (lambda: _("status"), lambda m: m.get_status_display()),
     (lambda: _("vendor code"), lambda m: m.vendor_status_code),
-    (lambda: _("vendor description"), lambda m: m.vendor_status_description),
+    # The vendor's words as it said them; our meaning in the export's language only.
+    (lambda: _("vendor description"), lambda m: vendor_words(m.vendor_status_description)),
+    (lambda: _("meaning"), lambda m: status_meaning(m.vendor_status_description, m.status)),
     (lambda: _("error"), lambda m: m.error),
     (lambda: _("parts"), lambda m: m.segments),
     (lambda: _("content"), lambda m: m.content),

@@ -17,6 +17,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.urls import reverse
+from django.utils.html import escape
 from django.utils.translation import gettext_lazy as _
 
 from .fields import EncryptedTextField
@@ -72,7 +73,7 @@ class VendorAccount(models.Model):
         _("extension / sender number"),
         max_length=30,
         blank=True,
-        help_text=_("Extension code (扩展码) or sender number replies come back to."),
+        help_text=_("Extension code or sender number replies come back to."),
     )
     signature = models.CharField(
         _("signature"), max_length=20, blank=True, validators=[signature_validator]
@@ -245,7 +246,10 @@ class Template(models.Model):
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.SMS)
     body = models.TextField(
         _("body"),
-        help_text=_("Text with <var> placeholders, e.g. <name>您好，您的会员积分为<points>"),
+        # Escaped: forms and the admin show help texts as HTML, where <name> would vanish.
+        help_text=escape(
+            _("Text with <var> placeholders, e.g. Dear <name>, you have <points> points.")
+        ),
     )
     signature = models.CharField(
         _("signature"),
@@ -413,7 +417,7 @@ class RecipientList(models.Model):
         _("variable columns"),
         default=list,
         blank=True,
-        help_text=_("Column names usable as <var> placeholders."),
+        help_text=escape(_("Column names usable as <var> placeholders.")),
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -774,7 +778,7 @@ class SendBatch(models.Model):
         indexes = [models.Index(fields=["campaign", "state"], name="batch_campaign_state")]
 
     def __str__(self) -> str:
-        return f"{self.campaign_id}#{self.number} {self.state}"
+        return f"{self.campaign_id}#{self.number} {self.get_state_display()}"
 
 
 class Message(models.Model):
@@ -885,7 +889,7 @@ class Message(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.phone} [{self.status}]"
+        return f"{self.phone} [{self.get_status_display()}]"
 
 
 class DeliveryReport(models.Model):

@@ -45,7 +45,7 @@ from django.conf import settings
 from django.core.files.base import File
 from django.db import connection, transaction
 from django.utils import timezone, translation
-from django.utils.translation import gettext as _gettext
+from django.utils.translation import gettext
 
 from messaging.models import ImportJob, Recipient, RecipientList, Suppression
 from messaging.services import sql
@@ -317,7 +317,7 @@ def run_import(job_id: int, *, language: str | None = None) -> ImportJob:
                 error = str(e)
             else:
                 logger.exception("import %s failed", job.pk)
-                error = _gettext("The import failed (%(error)s); the list was not changed.") % {
+                error = gettext("The import failed (%(error)s); the list was not changed.") % {
                     "error": type(e).__name__
                 }
             _set(
@@ -338,7 +338,7 @@ def _read_and_stage(job: ImportJob, sink=None):
     format: phone, variables as JSON, source row), rejected ones to the report."""
     table = job_table(job)
     if not job.phone_column:
-        raise ImportFailed(_gettext("Choose the column that holds the phone numbers."))
+        raise ImportFailed(gettext("Choose the column that holds the phone numbers."))
     phone_index = table.column_index(job.phone_column)
     variables = [(name, i) for i, name in enumerate(table.headers) if i != phone_index]
     checker = RowChecker(job.recipient_list, allow_international=job.allow_international)
@@ -432,9 +432,9 @@ class _RejectedReport:
             self.writer = csv.writer(self.file)
             self.writer.writerow(
                 [
-                    _gettext("row"),
-                    _gettext("reason"),
-                    _gettext("phone as in the file"),
+                    gettext("row"),
+                    gettext("reason"),
+                    gettext("phone as in the file"),
                     *self.headers,
                 ]
             )
