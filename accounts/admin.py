@@ -31,6 +31,21 @@ ROLE_CHOICES = [
 ROLE_LABELS = dict(ROLE_CHOICES)
 
 
+class RoleFilter(admin.SimpleListFilter):
+    """By role, named in the UI language (the groups' own names are stored in English)."""
+
+    title = _("role")
+    parameter_name = "role"
+
+    def lookups(self, request, model_admin):
+        return ROLE_CHOICES
+
+    def queryset(self, request, queryset):
+        if self.value() in {name for name, _label in ROLE_CHOICES}:
+            return queryset.filter(groups__name=self.value())
+        return queryset
+
+
 class RoleFormMixin(forms.Form):
     role = forms.ChoiceField(label=_("role"), choices=ROLE_CHOICES, initial=MARKETERS)
 
@@ -74,7 +89,7 @@ class UserAdmin(AuditedAdmin, DeclaredLookupsOnly, BaseUserAdmin):
     form = PortalUserChangeForm
     add_form = PortalUserCreationForm
     list_display = ("username", "email", "role", "is_active", "last_login")
-    list_filter = ("is_active", "groups")
+    list_filter = ("is_active", RoleFilter)
     fieldsets = (
         (None, {"fields": ("username", "password", "role")}),
         (_("Personal info"), {"fields": ("first_name", "last_name", "email")}),

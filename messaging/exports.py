@@ -1,5 +1,6 @@
-"""Spreadsheet downloads: recipients of a list, messages of a campaign, replies — the portal's
-download pages and the admin's export actions both answer through here.
+"""Spreadsheet downloads: recipients of a list, messages of a campaign, replies, the
+suppression list — the portal's download pages and the admin's export actions both answer
+through here.
 
 Every text cell that a spreadsheet program would read as a formula — one that begins with
 ``=``, ``+``, ``-``, ``@``, a tab or a carriage return — is escaped with a leading apostrophe
@@ -25,7 +26,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from messaging.importing.cells import escape_cell
-from messaging.models import InboundMessage, Message, Recipient, RecipientList
+from messaging.models import InboundMessage, Message, Recipient, RecipientList, Suppression
+from messaging.services.reports import status_meaning, vendor_words
 
 CSV, XLSX = "csv", "xlsx"
 FORMATS = (CSV, XLSX)
@@ -120,7 +122,9 @@ MESSAGE_COLUMNS: list[tuple[Callable[[], str], Callable[[Message], object]]] = [
     (lambda: _("campaign"), lambda m: m.campaign.name if m.campaign_id else ""),
     (lambda: _("status"), lambda m: m.get_status_display()),
     (lambda: _("vendor code"), lambda m: m.vendor_status_code),
-    (lambda: _("vendor description"), lambda m: m.vendor_status_description),
+    # The vendor's words as it said them; our meaning in the export's language only.
+    (lambda: _("vendor description"), lambda m: vendor_words(m.vendor_status_description)),
+    (lambda: _("meaning"), lambda m: status_meaning(m.vendor_status_description, m.status)),
     (lambda: _("error"), lambda m: m.error),
     (lambda: _("parts"), lambda m: m.segments),
     (lambda: _("content"), lambda m: m.content),
@@ -159,6 +163,34 @@ def reply_rows(queryset: QuerySet[InboundMessage]) -> tuple[list[str], Iterator[
         ordered = queryset.select_related("vendor_account", "campaign").order_by("received_at")
         for reply in ordered.iterator(2000):
             yield [get(reply) for _title, get in REPLY_COLUMNS]
+
+    return headers, rows()
+
+
+def _user(user) -> str:
+    return user.get_username() if user is not None else ""
+
+
+SUPPRESSION_COLUMNS: list[tuple[Callable[[], str], Callable[[Suppression], object]]] = [
+    (lambda: _("phone"), lambda s: s.phone),
+    (lambda: _("reason"), lambda s: s.get_reason_display()),
+    (lambda: _("suppressed since"), lambda s: s.created_at),
+    (lambda: _("evidence"), lambda s: s.evidence),
+    (lambda: _("reply"), lambda s: s.inbound_message.content if s.inbound_message_id else ""),
+    (lambda: _("added by"), lambda s: _user(s.created_by)),
+    (lambda: _("lifted"), lambda s: s.lifted_at),
+    (lambda: _("lifted by"), lambda s: _user(s.lifted_by)),
+    (lambda: _("why lifted"), lambda s: s.lifted_reason),
+]
+
+
+def suppression_rows(queryset: QuerySet[Suppression]) -> tuple[list[str], Iterator[list]]:
+    headers = [title() for title, _get in SUPPRESSION_COLUMNS]
+
+    def rows():
+        ordered = queryset.select_related("inbound_message", "created_by", "lifted_by")
+        for suppression in ordered.order_by("pk").iterator(2000):
+            yield [get(suppression) for _title, get in SUPPRESSION_COLUMNS]
 
     return headers, rows()
 

@@ -17,6 +17,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.urls import reverse
+from django.utils.html import escape
 from django.utils.translation import gettext_lazy as _
 
 from .fields import EncryptedTextField
@@ -72,7 +73,7 @@ class VendorAccount(models.Model):
         _("extension / sender number"),
         max_length=30,
         blank=True,
-        help_text=_("Extension code (扩展码) or sender number replies come back to."),
+        help_text=_("Extension code or sender number replies come back to."),
     )
     signature = models.CharField(
         _("signature"), max_length=20, blank=True, validators=[signature_validator]
@@ -245,7 +246,10 @@ class Template(models.Model):
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.SMS)
     body = models.TextField(
         _("body"),
-        help_text=_("Text with <var> placeholders, e.g. <name>您好，您的会员积分为<points>"),
+        # Escaped: forms and the admin show help texts as HTML, where <name> would vanish.
+        help_text=escape(
+            _("Text with <var> placeholders, e.g. Dear <name>, you have <points> points.")
+        ),
     )
     signature = models.CharField(
         _("signature"),
@@ -276,6 +280,23 @@ class Template(models.Model):
             "library, changed only with that campaign."
         ),
     )
+    category = models.CharField(
+        _("category"),
+        max_length=50,
+        blank=True,
+        db_index=True,
+        help_text=_("Groups saved templates in the portal's template list, e.g. 会员 or 促销."),
+    )
+    source = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="copies",
+        verbose_name=_("made from"),
+        help_text=_("The saved template a campaign's own message was copied from."),
+    )
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -396,7 +417,7 @@ class RecipientList(models.Model):
         _("variable columns"),
         default=list,
         blank=True,
-        help_text=_("Column names usable as <var> placeholders."),
+        help_text=escape(_("Column names usable as <var> placeholders.")),
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -452,15 +473,26 @@ class Recipient(models.Model):
         return self.phone
 
 
+class SuppressionQuerySet(models.QuerySet):
+    def active(self):
+        """The suppressions in force: a lifted one is kept as history and suppresses nothing.
+        Every reader that decides whether a phone may receive marketing uses this."""
+        return self.filter(lifted_at__isnull=True)
+
+
 class Suppression(models.Model):
-    """A phone that must not receive marketing messages any more."""
+    """A phone that must not receive marketing messages any more.
+
+    Lifting (a re-subscribe reply, or a person) keeps the row with who, when and why: the
+    evidence of both the opt-out and its end stays.  One phone has at most one suppression in
+    force; a phone that opts out again after a lift gets a new row."""
 
     class Reason(models.TextChoices):
         OPT_OUT = "opt_out", _("Opt-out reply")
         MANUAL = "manual", _("Added manually")
         COMPLAINT = "complaint", _("Complaint")
 
-    phone = models.CharField(_("phone"), max_length=20, unique=True)
+    phone = models.CharField(_("phone"), max_length=20)
     reason = models.CharField(_("reason"), max_length=10, choices=Reason.choices)
     evidence = models.TextField(_("evidence"), blank=True)
     inbound_message = models.ForeignKey(
@@ -480,14 +512,57 @@ class Suppression(models.Model):
         verbose_name=_("created by"),
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    lifted_at = models.DateTimeField(_("lifted"), null=True, blank=True, editable=False)
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+        verbose_name=_("lifted by"),
+    )
+    lifted_reason = models.TextField(_("why lifted"), blank=True, editable=False)
+    lifting_reply = models.ForeignKey(
+        "InboundMessage",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+        verbose_name=_("re-subscribe reply"),
+    )
+    confirmation = models.ForeignKey(
+        "Message",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+        verbose_name=_("opt-out confirmation"),
+    )
+
+    objects = SuppressionQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("suppressed phone")
         verbose_name_plural = _("suppression list")
         ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["phone"],
+                condition=Q(lifted_at__isnull=True),
+                name="suppression_one_active_per_phone",
+            )
+        ]
+        indexes = [models.Index(fields=["phone", "-created_at"], name="suppression_phone_time")]
 
     def __str__(self) -> str:
         return self.phone
+
+    @property
+    def is_active(self) -> bool:
+        return self.lifted_at is None
 
 
 class ArchiveState(models.TextChoices):
@@ -739,7 +814,7 @@ class SendBatch(models.Model):
         indexes = [models.Index(fields=["campaign", "state"], name="batch_campaign_state")]
 
     def __str__(self) -> str:
-        return f"{self.campaign_id}#{self.number} {self.state}"
+        return f"{self.campaign_id}#{self.number} {self.get_state_display()}"
 
 
 class Message(models.Model):
@@ -850,7 +925,7 @@ class Message(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.phone} [{self.status}]"
+        return f"{self.phone} [{self.get_status_display()}]"
 
 
 class DeliveryReport(models.Model):
@@ -1361,3 +1436,47 @@ class PortalSettings(models.Model):
         """The one row, created with the defaults on first use."""
         found, _created = cls.objects.get_or_create(pk=1)
         return found
+
+
+class Alert(models.Model):
+    """Something an operator must act on (``services.alerts``): shown on the dashboard while
+    open and sent once to the alert recipients.  One open alert per kind and subject; it is
+    resolved when its condition clears, and a new one opens if it comes back."""
+
+    class Kind(models.TextChoices):
+        LOW_BALANCE = "low_balance", _("Low balance")
+        VENDOR_UNREACHABLE = "unreachable", _("Vendor unreachable")
+        PAUSED_BY_VENDOR = "paused_vendor", _("Campaign paused by the vendor")
+        PAUSED_BY_WINDOW = "paused_window", _("Campaign paused by the send window")
+        AWAITING_APPROVAL = "approval", _("Campaign awaiting approval")
+        TEST = "test", _("Test alert")
+
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    subject_type = models.CharField(_("subject type"), max_length=100, blank=True)
+    subject_id = models.CharField(_("subject id"), max_length=40, blank=True)
+    subject_repr = models.CharField(_("subject"), max_length=200, blank=True)
+    message = models.TextField(_("message"))
+    first_seen = models.DateTimeField(_("first seen"), auto_now_add=True)
+    last_seen = models.DateTimeField(_("last seen"))
+    resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
+    notified_at = models.DateTimeField(_("notified"), null=True, blank=True)
+    notify_result = models.TextField(_("notification result"), blank=True)
+
+    class Meta:
+        verbose_name = _("alert")
+        verbose_name_plural = _("alerts")
+        ordering = ["-last_seen"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "subject_type", "subject_id"],
+                condition=Q(resolved_at__isnull=True),
+                name="alert_one_open_per_subject",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.subject_repr}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None

@@ -5,6 +5,7 @@ from django.urls import path
 from .views.portal import (
     approvals,
     archive,
+    campaign_changes,
     campaigns,
     composer,
     dashboard,
@@ -12,6 +13,8 @@ from .views.portal import (
     imports,
     inbox,
     lists,
+    suppressions,
+    template_library,
 )
 
 app_name = "portal"
@@ -58,11 +61,37 @@ urlpatterns = [
         campaigns.resend_unresolved,
         name="resend_unresolved",
     ),
+    path(
+        "campaigns/<int:pk>/edit-scheduled/", campaign_changes.edit_scheduled, name="edit_scheduled"
+    ),
+    path("campaigns/<int:pk>/retime/", campaign_changes.retime, name="retime"),
+    path("campaigns/<int:pk>/duplicate/", campaign_changes.duplicate, name="duplicate"),
     path("campaigns/<int:pk>/archive/", archive.archive, name="archive"),
     path(
         "campaigns/<int:pk>/archive.csv.gz",
         archive.archive_file,
         name="archive_file",
+    ),
+    # Saved templates
+    path("templates/", template_library.template_list, name="templates"),
+    path("templates/new/", template_library.template_edit, name="template_new"),
+    path("templates/<int:pk>/", template_library.template_edit, name="template"),
+    path("templates/<int:pk>/copy/", template_library.template_copy, name="template_copy"),
+    path("templates/<int:pk>/delete/", template_library.template_delete, name="template_delete"),
+    path(
+        "templates/<int:pk>/frames/",
+        template_library.template_frame_upload,
+        name="template_frame_upload",
+    ),
+    path(
+        "templates/<int:pk>/frames/<int:file_pk>/delete/",
+        template_library.template_frame_delete,
+        name="template_frame_delete",
+    ),
+    path(
+        "templates/<int:pk>/frames/<int:file_pk>/",
+        template_library.template_frame_file,
+        name="template_frame_file",
     ),
     # Recipient lists
     path("lists/", lists.list_index, name="lists"),
@@ -86,5 +115,14 @@ urlpatterns = [
     ),
     path("replies.<str:fmt>", exports.export_replies, name="export_replies"),
     path("inbox/", inbox.inbox, name="inbox"),
+    # Suppression list
+    path("suppressions/", suppressions.suppression_list, name="suppressions"),
+    path("suppressions/add/", suppressions.add, name="suppression_add"),
+    path("suppressions/import/", suppressions.import_file, name="suppression_import"),
+    path("suppressions/lift/", suppressions.lift, name="suppression_lift"),
+    path("suppressions.<str:fmt>", suppressions.export, name="suppression_export"),
+    # Alerts
+    path("alerts/", dashboard.alert_list, name="alerts"),
+    path("alerts/test/", dashboard.test_alert, name="alert_test"),
     path("inbox/mark/", inbox.mark, name="inbox_mark"),
 ]

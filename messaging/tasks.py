@@ -8,7 +8,7 @@ import time
 from django.db import connection, reset_queries
 
 from .models import SendBatch
-from .services import archive, campaign_commands, polling, retention, sending
+from .services import alerts, archive, campaign_commands, polling, retention, schedules, sending
 
 log = logging.getLogger(__name__)
 
@@ -146,3 +146,28 @@ def archive_campaign(campaign_id: int, language: str | None = None) -> str:
     """Write a finished campaign's archive and remove its messages (``services.archive``);
     run again, it continues where a killed run stopped."""
     return archive.archive_campaign(campaign_id, language=language)
+
+
+def send_notification(message_pk: int) -> str:
+    """A message outside any campaign (an opt-out confirmation), sent once."""
+    message = sending.send_notification(message_pk)
+    return f"notification {message_pk}: {message.status if message else 'already sent'}"
+
+
+def notify_alert(alert_pk: int) -> str:
+    """E-mail and webhook for a new alert (``services.alerts.notify``)."""
+    return alerts.notify(alert_pk)
+
+
+def check_alerts() -> str:
+    """Every minute: raise and resolve the alerts the database shows."""
+    opened, closed = alerts.sweep()
+    return f"{opened} alert conditions hold, {closed} resolved"
+
+
+def refresh_balances() -> str:
+    """Every ``PortalSettings.balance_refresh_minutes``: the accounts' balances, then alerts.
+    The schedule follows a changed interval from its next run."""
+    asked = alerts.refresh_balances()
+    schedules.sync_balance_schedule()
+    return f"{asked} balances refreshed"

@@ -33,3 +33,15 @@ class HidePushTokens(logging.Filter):
                 for key, arg in record.args.items()
             }
         return True
+
+
+class ClientErrorsWithoutTraceback(logging.Filter):
+    """Drops the traceback from ``django.request``'s 4xx warnings: a PermissionDenied or
+    Http404 raised on purpose is an answer, not a fault, and its warning line says all there
+    is.  5xx errors keep theirs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if 400 <= getattr(record, "status_code", 0) < 500:
+            record.exc_info = None
+            record.exc_text = None
+        return True

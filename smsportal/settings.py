@@ -110,6 +110,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "messaging.demo.context.demo_mode",
             ],
         },
     },
@@ -169,6 +170,8 @@ AXES_LOCKOUT_PARAMETERS = [
     for part in env.list("LOGIN_LOCKOUT_BY", default=["username+ip_address"])
 ]
 AXES_RESET_ON_SUCCESS = True
+# Not its "BEGIN version …" line at every start of every process.
+AXES_VERBOSE = False
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 # The client's address: REMOTE_ADDR, unless a reverse proxy in front sets a header (then name
 # it, e.g. HTTP_X_FORWARDED_FOR, and say how many proxies there are).
@@ -203,8 +206,29 @@ MEDIA_ROOT = env.path("DJANGO_MEDIA_ROOT", default=BASE_DIR / "var" / "media")
 
 # Public base URL of this portal, used to build the push URLs vendors call.
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
+# The demo (bin/run sets PORTAL_DEMO=true): the vendor simulators' page, linked from the
+# dashboard, exists only then, and never in production (DEBUG off).
+DEMO_MODE = DEBUG and env.bool("PORTAL_DEMO", default=False)
+SIMULATOR_URL = env.str("SIMULATOR_URL", default="http://127.0.0.1:8025")
 # Replies that are exactly one of these (any case, full or half width) opt the phone out.
 OPT_OUT_KEYWORDS = env.list("OPT_OUT_KEYWORDS", default=["T", "TD", "退订", "N", "取消", "STOP"])
+
+# --- E-mail (alerts, ``messaging.services.alerts``): printed to the console in development;
+# SMTP from the environment in production.
+EMAIL_BACKEND = env.str(
+    "EMAIL_BACKEND",
+    default="django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="smsportal@localhost")
 
 # --- django-q2: the ORM broker needs no extra server; Redis when Q_REDIS_URL is set.
 Q_CLUSTER = {
@@ -268,7 +292,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     # A push URL carries the account's token, its only credential: the request warnings
     # (4xx / 5xx) and the development server's access log show /vendor/push/<id>/…/ instead.
-    "filters": {"push_tokens": {"()": "smsportal.log_filters.HidePushTokens"}},
+    "filters": {
+        "push_tokens": {"()": "smsportal.log_filters.HidePushTokens"},
+        "client_errors": {"()": "smsportal.log_filters.ClientErrorsWithoutTraceback"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         "server": {
@@ -283,8 +310,13 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
+        # Django's own default gives "django" a console handler of its own in DEBUG, besides
+        # propagating to ours: every warning twice.  Only ours.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
         "django.db.backends": {"level": "WARNING"},
-        "django.request": {"filters": ["push_tokens"]},
+        # A 4xx (a refused permission, a page not found) is the client's doing: one line,
+        # without the traceback of the exception that answered it.
+        "django.request": {"filters": ["push_tokens", "client_errors"]},
         # Django's own access-log setup, with the filter.
         "django.server": {
             "handlers": ["server"],

@@ -15,7 +15,7 @@ from ..models import (
     VendorAccount,
 )
 from ..services import inbox
-from ..services.reports import localized_description, split_descriptions
+from ..services.reports import status_meaning, vendor_words
 from ..statuses import Status
 from .big_tables import BigTableAdmin, SearchTerms, id_lookups
 from .exports import (
@@ -39,9 +39,9 @@ class DeliveryReportInline(admin.TabularInline):
     readonly_fields = fields
     ordering = ("pk",)
 
-    @admin.display(description=_("description"))
+    @admin.display(description=_("vendor's words"))
     def description_display(self, report: DeliveryReport) -> str:
-        return localized_description(report.description)
+        return vendor_words(report.description)
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -167,7 +167,7 @@ class MessageAdmin(BigTableAdmin, ReadOnlyAdmin):
     raw_id_fields = ("campaign",)
     actions = [export_messages_csv, export_messages_xlsx]
     exclude = ("vendor_status_description",)
-    readonly_fields = ("vendor_description_zh", "vendor_description_en")
+    readonly_fields = ("vendor_description", "vendor_meaning")
     inlines = [DeliveryReportInline]
 
     @admin.display(description=_("status"), ordering="status")
@@ -177,18 +177,14 @@ class MessageAdmin(BigTableAdmin, ReadOnlyAdmin):
             return str(_("Outcome unknown"))
         return message.get_status_display()
 
-    @admin.display(description=_("vendor description"))
+    @admin.display(description=_("vendor's words"))
     def vendor_description(self, message: Message) -> str:
-        """In the UI language: the vendor's words are kept in Chinese and English."""
-        return localized_description(message.vendor_status_description)
+        """As the vendor said it; its meaning in the UI language is ``vendor_meaning``."""
+        return vendor_words(message.vendor_status_description)
 
-    @admin.display(description=_("vendor description (Chinese)"))
-    def vendor_description_zh(self, message: Message) -> str:
-        return split_descriptions(message.vendor_status_description)[0]
-
-    @admin.display(description=_("vendor description (English)"))
-    def vendor_description_en(self, message: Message) -> str:
-        return split_descriptions(message.vendor_status_description)[1]
+    @admin.display(description=_("meaning"))
+    def vendor_meaning(self, message: Message) -> str:
+        return status_meaning(message.vendor_status_description, message.status)
 
     def search_condition(self, terms: SearchTerms) -> Q | None:
         return message_condition(terms)
@@ -231,6 +227,10 @@ class DeliveryReportAdmin(BigTableAdmin, ReadOnlyAdmin):
     search_help = ID_SEARCH_HELP
     list_select_related = ("vendor_account",)
     raw_id_fields = ("message",)
+    # The stored description keeps the vendor's words with our English gloss: shown apart,
+    # our meaning in the UI language only.
+    exclude = ("description",)
+    readonly_fields = ("description_display", "report_meaning")
 
     def search_condition(self, terms: SearchTerms) -> Q | None:
         """A matched report is found through its message (the messages' indexes, then the
@@ -264,9 +264,13 @@ class DeliveryReportAdmin(BigTableAdmin, ReadOnlyAdmin):
     def matched(self, report: DeliveryReport) -> bool:
         return report.message_id is not None
 
-    @admin.display(description=_("description"))
+    @admin.display(description=_("vendor's words"))
     def description_display(self, report: DeliveryReport) -> str:
-        return localized_description(report.description)
+        return vendor_words(report.description)
+
+    @admin.display(description=_("meaning"))
+    def report_meaning(self, report: DeliveryReport) -> str:
+        return status_meaning(report.description, report.status)
 
 
 @admin.register(InboundMessage)

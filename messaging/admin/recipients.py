@@ -6,9 +6,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from accounts.admin_audit import AuditedAdmin
+from accounts import audit
 from accounts.admin_lookups import DeclaredLookupsOnly
-from accounts.audit import Action
 
 from ..models import (
     ImportJob,
@@ -46,6 +45,13 @@ class RecipientListAdmin(RefuseBigDeletes, DeclaredLookupsOnly, admin.ModelAdmin
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
+        if not change:
+            audit.record(audit.Action.SUPPRESSION_ADDED, obj, details={"reason": obj.reason})
+
+    def delete_model(self, request, obj):
+        # Deleting drops the evidence; lifting (the portal's suppression page) keeps it.
+        audit.record(audit.Action.SUPPRESSION_REMOVED, obj, details={"deleted": True})
+        super().delete_model(request, obj)
 
     def dependents(self, obj):
         # A list its campaigns use is protected anyway; their messages are what would load.
@@ -109,11 +115,8 @@ class ImportJobAdmin(DeclaredLookupsOnly, admin.ModelAdmin):
 
 
 @admin.register(Suppression)
-class SuppressionAdmin(AuditedAdmin, BigTableAdmin, DeclaredLookupsOnly, admin.ModelAdmin):
-    # A changed row is a phone suppressed as it now reads.
-    audit_added = audit_changed = Action.SUPPRESSION_ADDED
-    audit_deleted = Action.SUPPRESSION_REMOVED
-    list_display = ("phone", "reason", "evidence", "created_by", "created_at")
+class SuppressionAdmin(BigTableAdmin, DeclaredLookupsOnly, admin.ModelAdmin):
+    list_display = ("phone", "reason", "evidence", "created_by", "created_at", "lifted_at")
     list_filter = ("reason",)
     search_fields = ("phone", "evidence")
     search_help_text = _(
@@ -128,9 +131,25 @@ class SuppressionAdmin(AuditedAdmin, BigTableAdmin, DeclaredLookupsOnly, admin.M
             return Q(phone=terms.phone)
         return Q(evidence__icontains=terms.text)
 
-    readonly_fields = ("inbound_message", "created_by", "created_at")
+    readonly_fields = (
+        "inbound_message",
+        "created_by",
+        "created_at",
+        "lifted_at",
+        "lifted_by",
+        "lifted_reason",
+        "lifting_reply",
+        "confirmation",
+    )
 
     def save_model(self, request, obj, form, change):
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
+        if not change:
+            audit.record(audit.Action.SUPPRESSION_ADDED, obj, details={"reason": obj.reason})
+
+    def delete_model(self, request, obj):
+        # Deleting drops the evidence; lifting (the portal's suppression page) keeps it.
+        audit.record(audit.Action.SUPPRESSION_REMOVED, obj, details={"deleted": True})
+        super().delete_model(request, obj)

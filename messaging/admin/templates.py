@@ -35,9 +35,10 @@ class TemplateRegistrationInline(admin.TabularInline):
 
 @admin.register(Template)
 class TemplateAdmin(DeclaredLookupsOnly, admin.ModelAdmin):
-    list_display = ("name", "kind", "signature", "is_marketing", "updated_at")
-    list_filter = (TemplateLibraryFilter, "kind", "is_marketing")
-    search_fields = ("name", "body")
+    list_display = ("name", "category", "kind", "signature", "is_marketing", "last_used_at")
+    list_filter = (TemplateLibraryFilter, "kind", "is_marketing", "category")
+    search_fields = ("name", "body", "category")
+    readonly_fields = ("source", "last_used_at")
     inlines = [TemplateFileInline, TemplateRegistrationInline]
 
     def save_model(self, request, obj, form, change):

@@ -18,6 +18,7 @@ from ..models import (
     VendorAccount,
 )
 from ..services.vendor_accounts import (
+    balance_unit_label,
     must_poll_message,
     option_help,
     probe_summary,
@@ -270,7 +271,7 @@ class VendorAccountAdmin(AuditedAdmin, RefuseBigDeletes, DeclaredLookupsOnly, ad
     def balance_display(self, account: VendorAccount) -> str:
         if account.balance is None:
             return "—"
-        return f"{account.balance.normalize():f} {account.balance_unit}"
+        return f"{account.balance.normalize():f} {balance_unit_label(account.balance_unit)}"
 
     def get_actions(self, request):
         actions = super().get_actions(request)

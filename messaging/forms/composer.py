@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy
 
 from ..media_types import extension_families
 from ..models import Campaign, RecipientList, Template, VendorAccount
+from ..services.compose import conflicting_defaults
 from ..services.content_checks import frame_rules, price_per_segment
 from ..services.drafts import library_templates, own_message
 from ..vendors.registry import vendor
@@ -40,6 +41,10 @@ class ComposeForm(forms.Form):
         label=gettext_lazy("Message"),
         widget=forms.Textarea(attrs={"rows": 6}),
         max_length=2000,
+        help_text=gettext_lazy(
+            "<column> is filled from each recipient's column; <column|default> shows the "
+            "default to recipients without a value, e.g. <姓名|顾客>."
+        ),
     )
     signature = forms.CharField(
         label=gettext_lazy("Signature"),
@@ -58,9 +63,23 @@ class ComposeForm(forms.Form):
         required=False,
         help_text=gettext_lazy(
             "The name of the campaign's own message (kept with the campaign, not among the "
-            "saved templates) and an MMS / 5G template's title at the vendor; the campaign "
-            "name when empty."
+            "saved templates unless you save it as one) and an MMS / 5G template's title at "
+            "the vendor; the campaign name when empty."
         ),
+    )
+    save_as_template = forms.BooleanField(
+        label=gettext_lazy("Also save this message as a template"),
+        required=False,
+        help_text=gettext_lazy(
+            "It then appears among the saved templates, under the name above, for later "
+            "campaigns. Otherwise it stays with this campaign only."
+        ),
+    )
+    category = forms.CharField(
+        label=gettext_lazy("Template category"),
+        max_length=50,
+        required=False,
+        help_text=gettext_lazy("Only when saved as a template, e.g. 会员 or 促销."),
     )
     scheduled_at = forms.DateTimeField(
         label=gettext_lazy("Send at"),
@@ -76,6 +95,16 @@ class ComposeForm(forms.Form):
         self.fields["vendor_account"].queryset = VendorAccount.objects.filter(is_active=True)
         self.fields["template"].queryset = library_templates()
         self.fields["signature"].validators = Template._meta.get_field("signature").validators
+        self.fields["category"].widget.attrs["list"] = "template-categories"
+
+    def clean_body(self):
+        body = self.cleaned_data.get("body", "")
+        if conflicting := conflicting_defaults(body):
+            raise forms.ValidationError(
+                _("Give %(names)s one default: <name|default> means the same wherever it is.")
+                % {"names": ", ".join(f"<{name}>" for name in conflicting)}
+            )
+        return body
 
     def clean_scheduled_at(self):
         when = self.cleaned_data.get("scheduled_at")

@@ -45,7 +45,7 @@ from django.conf import settings
 from django.core.files.base import File
 from django.db import connection, transaction
 from django.utils import timezone, translation
-from django.utils.translation import gettext as _gettext
+from django.utils.translation import gettext
 
 from accounts.audit import Action, record
 from messaging.models import ImportJob, Recipient, RecipientList, Suppression
@@ -96,7 +96,7 @@ class RowChecker:
             self.recipient_list_id
             and Recipient.objects.filter(recipient_list_id=self.recipient_list_id).exists()
         )
-        self._check_suppression = Suppression.objects.exists()
+        self._check_suppression = Suppression.objects.active().exists()
 
     def check(self, row: int, raw, values=()) -> str | None:
         phone = normalize(raw, allow_international=self.allow_international)
@@ -132,7 +132,9 @@ class RowChecker:
         drop: set[str] = set()
         if self._check_suppression and phones:
             suppressed = set(
-                Suppression.objects.filter(phone__in=phones).values_list("phone", flat=True)
+                Suppression.objects.active()
+                .filter(phone__in=phones)
+                .values_list("phone", flat=True)
             )
             self.suppressed += len(suppressed)
             drop |= suppressed
@@ -316,7 +318,7 @@ def run_import(job_id: int, *, language: str | None = None) -> ImportJob:
                 error = str(e)
             else:
                 logger.exception("import %s failed", job.pk)
-                error = _gettext("The import failed (%(error)s); the list was not changed.") % {
+                error = gettext("The import failed (%(error)s); the list was not changed.") % {
                     "error": type(e).__name__
                 }
             _set(
@@ -337,7 +339,7 @@ def _read_and_stage(job: ImportJob, sink=None):
     format: phone, variables as JSON, source row), rejected ones to the report."""
     table = job_table(job)
     if not job.phone_column:
-        raise ImportFailed(_gettext("Choose the column that holds the phone numbers."))
+        raise ImportFailed(gettext("Choose the column that holds the phone numbers."))
     phone_index = table.column_index(job.phone_column)
     variables = [(name, i) for i, name in enumerate(table.headers) if i != phone_index]
     checker = RowChecker(job.recipient_list, allow_international=job.allow_international)
@@ -431,9 +433,9 @@ class _RejectedReport:
             self.writer = csv.writer(self.file)
             self.writer.writerow(
                 [
-                    _gettext("row"),
-                    _gettext("reason"),
-                    _gettext("phone as in the file"),
+                    gettext("row"),
+                    gettext("reason"),
+                    gettext("phone as in the file"),
                     *self.headers,
                 ]
             )

@@ -70,13 +70,13 @@ def fingerprint(campaign: Campaign) -> str:
     """What an approval is for: the message as it will be sent (text, signature, kind,
     marketing flag, its frames' files), the recipient list and the vendor account."""
     template = campaign.template
-    files = list(
-        template.files.order_by("frame", "order", "pk").values_list(
-            "frame", "order", "content_type", "file"
-        )
-    )
+    # The content, not the row: a campaign given its own copy of a library template that is
+    # about to change (``template_library.detach_campaigns``) still sends what was approved.
+    files = [
+        (item.frame, item.order, item.content_type, _file_size(item))
+        for item in template.files.order_by("frame", "order", "pk")
+    ]
     content = {
-        "template": template.pk,
         "kind": template.kind,
         "body": template.body,
         "signature": template.signature,
@@ -87,6 +87,13 @@ def fingerprint(campaign: Campaign) -> str:
     }
     encoded = json.dumps(content, ensure_ascii=False, sort_keys=True, default=str)
     return hashlib.sha256(encoded.encode()).hexdigest()
+
+
+def _file_size(item) -> int | None:
+    try:
+        return item.file.size
+    except (OSError, ValueError):
+        return None
 
 
 def holds(campaign: Campaign) -> bool:

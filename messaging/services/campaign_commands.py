@@ -22,7 +22,7 @@ from accounts.roles import SUBMIT, can
 
 from ..models import ArchiveState, Campaign, Message, SendBatch
 from ..statuses import Status
-from . import approval, lifecycle
+from . import alerts, approval, lifecycle
 
 State = Campaign.State
 STARTABLE = (State.DRAFT, State.SCHEDULED, State.STARTING)
@@ -121,6 +121,15 @@ def reschedule(campaign_id: int, when: datetime) -> None:
         Campaign.objects.get(pk=campaign_id),
         details={"at": when.isoformat(), "rescheduled": True},
     )
+
+
+def back_to_draft(campaign_id: int) -> None:
+    """A scheduled campaign goes back to draft to be edited: its schedule is dropped, and it
+    is sent only once checked and confirmed again (as any draft)."""
+    with transaction.atomic():
+        if not _set(campaign_id, (State.SCHEDULED,), status=State.DRAFT, status_reason=""):
+            raise CampaignError(_("Only a scheduled campaign can be taken back to draft."))
+        _drop_schedule(campaign_id)
 
 
 def _put_schedule(campaign_id: int, when: datetime) -> None:
@@ -315,8 +324,18 @@ def pause(campaign_id: int, reason: str = "") -> bool:
 
 def pause_for_account(campaign_id: int, reason: str) -> bool:
     """The vendor refused because of the account (credentials, balance, sender number,
-    signature) or kept refusing: pause with the vendor's words for the marketer to see."""
-    return pause(campaign_id, _("Paused: %(reason)s") % {"reason": reason})
+    signature) or kept refusing: pause with the vendor's words for the marketer to see, and
+    alert the operators (``services.alerts``; resolved once the campaign is no longer paused)."""
+    paused = pause(campaign_id, _("Paused: %(reason)s") % {"reason": reason})
+    if paused:
+        campaign = Campaign.objects.only("pk", "name").get(pk=campaign_id)
+        alerts.raise_alert(
+            alerts.Kind.PAUSED_BY_VENDOR,
+            campaign,
+            _("Campaign “%(name)s” was paused: the vendor refused the account: %(reason)s")
+            % {"name": campaign.name, "reason": reason},
+        )
+    return paused
 
 
 def in_flight_count(campaign_id: int) -> int:

@@ -15,26 +15,88 @@ from ..models import Campaign, Recipient, RecipientList, Suppression, Template, 
 from ..vendors.base import segments
 from ..vendors.registry import vendor
 
-PLACEHOLDER = re.compile(r"<([^<>\s]{1,40})>")
+PLACEHOLDER = re.compile(r"<([^<>\s|]{1,40}(?:\|[^<>\s]{0,40})?)>")
+"""A ``<name>`` placeholder, or ``<name|default>``: the group is the whole token (split it with
+``placeholder_name`` / ``parse_placeholder``).  A recipient with no value for ``name`` gets the
+default (``<姓名|顾客>`` → 顾客; ``<姓名|>`` → nothing) and is never "missing" it.  A default
+is the name's, wherever it appears in the message: ``<姓名|顾客>…<姓名>`` shows 顾客 twice
+(a send passes one value per name, and a vendor's template has one ``{varN}`` per name)."""
+
+
+def parse_placeholder(token: str) -> tuple[str, str | None]:
+    """A placeholder's token (``PLACEHOLDER``'s group) as ``(name, default or None)``."""
+    name, bar, default = token.partition("|")
+    return name, (default if bar else None)
+
+
+def placeholder_name(token: str) -> str:
+    return token.partition("|")[0]
 
 
 def placeholders(body: str) -> list[str]:
     """The ``<var>`` names in a template body, in order of first use."""
-    return list(dict.fromkeys(PLACEHOLDER.findall(body)))
+    return list(dict.fromkeys(placeholder_name(token) for token in PLACEHOLDER.findall(body)))
+
+
+def placeholder_defaults(body: str) -> dict[str, str]:
+    """Each name's default (the first one the body gives it); names without one are absent."""
+    defaults: dict[str, str] = {}
+    for token in PLACEHOLDER.findall(body):
+        name, default = parse_placeholder(token)
+        if default is not None:
+            defaults.setdefault(name, default)
+    return defaults
+
+
+def conflicting_defaults(body: str) -> list[str]:
+    """The names the body gives two different defaults (a message must give one)."""
+    seen: dict[str, set[str]] = {}
+    for token in PLACEHOLDER.findall(body):
+        name, default = parse_placeholder(token)
+        if default is not None:
+            seen.setdefault(name, set()).add(default)
+    return [name for name, given in seen.items() if len(given) > 1]
+
+
+def effective_value(value: object, default: str | None) -> str | None:
+    """What a placeholder shows: the value, else its default; None when it has neither (the
+    recipient is "missing" it).  A blank value counts as none."""
+    text = "" if value is None else str(value)
+    if text.strip():
+        return text
+    return default
 
 
 def render(body: str, variables: Mapping[str, object]) -> tuple[str, list[str]]:
-    """Fill ``<var>`` placeholders; returns the text and the names that had no value."""
+    """Fill ``<var>`` placeholders; returns the text and the names that had no value (and no
+    default)."""
     missing: list[str] = []
+    defaults = placeholder_defaults(body)
 
     def fill(match: re.Match) -> str:
-        value = variables.get(match.group(1))
-        if value is None or str(value).strip() == "":
-            missing.append(match.group(1))
-            return match.group(0)
-        return str(value)
+        name = placeholder_name(match.group(1))
+        value = effective_value(variables.get(name), defaults.get(name))
+        if value is None:
+            missing.append(name)
+            return f"<{name}>"
+        return value
 
     return PLACEHOLDER.sub(fill, body), missing
+
+
+def template_values(body: str, variables: Mapping[str, object]) -> tuple[str, ...]:
+    """The values a vendor's template send passes for one recipient, in the body's
+    placeholders' order (defaults applied; empty when none)."""
+    defaults = placeholder_defaults(body)
+    values = [variables.get(name) for name in placeholders(body)]
+    shown = [
+        effective_value(value, defaults.get(name))
+        for name, value in zip(placeholders(body), values, strict=True)
+    ]
+    return tuple(
+        ("" if value is None else str(value)) if text is None else text
+        for value, text in zip(values, shown, strict=True)
+    )
 
 
 def signature_for(template: Template, account: VendorAccount) -> str:
@@ -135,11 +197,13 @@ class MessageRenderer:
 
     def __init__(self, template: Template, account: VendorAccount):
         self.names = placeholders(template.body)
-        # split() with one group alternates literal, name, literal, …, literal.
+        defaults = placeholder_defaults(template.body)
+        self.defaults = [defaults.get(name) for name in self.names]
+        # split() with one group alternates literal, token, literal, …, literal.
         pieces = PLACEHOLDER.split(template.body)
         self._literals = pieces[0::2]
         position = {name: i for i, name in enumerate(self.names)}
-        self._slots = [position[name] for name in pieces[1::2]]
+        self._slots = [position[placeholder_name(token)] for token in pieces[1::2]]
         self._signature = signature_for(template, account)
         self._suffix = account.opt_out_suffix if template.is_marketing else ""
         capabilities = vendor(account.vendor).capabilities
@@ -147,13 +211,14 @@ class MessageRenderer:
         self._one_part = billed_as_one_message(template)
 
     def render(self, values: Sequence[object]) -> tuple[str, int, list[str]]:
-        """``values`` in ``names`` order → (full text, parts, names without a value)."""
-        texts = ["" if value is None else str(value) for value in values]
-        missing = [name for name, text in zip(self.names, texts, strict=True) if not text.strip()]
+        """``values`` in ``names`` order → (full text, parts, names without a value or a
+        default)."""
+        texts = self.effective(values)
+        missing = [name for name, text in zip(self.names, texts, strict=True) if text is None]
         out = [self._literals[0]]
         for slot, literal in zip(self._slots, self._literals[1:], strict=True):
             text = texts[slot]
-            out.append(text if text.strip() else f"<{self.names[slot]}>")
+            out.append(f"<{self.names[slot]}>" if text is None else text)
             out.append(literal)
         text = "".join(out)
         if self._suffix and self._suffix not in text:
@@ -161,6 +226,21 @@ class MessageRenderer:
         text = self._signature + text
         parts = 1 if self._one_part else segments(text, *self._limits)
         return text, parts, missing
+
+    def effective(self, values: Sequence[object]) -> list[str | None]:
+        """``values`` as the placeholders show them (``effective_value``)."""
+        return [
+            effective_value(value, default)
+            for value, default in zip(values, self.defaults, strict=True)
+        ]
+
+    def template_values(self, values: Sequence[object]) -> list[str]:
+        """What a vendor's template send passes: each value, its default when blank (and a
+        default is given), else the value as read ("" for none)."""
+        return [
+            ("" if value is None else str(value)) if text is None else text
+            for value, text in zip(values, self.effective(values), strict=True)
+        ]
 
 
 def compliance_errors(template: Template, account: VendorAccount) -> list[str]:
@@ -291,9 +371,9 @@ def preview_message(
     recipients = Recipient.objects.filter(recipient_list=recipient_list)
     suppressed = (
         set(
-            Suppression.objects.filter(phone__in=recipients.values("phone")).values_list(
-                "phone", flat=True
-            )
+            Suppression.objects.active()
+            .filter(phone__in=recipients.values("phone"))
+            .values_list("phone", flat=True)
         )
         if template.is_marketing
         else set()

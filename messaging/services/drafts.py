@@ -14,6 +14,14 @@ never changed by the composer.  The campaign's own message stays with the campai
 sent (its messages were rendered from it) and goes when the campaign is deleted
 (``discard_with_campaign``, connected to the campaign's deletion in ``apps``).
 
+Nothing reaches the library unasked: "save as a template" (the composer's choice) makes the
+campaign's message a saved template, named and filed under a category, which the campaign
+then uses as it is.  A copy remembers the saved template it was made from (``source``) and
+each use stamps the template's ``last_used_at``: the template list's "used by" and "last used".
+
+Every change of a campaign's message goes through ``save_draft`` (and the frame functions
+below); ``duplicate`` makes a new draft with the same message, list and account.
+
 Saving a draft or changing its frames is recorded in the audit trail, and voids an approval
 that no longer holds for what the campaign now sends (``campaign_commands.void_if_changed``).
 """
@@ -24,6 +32,8 @@ import contextlib
 from collections.abc import Mapping
 
 from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.audit import Action, record
 
@@ -39,6 +49,20 @@ MESSAGE_FIELDS = ("kind", "body", "signature", "is_marketing")
 def library_templates():
     """The saved templates a marketer may start a campaign from, newest first."""
     return Template.objects.library().order_by("-updated_at")
+
+
+def source_of(template: Template | None) -> Template | None:
+    """The saved template a copy of ``template`` is made from: itself when saved, else the
+    one its own copy came from."""
+    if template is None:
+        return None
+    return template.source if template.is_draft else template
+
+
+def mark_used(template: Template | None) -> None:
+    """A campaign was made or saved from this saved template (its "last used")."""
+    if template is not None and template.pk and not template.is_draft:
+        Template.objects.filter(pk=template.pk).update(last_used_at=timezone.now())
 
 
 def message_fields(data: Mapping) -> dict:
@@ -83,7 +107,10 @@ def save_draft(data: Mapping, *, user, campaign: Campaign | None = None) -> Camp
     Its message is the chosen library template when the form leaves it as it is; else the
     campaign's own message, changed in place, or made now (a copy of the chosen library
     template or of the campaign's template, frames included) when the campaign has none yet
-    or its own was submitted to a vendor."""
+    or its own was submitted to a vendor.
+
+    ``save_as_template`` in ``data`` (the composer's choice) makes the message a saved
+    template named ``template_name`` (the campaign's name when empty) under ``category``."""
     chosen: Template | None = data.get("template")
     fields = message_fields(data)
     current = campaign.template if campaign is not None else None
@@ -102,6 +129,7 @@ def save_draft(data: Mapping, *, user, campaign: Campaign | None = None) -> Camp
             name=(data.get("template_name") or data["name"])[:100],
             created_by=user,
             is_draft=True,
+            source=source_of(source),
             **fields,
         )
         template.full_clean()
@@ -112,6 +140,9 @@ def save_draft(data: Mapping, *, user, campaign: Campaign | None = None) -> Camp
         # MMS / video / 5G: the body follows the text frames (their placeholders' order is
         # the order a send passes the values in).
         keep_body_with_frames(template)
+    if data.get("save_as_template") and template.is_draft:
+        template = _save_to_library(template, data)
+    mark_used(chosen)
     created = campaign is None
     if campaign is None:
         campaign = Campaign(created_by=user)
@@ -129,6 +160,49 @@ def save_draft(data: Mapping, *, user, campaign: Campaign | None = None) -> Camp
     return campaign
 
 
+def _save_to_library(template: Template, data: Mapping) -> Template:
+    """The campaign's own message becomes a saved template (the campaign keeps using it, as
+    it would a template chosen from the library; a vendor registration stays with it)."""
+    template.is_draft = False
+    template.name = (data.get("template_name") or data["name"])[:100]
+    template.category = (data.get("category") or "").strip()[:50]
+    template.last_used_at = timezone.now()  # by this campaign
+    template.full_clean()
+    template.save()
+    return template
+
+
+@transaction.atomic
+def duplicate(campaign: Campaign, *, user) -> Campaign:
+    """A new draft with ``campaign``'s message, recipient list and account, whatever became
+    of ``campaign`` (sent, cancelled, archived).  A saved template is used as it is; the
+    campaign's own message is copied, frames included, unless it was submitted to a vendor:
+    then the copy shares it (it never changes any more, and its registration is what the
+    vendor sends)."""
+    template = campaign.template
+    if template.is_draft and not frames_fixed(template):
+        original = template
+        template = Template.objects.create(
+            name=original.name,
+            created_by=user,
+            is_draft=True,
+            source=original.source,
+            **{name: getattr(original, name) for name in MESSAGE_FIELDS},
+        )
+        copy_files(original, template)
+    mark_used(source_of(template))
+    copy = Campaign.objects.create(
+        name=(_("%(name)s (copy)") % {"name": campaign.name})[:200],
+        template=template,
+        recipient_list=campaign.recipient_list,
+        vendor_account=campaign.vendor_account,
+        exclude_missing=campaign.exclude_missing,
+        created_by=user,
+    )
+    record(Action.COMPOSED, copy, details={"created": True, "copy_of": campaign.pk})
+    return copy
+
+
 @transaction.atomic
 def make_own(campaign: Campaign, *, user=None) -> tuple[Template, dict[int, TemplateFile]]:
     """The campaign's own message, made now as a copy of the library template it uses when it
@@ -142,6 +216,7 @@ def make_own(campaign: Campaign, *, user=None) -> tuple[Template, dict[int, Temp
         name=source.name,
         created_by=user,
         is_draft=True,
+        source=source_of(source),
         **{name: getattr(source, name) for name in MESSAGE_FIELDS},
     )
     copies = copy_files(source, template)

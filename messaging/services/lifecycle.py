@@ -12,6 +12,7 @@ The statements that differ by database (take-off, submit answers, report moves) 
 Moves (old → new):
 
 * ``take_off`` — queued → submitting: the request is about to leave (``submitted_at``).
+* ``take_off_single`` — the same for one message sent outside a campaign.
 * ``record_submitted`` — submitting | unknown → submitted, with the vendor's ids.
 * ``record_refused`` — submitting → failed, with the vendor's code and our reason.
 * ``record_unknown`` — submitting → unknown, with the reason.
@@ -29,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from django.db.models import F
 from django.utils import timezone
 
 from ..models import DeliveryReport, Message
@@ -53,6 +55,16 @@ def take_off(batch_id: int, pks: Sequence[int], now: datetime) -> list[tuple]:
     ``(pk, phone, content, segments, variables, custom_id)``.  Counters do not move: both
     statuses count as waiting."""
     return messages_sql.take_off(batch_id, pks, now)
+
+
+def take_off_single(pk: int, now: datetime) -> bool:
+    """queued → submitting for one message sent on its own (a notification outside any
+    campaign); False when it is no longer queued (already sent by another run)."""
+    return bool(
+        _move(
+            [pk], [Status.QUEUED], Status.SUBMITTING, submitted_at=now, attempts=F("attempts") + 1
+        )
+    )
 
 
 def record_submitted(rows: Sequence[tuple[int, str, str]]) -> list[Move]:

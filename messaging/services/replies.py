@@ -1,5 +1,19 @@
-"""Replies (MO) from recipients: stored once, linked to the message they answer, and an opt-out
-turned into a suppression with the reply kept as its evidence.
+"""Replies (MO) from recipients: stored once, linked to the message they answer, an opt-out
+turned into a suppression with the reply kept as its evidence, and a re-subscribe reply
+lifting an opt-out.
+
+Re-subscribing: a reply that is exactly one of ``PortalSettings.resubscribe_keywords``
+(compared as opt-out keywords are: any case, full or half width, surrounding punctuation
+ignored) lifts the phone's suppression in force *when that suppression came from an opt-out
+reply*, and only when it arrived after the opt-out.  A suppression added by a person (by hand,
+an import, a complaint) is a decision a reply cannot undo; a person lifts it on the
+suppression page.  The lifted suppression stays as history with the reply that lifted it.
+
+Opt-out confirmation: when ``PortalSettings.opt_out_confirmation`` is on, a phone newly
+suppressed by its reply gets the configured text once, through the account it replied to
+(when that account's vendor takes single messages), as a notification outside any campaign
+(``sending.send_notification``, in a task): not marketing, so the suppression just made does
+not hold it back.
 
 A reply's phone is normalized as imported recipients' phones are (``importing.phones``:
 full-width digits, +86 / 0086 / 86 forms, separators), so that a reply finds the messages and
@@ -16,11 +30,15 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.audit import Action, record
+from accounts import audit
 
 from ..importing.phones import normalize
-from ..models import InboundMessage, Message, Suppression, VendorAccount
+from ..models import InboundMessage, Message, PortalSettings, Suppression, VendorAccount
+from ..statuses import Status
 from ..vendors.base import InboundReply
+from . import suppressions
+from .compose import segment_count
+from .sending import can_send_notifications, notification_id
 
 DEFAULT_OPT_OUT_KEYWORDS = ("T", "TD", "退订", "N", "取消", "STOP")
 
@@ -32,6 +50,18 @@ def opt_out_keywords() -> tuple[str, ...]:
 
 def _normalized(text: str) -> str:
     return unicodedata.normalize("NFKC", text).strip().strip(".,!?;:。，！？；：、 ").upper()
+
+
+def resubscribe_keywords(portal: PortalSettings | None = None) -> tuple[str, ...]:
+    """``PortalSettings.resubscribe_keywords``: comma-separated (an ASCII or a Chinese comma)."""
+    text = (portal or PortalSettings.load()).resubscribe_keywords or ""
+    return tuple(k.strip() for k in text.replace("，", ",").split(",") if k.strip())
+
+
+def is_resubscribe(content: str, keywords: Sequence[str]) -> bool:
+    """True for a reply that is exactly a re-subscribe keyword (as ``is_opt_out`` compares)."""
+    wanted = {_normalized(k) for k in keywords} - {""}
+    return _normalized(content or "") in wanted
 
 
 def is_opt_out(content: str, keywords: Sequence[str] | None = None) -> bool:
@@ -111,9 +141,13 @@ def record_replies(account: VendorAccount, replies: Sequence[InboundReply]) -> i
                 )
             )
         stored = InboundMessage.objects.bulk_create(fresh)
-        for inbound in stored:
+        portal = PortalSettings.load() if stored else None
+        resubscribe = resubscribe_keywords(portal) if stored else ()
+        for inbound in sorted(stored, key=lambda reply: reply.received_at):
             if inbound.is_opt_out:
-                _suppress(account, inbound)
+                _suppress(account, inbound, portal)
+            elif is_resubscribe(inbound.content, resubscribe):
+                _resubscribe(inbound)
     return len(stored)
 
 
@@ -135,9 +169,9 @@ def _stored_replies(account, rows) -> set[tuple]:
     }
 
 
-def _suppress(account: VendorAccount, inbound: InboundMessage) -> None:
+def _suppress(account: VendorAccount, inbound: InboundMessage, portal: PortalSettings) -> None:
     local = timezone.localtime(inbound.received_at)
-    suppression, created = Suppression.objects.get_or_create(
+    suppression, created = Suppression.objects.active().get_or_create(
         phone=inbound.phone,
         defaults={
             "reason": Suppression.Reason.OPT_OUT,
@@ -146,9 +180,64 @@ def _suppress(account: VendorAccount, inbound: InboundMessage) -> None:
             "inbound_message": inbound,
         },
     )
-    if created:
-        record(
-            Action.SUPPRESSION_ADDED,
-            suppression,
-            details={"reason": Suppression.Reason.OPT_OUT, "inbound_message": inbound.pk},
-        )
+    if not created:
+        return
+    audit.record(
+        audit.Action.SUPPRESSION_ADDED,
+        suppression,
+        details={"reason": Suppression.Reason.OPT_OUT, "reply": inbound.pk},
+    )
+    if portal.opt_out_confirmation and can_send_notifications(account):
+        _confirm(account, suppression, portal.opt_out_confirmation_text)
+
+
+def _confirm(account: VendorAccount, suppression: Suppression, text: str) -> None:
+    """Queue the opt-out confirmation: one message per suppression, linked to it."""
+    text = text.strip()
+    if not text:
+        return
+    # Chinese carriers want the signature first on every message, notifications included.
+    if account.signature and not text.startswith(account.signature):
+        text = f"{account.signature}{text}"
+    message = Message.objects.create(
+        vendor_account=account,
+        phone=suppression.phone,
+        content=text,
+        segments=segment_count(text, account),
+        custom_id=notification_id(),
+        status=Status.QUEUED,
+    )
+    Suppression.objects.filter(pk=suppression.pk).update(confirmation=message)
+    suppression.confirmation = message
+    transaction.on_commit(lambda: _enqueue_notification(message.pk))
+
+
+def _enqueue_notification(message_pk: int) -> None:
+    from django_q.tasks import async_task
+
+    async_task(
+        "messaging.tasks.send_notification",
+        message_pk,
+        q_options={"task_name": f"notification {message_pk}"},
+    )
+
+
+def _resubscribe(inbound: InboundMessage) -> None:
+    """Lift the phone's opt-out (only one made by a reply, and only by a later reply)."""
+    suppression = (
+        Suppression.objects.active()
+        .filter(phone=inbound.phone, reason=Suppression.Reason.OPT_OUT)
+        .select_related("inbound_message")
+        .first()
+    )
+    if suppression is None:
+        return
+    opted_out_at = suppression.inbound_message.received_at if suppression.inbound_message else None
+    if opted_out_at is not None and inbound.received_at < opted_out_at:
+        return  # an earlier reply delivered late does not undo a later opt-out
+    local = timezone.localtime(inbound.received_at)
+    suppressions.lift(
+        suppression,
+        reason=f"{local:%Y-%m-%d %H:%M:%S} {inbound.vendor_account.name}: {inbound.content}",
+        reply=inbound,
+    )

@@ -9,7 +9,9 @@ on other databases (SQLite in development and tests), takes the general path: fi
 messages (locking those a report can still change), decide in Python, write back in bulk.
 Those statements are ``sql.messages``'s and ``sql.reports``'s, each beside its generic twin.
 
-The vendor's words for a status code are kept in both languages (``join_descriptions``).
+The vendor's words for a status code are kept with our English gloss of them
+(``join_descriptions``); pages show the vendor's words as they are and our meaning in the
+user's language, never both of our languages (``vendor_words``, ``status_meaning``).
 A push's raw record and the deadlock retry are ``pushes``'s; replies are ``replies``'s;
 template reviews are ``templates``'s.
 """
@@ -74,6 +76,23 @@ def split_descriptions(stored: str) -> tuple[str, str]:
     """(Chinese, English) from a stored description; a single text serves as both."""
     zh, _, en = (stored or "").partition("\n")
     return zh, en or zh
+
+
+def vendor_words(stored: str) -> str:
+    """What the vendor said for a code, as it said it: the text its answer carried, or its
+    document's words for the code (the first part of a stored description)."""
+    return split_descriptions(stored)[0]
+
+
+def status_meaning(stored: str, status: str, language: str | None = None) -> str:
+    """What a vendor's status means, in the UI language only: in English our gloss of the
+    vendor's words (or the status's name when there is none); in Chinese the status's name
+    (the vendor's words, shown beside it, are Chinese already)."""
+    zh, en = split_descriptions(stored)
+    language = language or translation.get_language() or settings.LANGUAGE_CODE
+    if language.startswith("en") and en and en != zh:
+        return en
+    return str(Status(status).label) if status in Status.values else ""
 
 
 def localized_description(stored: str, language: str | None = None) -> str:

@@ -11,6 +11,8 @@ from django_q.models import Schedule
 DISPATCH_SCHEDULE = "messaging: dispatch campaigns"
 POLL_SCHEDULE = "messaging: poll vendors"
 PURGE_SCHEDULE = "messaging: purge old data"
+ALERTS_SCHEDULE = "messaging: check alerts"
+BALANCE_SCHEDULE = "messaging: refresh balances"
 
 
 def ensure_schedules() -> None:
@@ -37,6 +39,18 @@ def ensure_schedules() -> None:
             "repeats": -1,
         },
     )
+    # Alerts the database shows (low balance, unreachable vendor, pauses, approvals): raised
+    # and resolved every minute (``services.alerts.sweep``); a cheap read.
+    Schedule.objects.update_or_create(
+        name=ALERTS_SCHEDULE,
+        defaults={
+            "func": "messaging.tasks.check_alerts",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": 1,
+            "repeats": -1,
+        },
+    )
+    sync_balance_schedule()
     # Daily, at night (04:00 local time, when nothing is usually sent): raw pushes, poll
     # answers, delivery reports, task results and import files past their retention window,
     # in batches (``services.retention``).  An existing schedule keeps its time.
@@ -61,3 +75,22 @@ def _next_night() -> datetime:
     now = timezone.localtime()
     run = now.replace(hour=PURGE_AT.hour, minute=PURGE_AT.minute, second=0, microsecond=0)
     return run if run > now else run + timedelta(days=1)
+
+
+def sync_balance_schedule() -> None:
+    """Balances are asked of the vendors every ``PortalSettings.balance_refresh_minutes``
+    (not only by the dashboard's button), so that a low balance raises its alert."""
+    from ..models import PortalSettings
+
+    minutes = max(1, PortalSettings.load().balance_refresh_minutes or 30)
+    fields = {
+        "func": "messaging.tasks.refresh_balances",
+        "schedule_type": Schedule.MINUTES,
+        "minutes": minutes,
+        "repeats": -1,
+    }
+    # Changed only when it differs: an unchanged schedule keeps its next run.
+    if not Schedule.objects.filter(name=BALANCE_SCHEDULE).exists():
+        Schedule.objects.create(name=BALANCE_SCHEDULE, **fields)
+    else:
+        Schedule.objects.filter(name=BALANCE_SCHEDULE).exclude(**fields).update(**fields)

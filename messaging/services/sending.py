@@ -63,6 +63,7 @@ from .compose import (
     message_parts,
     placeholders,
     render,
+    template_values,
 )
 from .deadlocks import retry_on_deadlock
 from .outcomes import MAX_REQUEUES, Decision, Disposition, backoff_s, decide
@@ -988,7 +989,7 @@ def send_test_message(campaign: Campaign, phone: str) -> Message:
         phone=phone,
         content=content,
         segments=message_parts(template, content, account),
-        custom_id=f"0{time.time_ns() // 1000}",
+        custom_id=notification_id(),
         status=Status.SUBMITTING,
         submitted_at=timezone.now(),
         attempts=1,
@@ -1002,13 +1003,22 @@ def send_test_message(campaign: Campaign, phone: str) -> Message:
                 .values_list("vendor_template_id", flat=True)
                 .first()
             )
-            values = tuple(str(variables.get(name) or "") for name in placeholders(template.body))
+            values = template_values(template.body, variables)
             outgoing = OutgoingMessage(message.custom_id, phone, content, variables=values)
             answer = client.send_template(template_id, [outgoing])[0]
         else:
             answer = client.send_single(OutgoingMessage(message.custom_id, phone, content))
     except VendorError as exc:
         answer = exc
+    _record_single_answer(message, answer)
+    message.refresh_from_db()
+    record(Action.TEST_SENT, campaign, details={"phone": phone, "status": message.status})
+    return message
+
+
+def _record_single_answer(message: Message, answer) -> None:
+    """A message sent on its own is not retried or paused for: what the vendor said (or the
+    error it raised) is the result."""
     decision = decide(answer)
     with transaction.atomic():
         if decision.disposition == Disposition.SUBMITTED:
@@ -1018,8 +1028,37 @@ def send_test_message(campaign: Campaign, phone: str) -> Message:
         elif decision.disposition == Disposition.UNKNOWN:
             lifecycle.record_unknown([message.pk], decision.reason)
         else:
-            # A test is not retried or paused for: what the vendor said is the result.
             lifecycle.record_refused([message.pk], decision.code, decision.reason, timezone.now())
+
+
+# --------------------------------------------------------------------------- notifications
+
+
+def notification_id() -> str:
+    """Our id for a message outside any campaign (as a test send's: a leading 0)."""
+    return f"0{time.time_ns() // 1000}"
+
+
+def can_send_notifications(account: VendorAccount) -> bool:
+    """The account can carry a message on its own (its vendor's ``single_sends``)."""
+    return account.is_active and vendor(account.vendor).capabilities.single_sends
+
+
+def send_notification(message_pk: int) -> Message | None:
+    """Send one queued message that belongs to no campaign (an opt-out confirmation) as a
+    single SMS.  It is not marketing: no suppression or send window applies.  A second run
+    for the same message sends nothing (it is no longer queued)."""
+    if not lifecycle.take_off_single(message_pk, timezone.now()):
+        return None
+    message = Message.objects.select_related("vendor_account").get(pk=message_pk)
+    try:
+        answer = message.vendor_account.client().send_single(
+            OutgoingMessage(message.custom_id, message.phone, message.content)
+        )
+    except Exception as exc:  # an adapter bug must not leave the message "submitting"
+        if not isinstance(exc, VendorError):
+            log.exception("notification=%s: the adapter failed", message_pk)
+        answer = exc
+    _record_single_answer(message, answer)
     message.refresh_from_db()
-    record(Action.TEST_SENT, campaign, details={"phone": phone, "status": message.status})
     return message

@@ -30,7 +30,7 @@ from django.utils.translation import gettext as _
 from ..models import Template, TemplateFile, TemplateRegistration, VendorAccount
 from ..vendors.base import TemplateFrame, TemplateReview, VendorError
 from ..vendors.registry import vendor
-from .compose import PLACEHOLDER, placeholders
+from .compose import PLACEHOLDER, placeholder_name, placeholders
 from .content_checks import FrameRules, frame_rules
 
 
@@ -203,15 +203,17 @@ def frame_texts(files: Iterable[TemplateFile]) -> list[str]:
 
 
 def vendor_text(text: str, names: list[str]) -> str:
-    """``text`` with each ``<name>`` as the vendor's ``{varN}``, N being the name's place in
-    ``names`` (the order of first appearance across the template's text frames)."""
+    """``text`` with each ``<name>`` (or ``<name|default>``) as the vendor's ``{varN}``, N
+    being the name's place in ``names`` (the order of first appearance across the template's
+    text frames)."""
     number = {name: index for index, name in enumerate(names, 1)}
-    return PLACEHOLDER.sub(
-        lambda match: (
-            f"{{var{number[match.group(1)]}}}" if match.group(1) in number else match.group(0)
-        ),
-        text,
-    )
+
+    def variable(match) -> str:
+        # <name|default> too: the default is applied by us, in the value a send passes.
+        name = placeholder_name(match.group(1))
+        return f"{{var{number[name]}}}" if name in number else match.group(0)
+
+    return PLACEHOLDER.sub(variable, text)
 
 
 def body_from_frames(template: Template) -> str | None:

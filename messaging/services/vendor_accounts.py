@@ -13,7 +13,7 @@ from datetime import timedelta
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext
 
 from ..models import VendorAccount
 from ..vendors.base import (
@@ -45,6 +45,15 @@ class ConnectionCheck:
     def probed(self) -> bool:
         """Proved by a probe (the vendor has no balance query): no balance to show."""
         return self.ok and self.balance is None
+
+
+def balance_unit_label(unit: str) -> str:
+    """A balance's unit in the UI language ("messages" / "yuan" as the adapters say it)."""
+    if unit in ("messages", "条"):
+        return pgettext("balance unit", "messages")
+    if unit in ("yuan", "元"):
+        return pgettext("balance unit", "yuan")
+    return unit
 
 
 def probe_summary(account: VendorAccount, check: ConnectionCheck) -> str:

@@ -72,6 +72,9 @@ class Capabilities:
     template_title_max_chars: int = 0
     """The longest template title the vendor takes, counted in UTF-16 code units (0: no
     limit).  The template submission service derives titles that fit."""
+    single_sends: bool = True
+    """The vendor takes one message on its own, outside a campaign (a test send, an opt-out
+    confirmation): a plain SMS to one number without an approved template."""
 
 
 # --------------------------------------------------------------------------- account options
@@ -470,10 +473,19 @@ class VendorError(Exception):
         super().__init__(message or description_en or description_zh or code or self.kind)
 
     def __str__(self) -> str:
-        parts = [super().__str__()]
-        if self.code and self.code not in parts[0]:
+        """The text stored and shown for this error (an account's last error, a message's
+        reason): the message given (the vendor's text as it sent it, or ours), the code, and
+        the vendor's words for the code.  Without a message the vendor's words come first and
+        our English gloss (``description_en``) is left out: it stood beside the Chinese in both
+        languages' pages ("Not enough message credit [102] 短信不足"); a page shows one language
+        of ours at a time, and the vendor's words read the same in both."""
+        first = str(self.args[0]) if self.args else ""
+        if self.description_zh and first == self.description_en != self.description_zh:
+            first = self.description_zh  # no message was given: not our gloss, their words
+        parts = [first]
+        if self.code and self.code not in first:
             parts.append(f"[{self.code}]")
-        if self.description_zh and self.description_zh not in parts[0]:
+        if self.description_zh and self.description_zh not in first:
             parts.append(self.description_zh)
         return " ".join(parts)
 

@@ -9,7 +9,10 @@ holds what they share:
   replies (MO), polling-interval bookkeeping and the misbehaviour switch;
 * ``SimulatorServer``: a threaded HTTP server that routes ``/<vendor key>/...`` to the vendor's
   simulator and ``/_sim/...`` to a small JSON control API, and a background thread that pushes
-  ready reports and replies to accounts that have a push URL.
+  ready reports and replies to accounts that have a push URL;
+* the demo's controls (``SimulatorServer.overview``, ``inject_reply``, ``set_fault``,
+  ``review_template``): what the demo's simulator page shows and does, through
+  ``SimulatorControl`` over HTTP (the simulator runs in a process of its own).
 
 It is a test and demo tool: it is never needed in production.
 """
@@ -33,6 +36,10 @@ from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo
 
 import requests
+
+# The control API's client is a module of its own (the demo's page uses it without loading
+# the simulators); re-exported here for tests and scripts.
+from .simulator_control import SimulatorControl, SimulatorRefused  # noqa: F401
 
 log = logging.getLogger(__name__)
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -82,11 +89,27 @@ class SimReply:
     received_at: datetime = field(default_factory=lambda: datetime.now(CHINA))
 
 
+FAULT_MODES = (
+    "normal",
+    "slow",
+    "error",
+    "unavailable",
+    "garbage",
+    "rate_limit",
+    "accept_then_drop",
+    "auth_error",
+    "no_balance",
+)
+"""How a simulated gateway can misbehave (``Behaviour.mode``; ``_Handler._misbehave``)."""
+
+REQUEST_LOG_SIZE = 50
+"""How many of the last requests the simulator keeps for its demo page."""
+
+
 @dataclass
 class Behaviour:
     mode: str = "normal"
-    """normal | slow | error | garbage | rate_limit | accept_then_drop | auth_error |
-    no_balance"""
+    """One of ``FAULT_MODES``."""
     delay_s: float = 0.0
     remaining: int = -1
     """How many more requests misbehave; -1 means until told otherwise."""
@@ -133,6 +156,9 @@ class SimulatorState:
             # stay), where the vendor's report format allows it: for phone-only matching.
             self.reports_without_ids = False
             self.enforce_poll_interval = True
+            # The last requests the gateways answered, newest last: time, vendor, method, path
+            # (never the query or body: they carry the credentials), status, fault mode.
+            self.requests: deque[dict] = deque(maxlen=REQUEST_LOG_SIZE)
             self.vendor_state: dict[str, dict] = defaultdict(dict)
             self._ids = itertools.count(1)
             self._seq = itertools.count()
@@ -248,6 +274,19 @@ class SimulatorState:
         with self.lock:
             self.replies[(vendor, account_id)].extendleft(reversed(list(items)))
 
+    def log_request(self, vendor: str, method: str, path: str, status: int, fault: str) -> None:
+        with self.lock:
+            self.requests.append(
+                {
+                    "at": datetime.now(CHINA).strftime("%H:%M:%S"),
+                    "vendor": vendor,
+                    "method": method,
+                    "path": path,
+                    "status": status,
+                    "fault": fault,
+                }
+            )
+
     # misbehaviour ----------------------------------------------------------
     def misbehaviour(self, vendor: str, path: str) -> Behaviour | None:
         with self.lock:
@@ -355,6 +394,9 @@ class VendorSimulator:
     encoding: str = "utf-8"
     min_poll_interval_s: float = 5.0
     push_batch_size: int = 100
+    replies: bool = True
+    """The vendor hands replies (MO) over, by push or poll; False where its document has no
+    MO interface at all."""
 
     def __init__(self, state: SimulatorState):
         self.state = state
@@ -384,6 +426,20 @@ class VendorSimulator:
     def control(self, action: str, payload: dict) -> dict:
         """Vendor-specific control actions (``POST /_sim/<vendor>/<action>``)."""
         raise KeyError(action)
+
+    def account_id_error(self, account_id: str) -> str:
+        """Why this vendor would never issue ``account_id`` (empty: it could)."""
+        return ""
+
+    def pending_templates(self) -> list[dict]:
+        """Templates uploaded for review and not yet decided: ``{"id", "account_id",
+        "title"}`` each (none for a vendor without template review)."""
+        return []
+
+    def review_template(self, template_id: str, approved: bool, reason: str = "") -> dict:
+        """Decide a pending template's review as the vendor's staff would, pushing the verdict
+        where the vendor pushes one."""
+        raise KeyError(template_id)
 
     # helpers for subclasses ---------------------------------------------
     def find_account(self, account_id: str) -> SimAccount | None:
@@ -488,6 +544,96 @@ class SimulatorServer(ThreadingHTTPServer):
             )
         return ok
 
+    # accounts and the demo's controls -------------------------------------
+    def add_account(self, account: SimAccount) -> None:
+        """Register ``account``; ValueError when its vendor would never issue its id."""
+        simulator = self.simulators.get(account.vendor)
+        problem = simulator.account_id_error(account.account_id) if simulator else ""
+        if problem:
+            raise ValueError(f"{account.vendor} account {account.account_id!r}: {problem}")
+        self.state.add_account(account)
+
+    def overview(self) -> dict:
+        """What the demo's simulator page shows: the accounts (and whether their vendor hands
+        replies over), each vendor's fault mode, the templates awaiting review and the last
+        requests, newest first."""
+        state = self.state
+        with state.lock:
+            accounts = [
+                {
+                    "vendor": a.vendor,
+                    "account_id": a.account_id,
+                    "pushes": bool(a.push_url),
+                    "replies": self.simulators[a.vendor].replies,
+                }
+                for a in state.accounts.values()
+                if a.vendor in self.simulators
+            ]
+            faults = {
+                key: (
+                    state.behaviour[key].mode
+                    if key in state.behaviour and state.behaviour[key].remaining != 0
+                    else "normal"
+                )
+                for key in sorted(self.simulators)
+            }
+            requests_seen = list(reversed(state.requests))
+        templates = [
+            {"vendor": key, **template}
+            for key, simulator in sorted(self.simulators.items())
+            for template in simulator.pending_templates()
+        ]
+        return {
+            "accounts": accounts,
+            "faults": faults,
+            "fault_modes": list(FAULT_MODES),
+            "templates": templates,
+            "requests": requests_seen,
+        }
+
+    def inject_reply(self, vendor: str, account_id: str, phone: str, content: str) -> str:
+        """A reply from ``phone`` to an account, sent to the account's own sender number (its
+        extension), so the portal can tie it to the campaign; pushed or left for polling as
+        the account is set up.  Returns the reply's MO id."""
+        account = self.state.account(vendor, account_id)
+        if account is None:
+            raise ValueError(f"no {vendor} account {account_id!r} on this simulator")
+        if not self.simulators[vendor].replies:
+            raise ValueError(f"{vendor} has no reply (MO) interface")
+        if not (phone.isascii() and phone.isdigit() and 5 <= len(phone) <= 20):
+            raise ValueError("a phone is 5 to 20 digits")
+        if not content.strip():
+            raise ValueError("a reply needs some text")
+        reply = SimReply(
+            vendor=vendor,
+            account_id=account_id,
+            phone=phone,
+            content=content,
+            extension=account.extension,
+        )
+        return self.state.inject_reply(reply).mo_id
+
+    def set_fault(self, vendor: str, mode: str) -> None:
+        """Make every request to ``vendor``'s gateway misbehave as ``mode`` until told
+        ``normal``."""
+        if vendor not in self.simulators:
+            raise ValueError(f"no simulator for vendor {vendor!r}")
+        if mode not in FAULT_MODES:
+            raise ValueError(f"unknown fault mode {mode!r}")
+        with self.state.lock:
+            if mode == "normal":
+                self.state.behaviour.pop(vendor, None)
+            else:
+                self.state.behaviour[vendor] = Behaviour(mode=mode)
+
+    def review_template(self, vendor: str, template_id: str, approved: bool, reason: str = ""):
+        if vendor not in self.simulators:
+            raise ValueError(f"no simulator for vendor {vendor!r}")
+        pending = {t["id"] for t in self.simulators[vendor].pending_templates()}
+        if template_id not in pending:
+            raise ValueError(f"no {vendor} template {template_id!r} awaits review")
+        return self.simulators[vendor].review_template(template_id, approved, reason)
+
     # control API ---------------------------------------------------------
     def control(self, path: str, payload: dict) -> tuple[int, object]:
         state = self.state
@@ -500,7 +646,7 @@ class SimulatorServer(ThreadingHTTPServer):
             return 200, {"ok": True}
         if action == "accounts":
             if payload:
-                state.add_account(SimAccount(**payload))
+                self.add_account(SimAccount(**payload))
             return 200, [asdict(a) for a in state.accounts.values()]
         if action == "accepted":
             with state.lock:
@@ -547,6 +693,28 @@ class SimulatorServer(ThreadingHTTPServer):
             return 200, {"ok": True}
         if action == "pushes":
             return 200, list(state.pushed_reports)
+        # The demo page's controls.
+        if action == "overview":
+            return 200, self.overview()
+        if action == "reply":
+            mo_id = self.inject_reply(
+                str(payload["vendor"]),
+                str(payload["account_id"]),
+                str(payload["phone"]),
+                str(payload["content"]),
+            )
+            return 200, {"mo_id": mo_id}
+        if action == "fault":
+            self.set_fault(str(payload["vendor"]), str(payload["mode"]))
+            return 200, {"ok": True}
+        if action == "review":
+            result = self.review_template(
+                str(payload["vendor"]),
+                str(payload["id"]),
+                bool(payload.get("approved", True)),
+                str(payload.get("reason", "")),
+            )
+            return 200, result
         if action in self.simulators and len(parts) == 2:
             return 200, self.simulators[action].control(parts[1], payload)
         return 404, {"error": f"unknown control action {path}"}
@@ -584,7 +752,9 @@ class _Handler(BaseHTTPRequestHandler):
             try:
                 status, result = self.server.control(rest, payload)
             except (KeyError, TypeError, ValueError) as exc:
-                status, result = 400, {"error": repr(exc)}
+                # A refusal (ValueError) in its own words; a malformed call as it went wrong.
+                reason = str(exc) if type(exc) is ValueError else repr(exc)
+                status, result = 400, {"error": reason}
             self._write(
                 SimResponse(
                     json.dumps(result, default=str), status=status, content_type="application/json"
@@ -610,6 +780,13 @@ class _Handler(BaseHTTPRequestHandler):
                 response = SimResponse(f"simulator error: {exc!r}", status=500)
         if behaviour and behaviour.mode == "accept_then_drop":
             response.drop_connection = True
+        self.server.state.log_request(
+            prefix,
+            self.command,
+            rest,
+            0 if response.drop_connection else response.status,
+            behaviour.mode if behaviour else "",
+        )
         self._write(response)
 
     def _misbehave(self, simulator, request, behaviour: Behaviour) -> SimResponse | None:
@@ -651,36 +828,3 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             # The client gave up (a timeout test, or a real client's timeout): nothing to do.
             self.close_connection = True
-
-
-class SimulatorControl:
-    """A small client of the control API, for tests, the demo and the run command."""
-
-    def __init__(self, base_url: str):
-        self.base_url = base_url.rstrip("/")
-
-    def _post(self, path: str, payload: dict | None = None):
-        response = requests.post(f"{self.base_url}/_sim/{path}", json=payload or {}, timeout=10)
-        response.raise_for_status()
-        return response.json()
-
-    def add_account(self, **account) -> None:
-        self._post("accounts", account)
-
-    def accepted(self, **filters) -> list[dict]:
-        return self._post("accepted", filters)
-
-    def inject_reply(self, **reply) -> str:
-        return self._post("mo", reply)["mo_id"]
-
-    def misbehave(self, vendor: str, mode: str, **options) -> None:
-        self._post("behaviour", {"vendor": vendor, "mode": mode, **options})
-
-    def configure(self, **options) -> None:
-        self._post("config", options)
-
-    def reset(self) -> None:
-        self._post("reset")
-
-    def vendor_action(self, vendor: str, action: str, **payload):
-        return self._post(f"{vendor}/{action}", payload)

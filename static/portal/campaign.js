@@ -82,11 +82,11 @@
       tbody.innerHTML = "";
       s.codes.forEach(function (c) {
         var tr = document.createElement("tr");
-        [c.code, c.description || c.status_label || "", number.format(c.n)].forEach(function (value, i) {
+        [c.code, c.words || "", c.description || c.status_label || "", number.format(c.n)].forEach(function (value, i) {
           var td = document.createElement("td");
           td.textContent = value;
           if (i === 0) { td.className = "mono"; }
-          if (i === 2) { td.className = "num"; }
+          if (i === 3) { td.className = "num"; }
           tr.appendChild(td);
         });
         tbody.appendChild(tr);

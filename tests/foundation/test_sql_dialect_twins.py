@@ -520,6 +520,56 @@ def test_write_messages(vendor_account, administrator):
     assert "13600000000" in generic[0] and generic[1] == ([], [])  # nothing written
 
 
+def test_write_messages_with_defaults(vendor_account, administrator):
+    """``<name|default>``: both twins show the default for a blank or absent value, never count
+    it missing, and pass it as the template send's value."""
+    recipients = RecipientList.objects.create(name="defaults")
+    Recipient.objects.bulk_create(
+        Recipient(
+            recipient_list=recipients,
+            phone=f"1350000{n:04d}",
+            variables={"name": text, "city": text[:1]} if n % 3 else {"city": "京"},
+        )
+        for n, text in enumerate(TRICKY_TEXT * 2)
+    )
+    template = Template.objects.create(
+        name="d", body="<name|顾客>您好<city>，<name>", is_marketing=False, created_by=administrator
+    )
+    campaign = Campaign.objects.create(
+        name="defaults", template=template, vendor_account=vendor_account, recipient_list=recipients
+    )
+    plan = campaign_start.Plan(
+        campaign=campaign,
+        account=vendor_account,
+        shape="template",
+        batch_size=5,
+        template_values=True,
+        suppress=False,
+        segment_limits=(70, 67, 160, 153),
+    )
+
+    def written():
+        return list(
+            Message.objects.filter(campaign=campaign)
+            .order_by("custom_id")
+            .values_list("phone", "content", "variables", "status", "error")
+        )
+
+    def run():
+        return campaign_start.write_messages(
+            plan,
+            campaign_start.Span(after=0, upto=2**62, size=recipients.recipients.count()),
+            check_all=False,
+        )[:2]
+
+    generic, postgresql = both_ways(run, written)
+    assert generic == postgresql
+    rows = {phone: (content, values, error) for phone, content, values, _s, error in generic[1]}
+    assert rows["13500000000"] == ("【测试商城】顾客您好京，顾客", ["顾客", "京"], "")
+    # A blank city (the empty text's first character) has no default: missing.
+    assert "city" in rows["13500000005"][2]
+
+
 def test_estimated_rows(campaign):
     """The one pair that differs by design: the generic twin has no estimate (the admin then
     counts within a cap); PostgreSQL's is the planner's, equal to the count once analyzed, and

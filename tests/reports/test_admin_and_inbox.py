@@ -48,12 +48,17 @@ def reported(vendor_account):
     return message
 
 
-def test_message_admin_shows_status_code_and_description_in_the_ui_language(admin_client, reported):
+def test_message_admin_shows_the_vendors_words_and_our_meaning_in_the_ui_language(
+    admin_client, reported
+):
+    """The vendor's code and words as it sent them; our meaning in the UI language only."""
     with translation.override("en"):
         page = admin_client.get("/admin/messaging/message/", HTTP_ACCEPT_LANGUAGE="en")
         text = page.content.decode()
-        assert "Undelivered" in text and "UNDELIV" in text and "Not delivered" in text
-        detail = admin_client.get(f"/admin/messaging/message/{reported.pk}/change/")
+        assert "Undelivered" in text and "UNDELIV" in text and "失败" in text
+        detail = admin_client.get(
+            f"/admin/messaging/message/{reported.pk}/change/", HTTP_ACCEPT_LANGUAGE="en"
+        )
         assert "失败" in detail.content.decode() and "Not delivered" in detail.content.decode()
         # Its reports are listed with it; the unmatched one is not.
         detail = admin_client.get(
@@ -64,6 +69,10 @@ def test_message_admin_shows_status_code_and_description_in_the_ui_language(admi
         assert "DELIVRD" not in inline
     page = admin_client.get("/admin/messaging/message/", HTTP_ACCEPT_LANGUAGE="zh-hans")
     assert "失败" in page.content.decode()
+    detail = admin_client.get(
+        f"/admin/messaging/message/{reported.pk}/change/", HTTP_ACCEPT_LANGUAGE="zh-hans"
+    ).content.decode()
+    assert "失败" in detail and "未送达" in detail and "Not delivered" not in detail
 
 
 def test_unmatched_reports_stay_visible_to_admins(admin_client, reported):

@@ -251,7 +251,10 @@ def needles(world: World) -> list[str]:
     return sorted(found, key=len, reverse=True)
 
 
-def test_crawl(world, admin_client, marketer_client, approver_client, analyst_client):
+def test_crawl(world, admin_client, marketer_client, approver_client, analyst_client, settings):
+    # The demo's simulator page too (it exists in demo mode only), its simulator down as well.
+    settings.DEMO_MODE = True
+    settings.SIMULATOR_URL = f"http://127.0.0.1:{closed_port()}"
     paths = every_path(world)
     print("crawling", len(paths), "paths")
     assert len(paths) > 200
@@ -292,6 +295,8 @@ def test_crawl(world, admin_client, marketer_client, approver_client, analyst_cl
             assert status == 200, path
         elif PUSH.match(path):
             assert status in (400, 401, 403, 404, 405), (path, status)
+        elif path == "/favicon.ico":
+            assert status == 302 and location.startswith("/static/"), (path, status, location)
         elif path in ("/", "/i18n/setlang/"):
             assert (status == 302 and not LOGIN.match(location)) or "login" in location
         elif path in ("/accounts/logout/", "/admin/logout/"):

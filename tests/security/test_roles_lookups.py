@@ -109,7 +109,8 @@ def test_declared_filters_still_filter(admin_client, marketer_client, vendor_acc
     assert admin_client.get(inbound, {"received_at__day": "2"}).status_code == 200
     users = reverse("admin:accounts_user_changelist")
     group = marketer.groups.get()
-    assert admin_client.get(users, {"groups__id__exact": group.pk}).status_code == 200
+    assert admin_client.get(users, {"role": group.name}).status_code == 200
+    assert admin_client.get(users, {"groups__id__exact": group.pk}).status_code == 400
     reports = reverse("admin:messaging_deliveryreport_changelist")
     assert admin_client.get(reports, {"matched": "no"}).status_code == 200
 

@@ -113,6 +113,22 @@ BODY = "<name>您好，您的积分<points>即将过期"
         ("montnets", "Hi <name>, you have <points> points", False, {}, {15: ""}),  # batches of 50
         ("actiongw", "周末大促，全场五折", True, {}, {15: ""}),  # no placeholders: same content
         ("ashx5g", "<name><name>", False, {}, {}),  # a name used twice
+        # Defaults: a blank or absent value shows the default and is never missing.
+        (
+            "ashx5g",
+            "<name|顾客>您好，您的积分<points|0>即将过期",
+            True,
+            {},
+            {1: "", 2: "", 4: "", 10: "", 14: ""},
+        ),
+        ("ashx5g", "<name|顾客><name>，<points|>分", False, {}, {1: "", 4: "", 10: ""}),
+        (  # a default the encoding cannot carry is a misfit where it shows
+            "smsadmin",
+            "<name|堃>您好<points>",
+            True,
+            {},
+            {0: "", 1: GB2312 + "堃", 4: GB2312 + "堃", 14: "Missing values: points"},
+        ),
     ],
 )
 def test_database_and_python_render_the_same(

@@ -12,8 +12,9 @@ moving rows out of and back into the database; here they never leave it.  The ru
 Python ones, written once more in SQL, and ``tests/sending/test_start_in_database.py`` and
 ``tests/foundation/test_sql_dialect_twins.py`` hold the two to the same output row for row:
 
-* placeholders: ``compose.MessageRenderer`` (a value that is missing or blank leaves the
-  ``<name>`` in place and makes the recipient "missing");
+* placeholders: ``compose.MessageRenderer`` (a value that is missing or blank takes the
+  placeholder's default, ``<name|default>``; without one it leaves the ``<name>`` in place and
+  makes the recipient "missing");
 * the text: signature + rendered body + the opt-out suffix for marketing unless present;
 * parts: ``vendors.base.segments`` with the vendor's limits, or 1 for an MMS / video / 5G
   template message (``compose.billed_as_one_message``);
@@ -42,6 +43,8 @@ from ..compose import (
     Encodability,
     MessageRenderer,
     billed_as_one_message,
+    placeholder_defaults,
+    placeholder_name,
     placeholders,
     signature_for,
 )
@@ -114,7 +117,8 @@ def _misfit_class(
     suffix = plan.account.opt_out_suffix if template.is_marketing else ""
     fixed = signature_for(template, plan.account) + "".join(PLACEHOLDER.split(template.body)[0::2])
     fixed_misfits = encodability.misfits(fixed + suffix)
-    chars = set(fixed_misfits)
+    # A default shows only where a value is missing: its characters are among the values'.
+    chars = set(fixed_misfits) | set("".join(placeholder_defaults(template.body).values()))
     if names:
         with connection.cursor() as cursor:
             cursor.execute(
@@ -150,7 +154,8 @@ def _selection(plan: Plan, span: Span, params: dict, encodability: Encodability)
     """The span's recipients with their values, flags, rendered text, parts and the characters of
     the text the account's encoding cannot carry (``misfits``, NULL when none: a SELECT)."""
     template = plan.campaign.template
-    names = list(dict.fromkeys(PLACEHOLDER.findall(template.body)))
+    names = placeholders(template.body)
+    defaults = placeholder_defaults(template.body)
     pieces = PLACEHOLDER.split(template.body)
     params.update(
         list_id=plan.campaign.recipient_list_id, after=span.after, upto=span.upto, blank=BLANK
@@ -159,16 +164,27 @@ def _selection(plan: Plan, span: Span, params: dict, encodability: Encodability)
     for i, name in enumerate(names):
         params[f"name{i}"] = name
         params[f"hole{i}"] = f"<{name}>"
-        values.append(f"r.variables ->> %(name{i})s AS v{i}")
-        missing.append(f"CASE WHEN v{i} IS NULL OR v{i} ~ %(blank)s THEN %(name{i})s END")
+        value = f"(r.variables ->> %(name{i})s)"
+        if name in defaults:
+            # compose.effective_value: a blank value shows the default, never "missing".
+            params[f"default{i}"] = defaults[name]
+            values.append(
+                f"CASE WHEN {value} IS NULL OR {value} ~ %(blank)s THEN %(default{i})s "
+                f"ELSE {value} END AS v{i}"
+            )
+        else:
+            values.append(f"{value} AS v{i}")
+            missing.append(f"CASE WHEN v{i} IS NULL OR v{i} ~ %(blank)s THEN %(name{i})s END")
     slot = {name: i for i, name in enumerate(names)}
     body = []
     for index, piece in enumerate(pieces):
         if index % 2 == 0:
             params[f"lit{index}"] = piece
             body.append(f"%(lit{index})s")
+        elif (name := placeholder_name(piece)) in defaults:
+            body.append(f"v{slot[name]}")
         else:
-            i = slot[piece]
+            i = slot[name]
             body.append(
                 f"(CASE WHEN v{i} IS NULL OR v{i} ~ %(blank)s THEN %(hole{i})s ELSE v{i} END)"
             )
@@ -184,7 +200,9 @@ def _selection(plan: Plan, span: Span, params: dict, encodability: Encodability)
     params.update(single=single, multi=multi, gsm_single=gsm_single, gsm_multi=gsm_multi)
     params["one_part"] = billed_as_one_message(template)
     suppressed = (
-        f"EXISTS (SELECT 1 FROM {Suppression._meta.db_table} s WHERE s.phone = r.phone)"  # noqa: S608
+        # Only a suppression in force (``Suppression.objects.active``): a lifted one is history.
+        f"EXISTS (SELECT 1 FROM {Suppression._meta.db_table} s"  # noqa: S608
+        " WHERE s.phone = r.phone AND s.lifted_at IS NULL)"
         if plan.suppress
         else "false"
     )
@@ -387,7 +405,7 @@ def write_messages(plan: Plan, span: Span, *, check_all: bool) -> tuple[int, int
     campaign, account = plan.campaign, plan.account
     writer = _MessageWriter(campaign, account, plan.shape, plan.batch_size, span)
     for phone, content, parts, variables, reason in _rendered(plan, span):
-        template_values = [v or "" for v in variables] if plan.template_values else None
+        template_values = variables if plan.template_values else None
         if reason:
             writer.skip(phone, content, parts, template_values, str(reason))
         else:
@@ -409,12 +427,15 @@ class _Misfit(str):
 
 
 def _rendered(plan: Plan, span: Span):
-    """The span's recipients in pk order as ``(phone, content, parts, values, reason)``;
-    ``reason`` is empty for a sendable message."""
+    """The span's recipients in pk order as ``(phone, content, parts, values, reason)``
+    (``values``: what a template send passes, defaults applied); ``reason`` is empty for a
+    sendable message."""
     campaign, account, template = plan.campaign, plan.account, plan.campaign.template
     names = placeholders(template.body)
     suppressed = (
-        set(Suppression.objects.values_list("phone", flat=True)) if plan.suppress else set()
+        set(Suppression.objects.active().values_list("phone", flat=True))
+        if plan.suppress
+        else set()
     )
     renderer = MessageRenderer(template, account)
     encodability = Encodability(account)
@@ -440,7 +461,7 @@ def _rendered(plan: Plan, span: Span):
         elif misfits := encodability.misfits(content):
             reason = _Misfit(encodability.reason(misfits))
             reason.chars = misfits
-        yield phone, content, parts, variables, reason
+        yield phone, content, parts, renderer.template_values(variables), reason
 
 
 def _check_all(plan: Plan) -> None:

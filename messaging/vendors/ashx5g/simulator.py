@@ -585,8 +585,21 @@ class Ashx5gSimulator(VendorSimulator):
         push the result, as the vendor does once its staff have looked at the template."""
         if action != "template_review":
             raise KeyError(action)
-        template_id, approved = str(payload["mms_id"]), bool(payload.get("approved", True))
-        call = self.template_review_push(template_id, approved, str(payload.get("reason", "")))
+        return self.review_template(
+            str(payload["mms_id"]),
+            bool(payload.get("approved", True)),
+            str(payload.get("reason", "")),
+        )
+
+    def pending_templates(self) -> list[dict]:
+        return [
+            {"id": template_id, "account_id": t["account_id"], "title": t["title"]}
+            for template_id, t in self._templates().items()
+            if t["status"] == "pending"
+        ]
+
+    def review_template(self, template_id: str, approved: bool, reason: str = "") -> dict:
+        call = self.template_review_push(template_id, approved, reason)
         self._templates()[template_id]["status"] = "approved" if approved else "rejected"
         if call is None:
             return {"mms_id": template_id, "pushed": False}

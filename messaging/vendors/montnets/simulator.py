@@ -115,6 +115,7 @@ class MontnetsSimulator(VendorSimulator):
     key = "montnets"
     min_poll_interval_s = 5.0
     push_batch_size = 500  # 2.3.1 (reports: a long message's parts count one each)
+    replies = False  # the document has no MO (reply) interface
 
     def handle(self, request: SimRequest) -> SimResponse:
         return self._serve(request, out_of_credit=False)
@@ -128,6 +129,17 @@ class MontnetsSimulator(VendorSimulator):
 
     def no_balance(self, request: SimRequest) -> SimResponse:
         return self._serve(request, out_of_credit=True)
+
+    def account_id_error(self, account_id: str) -> str:
+        # 2.1.3 (and every userid row): "User account: up to 6 characters in length, in
+        # uppercase" ("the maximum length is 6 bytes" in 2.3.3).  The gateway issues no other
+        # ids, and compares the userid it receives exactly: a lower-case id could never
+        # authenticate, since clients upper-case it (3.1).
+        if not account_id.isascii() or not 1 <= len(account_id) <= 6:
+            return "a Montnets userid is 1 to 6 ASCII characters"
+        if account_id != account_id.upper():
+            return "a Montnets userid is upper case"
+        return ""
 
     def control(self, action: str, payload: dict) -> dict:
         state = self.state.vendor_state[self.key]

@@ -17,7 +17,7 @@ from decimal import Decimal
 from urllib.parse import quote_plus
 from zoneinfo import ZoneInfo
 
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
 
 from ..base import (
     AccountOption,
@@ -256,9 +256,11 @@ class SmscnClient(VendorClient):
         except UnicodeEncodeError as exc:
             # Nothing was sent: GBK cannot carry this text (emoji...).  encode=utf8 can.
             raise ContentRejected(
-                f"Content has characters {self.request_encoding} cannot carry; "
-                "set the account's encode option to utf8",
-                description_zh="内容含有GBK无法表示的字符",
+                gettext(
+                    "The content has characters %(encoding)s cannot carry; set the "
+                    "account's encode option to utf8."
+                )
+                % {"encoding": self.request_encoding.upper()}
             ) from exc
         self._stat_fields(reply.text)
         # The reply is one stat for the whole request: every number was accepted under the

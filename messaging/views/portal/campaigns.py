@@ -33,7 +33,7 @@ from ...models import (
 from ...services import campaign_commands
 from ...services.campaigns import COUNTER_FIELDS
 from ...services.content_checks import estimate_cost
-from ...services.reports import localized_description
+from ...services.reports import status_meaning, vendor_words
 from ...statuses import Status
 from .common import clean_text, portal_view
 
@@ -342,7 +342,9 @@ def status_codes(campaign: Campaign) -> list[dict]:
         {
             "code": row["code"],
             "n": row["n"],
-            "description": localized_description(row["description"] or ""),
+            # The vendor's words as it said them, our meaning in the UI language only.
+            "words": vendor_words(row["description"] or ""),
+            "description": status_meaning(row["description"] or "", row["status"]),
             "status": row["status"],
             "status_label": str(Status(row["status"]).label) if row["status"] else "",
         }
@@ -350,7 +352,8 @@ def status_codes(campaign: Campaign) -> list[dict]:
     ]
     if len(codes) > TOP_CODES:
         rest = sum(row["n"] for row in rows[TOP_CODES:])
-        codes = [*codes[:TOP_CODES], {"code": _("other"), "n": rest, "description": ""}]
+        other = {"code": _("other"), "n": rest, "words": "", "description": ""}
+        codes = [*codes[:TOP_CODES], other]
     return codes
 
 

@@ -29,7 +29,7 @@ from accounts.roles import COMPOSE, SEND, SUBMIT, can
 from ...forms.composer import ComposeForm, composer_config, composer_texts, initial_data
 from ...media_types import served_type
 from ...models import Campaign, TemplateFile
-from ...services import approval, campaign_commands, drafts, frames, sending
+from ...services import approval, campaign_commands, drafts, frames, sending, template_library
 from ...services.compose import full_text, preview_campaign
 from ...services.content_checks import (
     check_message,
@@ -105,7 +105,12 @@ def compose(request, pk: int | None = None):
             pk=pk,
         )
         if campaign.status != Campaign.State.DRAFT:
-            messages.info(request, _("Only a draft can be edited."))
+            messages.info(
+                request,
+                _("Only a draft can be edited; a scheduled campaign goes back to draft with Edit.")
+                if campaign.status == Campaign.State.SCHEDULED
+                else _("Only a draft can be edited; Duplicate makes a new draft of it."),
+            )
             return redirect("portal:campaign", pk=campaign.pk)
         if not request.user.has_perm("messaging.change_campaign"):
             return redirect("portal:campaign", pk=campaign.pk)
@@ -130,6 +135,7 @@ def compose(request, pk: int | None = None):
         "frames": frames.grouped_frames(template),
         "frames_bytes": frames.frames_bytes(template),
         "rules": frame_rules(campaign.vendor_account) if campaign else None,
+        "categories": template_library.categories(),
         "config": composer_config(),
         "texts": composer_texts(),
     }

@@ -1,9 +1,10 @@
-"""The portal's front page: vendor balances, recent campaigns, unread replies, unmatched
-reports."""
+"""The portal's front page: open alerts, vendor balances, recent campaigns, unread replies,
+unmatched reports; and the alerts page with the administrators' test button."""
 
 from __future__ import annotations
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Max
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -13,14 +14,15 @@ from django.views.decorators.http import require_POST
 
 from accounts.roles import MARKETERS, has_role
 
-from ...models import Campaign, DeliveryReport, VendorAccount
-from ...services import inbox
+from ...models import Alert, Campaign, DeliveryReport, PortalSettings, VendorAccount
+from ...services import alerts, inbox
 from ...services.vendor_accounts import probe_summary, refresh_balance
 from ...vendors.registry import vendor
 from .common import is_administrator, portal_view, safe_next
 
 RECENT_CAMPAIGNS = 8
 RECENT_REPLIES = 6
+RECENT_ALERTS = 10
 
 
 def home(request):
@@ -34,9 +36,10 @@ def account_rows() -> list[dict]:
     """What a marketer may see of each active account: name, vendor, signature, balance.
     Never a connection detail or credential."""
     rows = []
+    default = PortalSettings.load().low_balance_threshold
     for account in VendorAccount.objects.filter(is_active=True).order_by("name"):
-        threshold = account.low_balance_threshold
-        low = account.balance is not None and threshold is not None and account.balance < threshold
+        threshold = alerts.balance_threshold(account, default)
+        low = alerts.is_low(account, default)
         rows.append(
             {
                 "pk": account.pk,
@@ -72,6 +75,7 @@ def dashboard(request):
     counts = Campaign.objects.order_by().values("status").annotate(n=Count("id"))
     by_state = {row["status"]: row["n"] for row in counts}
     context = {
+        "alerts": list(alerts.open_alerts().exclude(kind=alerts.Kind.TEST)[:RECENT_ALERTS]),
         "accounts": account_rows(),
         "campaigns": campaigns,
         "unread_count": unread.count(),
@@ -103,3 +107,31 @@ def refresh_account_balance(request, pk: int):
             _("%(account)s: %(error)s") % {"account": account.name, "error": check.error},
         )
     return redirect(safe_next(request, reverse("portal:dashboard")))
+
+
+@portal_view()
+def alert_list(request):
+    """Open alerts, the latest resolved ones, and (for administrators) the test button with
+    what the last test alert's delivery did."""
+    resolved = Alert.objects.filter(resolved_at__isnull=False).exclude(kind=alerts.Kind.TEST)
+    context = {
+        "open": alerts.open_alerts().exclude(kind=alerts.Kind.TEST),
+        "resolved": resolved.order_by("-resolved_at")[:30],
+        "can_test": is_administrator(request.user),
+        "test": alerts.latest_test() if is_administrator(request.user) else None,
+        "recipients": len(alerts.recipients()),
+    }
+    return TemplateResponse(request, "portal/alerts/index.html", context)
+
+
+@portal_view()
+@require_POST
+def test_alert(request):
+    if not is_administrator(request.user):
+        raise PermissionDenied
+    alerts.send_test_alert(request.user)
+    messages.success(
+        request,
+        _("A test alert is on its way; what its delivery did shows below in a few seconds."),
+    )
+    return redirect("portal:alerts")

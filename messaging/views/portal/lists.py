@@ -81,7 +81,9 @@ def list_detail(request, pk: int):
     page = Paginator(recipients, 50).get_page(request.GET.get("page"))
     columns = recipient_list.columns or []
     phones = [r.phone for r in page.object_list]
-    suppressed = set(Suppression.objects.filter(phone__in=phones).values_list("phone", flat=True))
+    suppressed = set(
+        Suppression.objects.active().filter(phone__in=phones).values_list("phone", flat=True)
+    )
     rows = [
         {
             "phone": r.phone,

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('messaging', '0006_portal_settings'),
+        ('messaging', '0009_help_texts'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
