@@ -285,7 +285,7 @@ class Template(models.Model):
         max_length=50,
         blank=True,
         db_index=True,
-        help_text=_("Groups saved templates in the portal's template list, e.g. 会员 or 促销."),
+        help_text=_("Groups saved templates in the portal's template list, e.g. Members or Promotions."),
     )
     source = models.ForeignKey(
         "self",
@@ -1368,7 +1368,7 @@ class PortalSettings(models.Model):
     alert_webhook_url = models.URLField(
         _("alert webhook URL"),
         blank=True,
-        help_text=_("企业微信 or 钉钉 group robot URL; alerts are POSTed to it as JSON."),
+        help_text=_("A WeCom or DingTalk group robot's URL; alerts are POSTed to it as JSON."),
     )
     low_balance_threshold = models.DecimalField(
         _("low balance below"),

@@ -43,7 +43,7 @@ class ComposeForm(forms.Form):
         max_length=2000,
         help_text=gettext_lazy(
             "<column> is filled from each recipient's column; <column|default> shows the "
-            "default to recipients without a value, e.g. <姓名|顾客>."
+            "default to recipients without a value, e.g. <name|customer>."
         ),
     )
     signature = forms.CharField(
@@ -79,7 +79,7 @@ class ComposeForm(forms.Form):
         label=gettext_lazy("Template category"),
         max_length=50,
         required=False,
-        help_text=gettext_lazy("Only when saved as a template, e.g. 会员 or 促销."),
+        help_text=gettext_lazy("Only when saved as a template, e.g. Members or Promotions."),
     )
     scheduled_at = forms.DateTimeField(
         label=gettext_lazy("Send at"),
