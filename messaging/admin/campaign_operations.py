@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from ..models import Campaign, Recipient
 from ..services import campaign_commands, sending
 from ..services.compose import preview_message
+from ..services.content_checks import balance_short_error
 from ..views.portal.common import TEST_PHONE
 
 SEND_PREVIEW_ROWS = 20_000
@@ -80,6 +81,13 @@ class CampaignOperations:
         campaign = self._campaign(request, pk)
         exclude_missing = request.POST.get("missing", "exclude") == "exclude"
         if request.method == "POST" and request.POST.get("confirm"):
+            if campaign.vendor_account.balance is not None and not request.POST.get("balance_ok"):
+                # A balance known to fall short is a blocking warning: sent only once the
+                # box saying so is ticked.
+                preview = self._preview(campaign, exclude_missing)
+                if preview.balance_covers is False:
+                    messages.error(request, balance_short_error())
+                    return self._send_page(request, campaign, preview, exclude_missing)
             try:
                 outcome = campaign_commands.confirm(campaign, exclude_missing=exclude_missing)
             except campaign_commands.CampaignError as exc:
@@ -96,13 +104,20 @@ class CampaignOperations:
             else:
                 messages.success(request, _("Sending started."))
             return self._back(campaign)
-        preview = preview_message(
+        preview = self._preview(campaign, exclude_missing)
+        return self._send_page(request, campaign, preview, exclude_missing)
+
+    @staticmethod
+    def _preview(campaign: Campaign, exclude_missing: bool):
+        return preview_message(
             campaign.template,
             campaign.vendor_account,
             campaign.recipient_list,
             exclude_missing=exclude_missing,
             limit=SEND_PREVIEW_ROWS,
         )
+
+    def _send_page(self, request, campaign, preview, exclude_missing: bool):
         partial = (
             preview.recipients >= SEND_PREVIEW_ROWS
             and Recipient.objects.filter(recipient_list=campaign.recipient_list_id)

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from ..models import Campaign, Recipient, RecipientList, Suppression, Template, VendorAccount
 from ..vendors.base import segments
 from ..vendors.registry import vendor
+from .content_checks import balance_covers
 
 PLACEHOLDER = re.compile(r"<([^<>\s|]{1,40}(?:\|[^<>\s]{0,40})?)>")
 """A ``<name>`` placeholder, or ``<name|default>``: the group is the whole token (split it with
@@ -306,13 +307,17 @@ class Preview:
     total_segments: int = 0
     balance: Decimal | None = None
     balance_unit: str = ""
+    price_per_part: Decimal = Decimal(0)
+    """The account's price per billed part (yuan), shown with the balance."""
     errors: list[str] = field(default_factory=list)
 
     @property
     def balance_covers(self) -> bool | None:
-        if self.balance is None or self.balance_unit not in ("messages", "条"):
-            return None
-        return self.balance >= self.total_segments
+        """False when the balance is known not to pay for this send (a blocking warning the
+        marketer must confirm); None when it cannot be told."""
+        return balance_covers(
+            self.balance, self.balance_unit, self.total_segments, self.price_per_part
+        )
 
 
 @dataclass
@@ -366,6 +371,7 @@ def preview_message(
         errors=compliance_errors(template, account) if errors is None else errors,
         balance=account.balance,
         balance_unit=account.balance_unit,
+        price_per_part=account.price_per_part,
         encoding=encodability.label if encodability.checks else "",
     )
     recipients = Recipient.objects.filter(recipient_list=recipient_list)

@@ -216,7 +216,12 @@ def campaign_stats(campaign: Campaign) -> dict:
         },
         "codes": status_codes(campaign),
         "timeline": delivery_timeline(campaign),
+        # Which of the page's buttons apply now: its refresh hides the others (a draft's
+        # "Edit" and "Check and send" once it is sent, a schedule's "Review" once it starts).
         "actions": {
+            "edit": campaign.status == Campaign.State.DRAFT,
+            "confirm": campaign.status == Campaign.State.DRAFT,
+            "review": campaign.status == Campaign.State.SCHEDULED,
             "pause": campaign.status == Campaign.State.SENDING,
             "resume": campaign.status == Campaign.State.PAUSED,
             "cancel": campaign.status in CANCELLABLE_STATES,

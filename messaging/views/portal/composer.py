@@ -30,6 +30,7 @@ from ...models import Campaign, TemplateFile
 from ...services import campaign_commands, drafts, frames, sending, template_library
 from ...services.compose import full_text, preview_campaign
 from ...services.content_checks import (
+    balance_short_error,
     check_message,
     estimate_cost,
     frame_rules,
@@ -231,6 +232,8 @@ def confirm(request, pk: int):
                 _("Remove the sensitive words first: %(words)s")
                 % {"words": "、".join(verdict.words)},
             )
+        elif preview_data.balance_covers is False and not request.POST.get("balance_ok"):
+            messages.error(request, balance_short_error())
         else:
             return _start(request, campaign, exclude_missing)
     context = {
