@@ -139,6 +139,8 @@ def pg_array(values: Iterable) -> str:
     when binding client-side, as Django does); one string built here is bound in one piece,
     which for a push of 500 reports is the difference between ~100 ms and ~1 ms."""
     values = list(values)
+    if all(type(value) is int for value in values):
+        return "{" + ",".join(map(str, values)) + "}"  # ids: nothing to quote
     if all(type(value) is str for value in values):
         # The usual case: texts, none needing an escape, joined in one go.
         joined = '","'.join(values)

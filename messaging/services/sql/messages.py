@@ -90,7 +90,7 @@ def take_off_postgresql(batch_id: int, pks: Sequence[int], now: datetime) -> lis
                 "attempts = attempts + 1 "
                 "WHERE send_batch_id = %s AND status = %s AND id = ANY(%s::bigint[]) "
                 "RETURNING id, phone, content, segments, variables, custom_id",
-                [Status.SUBMITTING, now, batch_id, Status.QUEUED, chunk],
+                [Status.SUBMITTING, now, batch_id, Status.QUEUED, pg_array(chunk)],
             )
             rows += _returned_take_off(cursor)
     return rows
@@ -141,7 +141,7 @@ def record_submitted_postgresql(rows) -> list[tuple]:
     # Three array parameters instead of 150,000 scalars (whose conversion alone took seconds
     # per batch); the old status comes back from the same statement: the locking CTE reads
     # each row as the UPDATE finds it.
-    ids, vendor_ids, batch_ids = (list(column) for column in zip(*rows, strict=True))
+    ids, vendor_ids, batch_ids = (pg_array(column) for column in zip(*rows, strict=True))
     table = Message._meta.db_table
     sql = f"""
         WITH v AS (
