@@ -863,11 +863,13 @@ class Message(models.Model):
     class Meta:
         verbose_name = _("message")
         verbose_name_plural = _("messages")
-        # Every message is written three times after its insert (claimed, answered,
+        # Every message is written three times after its insert (taken off, answered,
         # reported), millions per campaign.  Neither ``status`` nor the report fields are
-        # indexed, so on PostgreSQL those updates are HOT (heap-only: no index entry is
-        # written), helped by the table's fillfactor (migration 0004).  Campaign counters
-        # are kept incrementally, so no (campaign, status) index is needed either.
+        # indexed, so on PostgreSQL the take-off and the report moves are HOT (heap-only: no
+        # index entry is written) where the page has room, which the table's fillfactor keeps
+        # (50: migration 0006).  The answer sets the vendor's id, which report matching needs
+        # indexed, so it writes an entry into every index.  Campaign counters are kept
+        # incrementally, so no (campaign, status) index is needed either.
         indexes = [
             # Report matching: the vendor's id within one account.
             models.Index(

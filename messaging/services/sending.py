@@ -24,6 +24,7 @@ request was out becomes ``unknown`` — reconciled from delivery reports, never 
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -33,6 +34,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -418,8 +420,25 @@ def send_batch(batch_id: int) -> BatchOutcome:
     if claimed is None:
         return BatchOutcome(state="not_claimed")
     batch, messages = claimed
-    with _Lease(batch.pk):
+    with _Lease(batch.pk), _no_cycle_collection():
         return _send_claimed(batch, messages)
+
+
+@contextmanager
+def _no_cycle_collection():
+    """Python's cycle collector off while a batch is sent.  A batch builds and keeps some
+    hundred thousand small objects (its messages, the request, the vendor's answer, the
+    decisions), none of them in a reference cycle, and each time they grow by a quarter the
+    collector walks every object of the process: in a profile of batches of 25,000 it took
+    ~40 % of the worker's CPU.  Memory is freed by reference counting as before; whatever
+    cycles a batch leaves are collected once it is done."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def retry_due_in(batch_id: int) -> float | None:

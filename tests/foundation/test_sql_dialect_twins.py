@@ -640,3 +640,18 @@ def test_every_pair_is_held_equal_here():
     }
     assert set(twins) == tested
     assert all(twin.postgresql is not None for twin in twins.values())
+
+
+def test_id_arrays_bound_as_one_text_read_back_as_the_ids():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT %s::bigint[], %s::bigint[]", [sql.pg_array([1, 2, 2**40]), sql.pg_array([])]
+        )
+        assert cursor.fetchone() == ([1, 2, 2**40], [])
+
+
+def test_the_big_statements_run_without_jit_compilation():
+    with transaction.atomic(), connection.cursor() as cursor:
+        sql.without_jit(cursor)
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone() == ("off",)

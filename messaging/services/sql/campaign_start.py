@@ -48,7 +48,7 @@ from ..compose import (
     placeholders,
     signature_for,
 )
-from . import twin
+from . import twin, without_jit
 from .rows import insert_rows
 
 # Python's str.strip() blank test as a regular expression: every character Python counts as
@@ -275,6 +275,7 @@ def create_messages(plan: Plan, span: Span, *, check_all: bool) -> Created:
         selection = _selection(plan, EVERYONE, params, encodability)
         # Stopping needs to know before anything is written: one pass counts both kinds.
         with connection.cursor() as cursor:
+            without_jit(cursor)
             cursor.execute(
                 f"""
                 SELECT count(*) FILTER (WHERE cardinality(missing) > 0),
@@ -330,6 +331,7 @@ def create_messages(plan: Plan, span: Span, *, check_all: bool) -> Created:
     ).partition("\x00")
     values_json = "to_jsonb(s.vals)" if plan.template_values else "'[]'::jsonb"
     with connection.cursor() as cursor:
+        without_jit(cursor)
         cursor.execute(
             f"""
             WITH written AS (
