@@ -18,6 +18,9 @@ Python ones, written once more in SQL, and ``tests/sending/test_start_in_databas
 * parts: ``vendors.base.segments`` with the vendor's limits, or 1 for an MMS / video / 5G
   template message (``compose.billed_as_one_message``);
 * custom ids, skipped reasons and batch numbering: ``_MessageWriter``;
+* frequency caps: ``compliance.capped_phones`` — here one look per recipient at the
+  messages its phone was sent in the last seven days, through the ``message_phone`` index
+  (a phone has a few; aggregating the whole week's messages once per chunk cost more);
 * text the account's request encoding cannot carry: ``compose.Encodability``, decided by
   Python's own codec, never PostgreSQL's conversions (they differ: see ``_misfit_class``).
 
@@ -37,6 +40,7 @@ from django.utils.translation import gettext as _
 from ...models import Campaign, Message, Recipient, SendBatch, Suppression, VendorAccount
 from ...statuses import Status
 from ..campaign_commands import CampaignError
+from ..compliance import SENT_STATUSES, CapRule, capped_phones
 from ..compose import (
     PLACEHOLDER,
     Encodability,
@@ -62,6 +66,8 @@ class Plan:
     template_values: bool
     suppress: bool
     segment_limits: tuple[int, int, int, int]
+    cap: CapRule | None = None
+    """The frequency caps the start applies (``compliance.cap_rule``): None, none."""
 
 
 @dataclass(frozen=True)
@@ -146,6 +152,35 @@ def _escaped(char: str) -> str:
     return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
+def _capped(cap: CapRule | None, params: dict) -> str:
+    """SQL true for a recipient (``v``) whose phone is over a frequency cap
+    (``compliance.capped_phones``'s rule, the same counts)."""
+    if cap is None or not (cap.per_day or cap.per_week):
+        return "false"
+    params.update(
+        cap_campaigns=list(cap.campaign_ids),
+        cap_statuses=list(SENT_STATUSES),
+        cap_week_start=cap.week_start,
+        cap_day_start=cap.day_start,
+        cap_per_week=cap.per_week,
+        cap_per_day=cap.per_day,
+    )
+    over = []
+    if cap.per_week:
+        over.append("count(*) >= %(cap_per_week)s")
+    if cap.per_day:
+        over.append(
+            "count(*) FILTER (WHERE m.submitted_at >= %(cap_day_start)s) >= %(cap_per_day)s"
+        )
+    return f"""EXISTS (
+        SELECT 1 FROM {Message._meta.db_table} m
+        WHERE m.phone = v.phone AND m.submitted_at >= %(cap_week_start)s
+              AND m.campaign_id = ANY(%(cap_campaigns)s::bigint[])
+              AND m.status = ANY(%(cap_statuses)s::text[])
+        HAVING {" OR ".join(over)}
+    )"""  # noqa: S608 - identifiers only
+
+
 def _selection(plan: Plan, span: Span, params: dict, encodability: Encodability) -> str:
     """The span's recipients with their values, flags, rendered text, parts and the characters of
     the text the account's encoding cannot carry (``misfits``, NULL when none: a SELECT)."""
@@ -188,6 +223,7 @@ def _selection(plan: Plan, span: Span, params: dict, encodability: Encodability)
         if plan.suppress
         else "false"
     )
+    capped = _capped(plan.cap, params)
     recipients = Recipient._meta.db_table
     params["misfit"], fixed_misfit = _misfit_class(plan, span, encodability, names)
     # Whether the text has a misfit: the values are matched (shorter than the text, and
@@ -211,7 +247,8 @@ def _selection(plan: Plan, span: Span, params: dict, encodability: Encodability)
         else "NULL::text"
     )
     return f"""
-        SELECT r.id, r.phone, r.suppressed, r.missing, r.vals, c.content, {misfits} AS misfits,
+        SELECT r.id, r.phone, r.suppressed, r.capped, r.missing, r.vals, c.content,
+               {misfits} AS misfits,
                CASE
                  WHEN %(one_part)s THEN 1
                  WHEN char_length(c.content) = 0 THEN 0
@@ -223,7 +260,7 @@ def _selection(plan: Plan, span: Span, params: dict, encodability: Encodability)
                         ELSE ceil(char_length(c.content)::numeric / %(multi)s)::int END
                END AS parts
         FROM (
-            SELECT v.id, v.phone, v.suppressed,
+            SELECT v.id, v.phone, v.suppressed, NOT v.suppressed AND {capped} AS capped,
                    array_remove(ARRAY[{", ".join(missing) or "NULL"}]::text[], NULL) AS missing,
                    ARRAY[{", ".join(f"coalesce(v{i}, '')" for i in range(len(names)))}]::text[]
                        AS vals,
@@ -266,7 +303,8 @@ def create_messages(plan: Plan, span: Span, *, check_all: bool) -> Created:
                        (array_agg(ARRAY[phone, misfits] ORDER BY id)
                             FILTER (WHERE cardinality(missing) = 0))[1:1]
                 FROM ({selection}) s
-                WHERE NOT suppressed AND (cardinality(missing) > 0 OR misfits IS NOT NULL)
+                WHERE NOT suppressed AND NOT capped
+                      AND (cardinality(missing) > 0 OR misfits IS NOT NULL)
                 """,  # noqa: S608
                 params,
             )
@@ -299,6 +337,7 @@ def create_messages(plan: Plan, span: Span, *, check_all: bool) -> Created:
         queued=Status.QUEUED,
         skipped=Status.SKIPPED,
         suppressed_reason=_("Suppressed (opted out)"),
+        capped_reason=_("Frequency cap"),
         created_at=timezone.now(),
     )
     # "Missing values: %(names)s" in the user's language, around the names.
@@ -330,6 +369,7 @@ def create_messages(plan: Plan, span: Span, *, check_all: bool) -> Created:
                        CASE WHEN s.sendable THEN %(queued)s ELSE %(skipped)s END,
                        CASE WHEN s.sendable THEN ''
                             WHEN s.suppressed THEN %(suppressed_reason)s
+                            WHEN s.capped THEN %(capped_reason)s
                             WHEN cardinality(s.missing) > 0 THEN
                                 %(missing_before)s || array_to_string(s.missing, ', ')
                                 || %(missing_after)s
@@ -342,7 +382,7 @@ def create_messages(plan: Plan, span: Span, *, check_all: bool) -> Created:
                                AS sendable_number
                     FROM (
                         SELECT x.*, NOT x.suppressed AND cardinality(x.missing) = 0
-                                    AND x.misfits IS NULL AS sendable
+                                    AND NOT x.capped AND x.misfits IS NULL AS sendable
                         FROM ({selection}) x
                     ) t
                 ) s
@@ -416,6 +456,10 @@ def _rendered(plan: Plan, span: Span):
     suppressed = (
         set(Suppression.objects.values_list("phone", flat=True)) if plan.suppress else set()
     )
+    span_recipients = Recipient.objects.filter(
+        recipient_list=campaign.recipient_list, pk__gt=span.after, pk__lte=span.upto
+    )
+    capped = capped_phones(plan.cap, span_recipients.values("phone"))
     renderer = MessageRenderer(template, account)
     encodability = Encodability(account)
     # Only the placeholders' values, extracted by the database as text: decoding every
@@ -434,6 +478,8 @@ def _rendered(plan: Plan, span: Span):
         reason = ""
         if phone in suppressed:
             reason = _("Suppressed (opted out)")
+        elif phone in capped:
+            reason = _("Frequency cap")
         elif missing:
             reason = _Missing(_("Missing values: %(names)s") % {"names": ", ".join(missing)})
             reason.names = missing
