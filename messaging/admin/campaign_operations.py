@@ -82,6 +82,7 @@ class CampaignOperations:
         exclude_missing = request.POST.get("missing", "exclude") == "exclude"
         reason = clean_text(request.POST.get("notification_reason", ""), 500)
         if request.method == "POST" and request.POST.get("confirm"):
+            asked = campaign.scheduled_at  # the schedule may move into the send window
             try:
                 outcome, verdict = compliance.confirm_send(
                     campaign, user=request.user, exclude_missing=exclude_missing, reason=reason
@@ -89,7 +90,7 @@ class CampaignOperations:
             except campaign_commands.CampaignError as exc:
                 messages.error(request, str(exc))
                 return self._back(campaign)
-            if moved := compliance.moved_text(verdict, campaign.scheduled_at):
+            if moved := compliance.moved_text(verdict, asked):
                 messages.warning(request, moved)
             if outcome == "scheduled":
                 campaign.refresh_from_db(fields=["scheduled_at"])

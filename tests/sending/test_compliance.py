@@ -118,8 +118,12 @@ def test_confirm_outside_the_window_schedules_at_the_opening(
     now = timezone.now()
     # Whatever the hour the test runs at: a window that closed a minute ago.
     local = timezone.localtime(now)
-    rules_on.send_window_start = (local + timedelta(hours=2)).time().replace(second=0)
-    rules_on.send_window_end = (local - timedelta(minutes=1)).time().replace(second=0)
+    rules_on.send_window_start = (
+        (local + timedelta(hours=2)).time().replace(second=0, microsecond=0)
+    )
+    rules_on.send_window_end = (
+        (local - timedelta(minutes=1)).time().replace(second=0, microsecond=0)
+    )
     rules_on.save()
     outcome, verdict = compliance.confirm_send(campaign, user=administrator, exclude_missing=True)
     campaign.refresh_from_db()

@@ -3,12 +3,12 @@ the send window closes pauses by itself and goes on at the next opening; frequen
 across two campaigns; the pages' confirmations refuse what the rules refuse."""
 
 from collections import Counter
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 
 from accounts.models import AuditEvent
 from messaging import tasks
@@ -175,3 +175,26 @@ def test_a_notification_override_is_audited(
     event = AuditEvent.objects.get(action=AuditEvent.Action.COMPLIANCE_OVERRIDE)
     assert event.actor == administrator and event.object_id == str(campaign.pk)
     assert event.details["reason"] == "订单发货通知，非营销"
+
+
+def test_a_confirmation_outside_the_window_is_moved_to_its_opening(
+    rules_on, marketer_client, make_campaign, vendor_account
+):
+    campaign = make_campaign(vendor_account, phones=["13800000001"])
+    # Whatever the hour the test runs at: a window that closed a minute ago.
+    local = timezone.localtime()
+    rules_on.send_window_start = (
+        (local + timedelta(hours=2)).time().replace(second=0, microsecond=0)
+    )
+    rules_on.send_window_end = (
+        (local - timedelta(minutes=1)).time().replace(second=0, microsecond=0)
+    )
+    rules_on.save()
+    marketer_client.cookies["django_language"] = "en"
+    page = marketer_client.post(
+        reverse("portal:confirm", args=[campaign.pk]), {"confirm": "1"}, follow=True
+    )
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.State.SCHEDULED
+    assert timezone.localtime(campaign.scheduled_at).time() == rules_on.send_window_start
+    assert "Marketing messages go out only within the send window" in page.content.decode()

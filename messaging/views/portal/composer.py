@@ -257,6 +257,7 @@ def _file_url(request, campaign: Campaign | None) -> Callable[[TemplateFile], st
 
 def _start(request, campaign: Campaign, exclude_missing: bool, reason: str):
     """Schedule or start, through the same service as the admin's send view."""
+    asked = campaign.scheduled_at  # the schedule may move into the send window
     try:
         outcome, verdict = compliance.confirm_send(
             campaign, user=request.user, exclude_missing=exclude_missing, reason=reason
@@ -264,7 +265,7 @@ def _start(request, campaign: Campaign, exclude_missing: bool, reason: str):
     except campaign_commands.CampaignError as exc:
         messages.error(request, str(exc))
         return redirect("portal:campaign", pk=campaign.pk)
-    if moved := compliance.moved_text(verdict, campaign.scheduled_at):
+    if moved := compliance.moved_text(verdict, asked):
         messages.warning(request, moved)
     if outcome == "scheduled":
         campaign.refresh_from_db(fields=["scheduled_at"])
