@@ -41,7 +41,7 @@ def prepare(recipients: int, per_day: int):
 
     from messaging.models import Campaign, RecipientList, Template, VendorAccount
 
-    name = f"caps {recipients} / {per_day}"
+    name = f"caps {recipients} / {per_day} (oldest first)"
     found = Campaign.objects.filter(name=name).first()
     if found is not None:
         return found
@@ -76,7 +76,7 @@ def prepare(recipients: int, per_day: int):
             [target.pk, recipients],
         )
         now = timezone.now()
-        for day in range(DAYS):
+        for day in reversed(range(DAYS)):  # the oldest first, as they were sent
             history_list = RecipientList.objects.create(name=f"history {day}")
             campaign = Campaign.objects.create(
                 name=f"history {day}",

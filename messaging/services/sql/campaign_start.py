@@ -196,7 +196,15 @@ def _capped(plan: Plan, params: dict) -> str:
                 UNION ALL
                 SELECT %(campaign_id)s, m.phone
                 FROM {Message._meta.db_table} m
-                WHERE m.submitted_at >= %(week_start)s
+                WHERE m.id >= (
+                          -- Ids grow with time: no message of these campaigns is older than
+                          -- the first of each (the week's end of a table of 30 days or more).
+                          SELECT min(f.first)
+                          FROM unnest(%(campaigns)s::bigint[]) c(id),
+                               LATERAL (SELECT i.id FROM {Message._meta.db_table} i
+                                        WHERE i.campaign_id = c.id ORDER BY i.id LIMIT 1) f(first)
+                      )
+                      AND m.submitted_at >= %(week_start)s
                       AND m.campaign_id = ANY(%(campaigns)s::bigint[])
                       AND m.status = ANY(%(statuses)s::text[])
                       AND m.phone IN (SELECT r.phone FROM {Recipient._meta.db_table} r
