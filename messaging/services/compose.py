@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import codecs
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -287,6 +287,8 @@ class Preview:
     recipients: int = 0
     """The recipients read (all of the list, unless the preview was given a ``limit``)."""
     suppressed: int = 0
+    capped: int = 0
+    """Recipients (not suppressed) over a frequency cap (``services.compliance``)."""
     missing: list[tuple[str, list[str]]] = field(default_factory=list)
     """(phone, missing variable names) for the first recipients lacking a value."""
     missing_count: int = 0
@@ -332,7 +334,12 @@ class FirstRow:
 
 
 def preview_campaign(
-    campaign: Campaign, *, exclude_missing: bool = True, sample_size: int = 5
+    campaign: Campaign,
+    *,
+    exclude_missing: bool = True,
+    sample_size: int = 5,
+    capped: Collection[str] = (),
+    limit: int | None = None,
 ) -> Preview:
     """What starting this campaign would send, computed without writing anything."""
     return preview_message(
@@ -341,6 +348,8 @@ def preview_campaign(
         campaign.recipient_list,
         exclude_missing=exclude_missing,
         sample_size=sample_size,
+        capped=capped,
+        limit=limit,
     )
 
 
@@ -354,13 +363,15 @@ def preview_message(
     limit: int | None = None,
     first: int = 0,
     errors: list[str] | None = None,
+    capped: Collection[str] = (),
 ) -> Preview:
     """What sending ``template`` to ``recipient_list`` through ``account`` would send,
     computed without writing anything: the one preview of the confirmation, the admin's send
     page and the composer's live panel.  Each message is rendered as the start renders it
     (``MessageRenderer`` on the values read as text).
 
-    A recipient counts under the first of: suppressed, missing a value, text the account's
+    A recipient counts under the first of: suppressed, over a frequency cap (``capped``: the
+    phones ``services.compliance`` found so), missing a value, text the account's
     request encoding cannot carry.  ``exclude_missing`` (the marketer's one choice for both
     of the latter) leaves those out of ``sendable``, as the start would skip them.
     ``limit``: read only the first recipients (the live panel extrapolates); ``first``: keep
@@ -402,6 +413,9 @@ def preview_message(
             preview.first.append(FirstRow(phone, text, parts, missing, is_suppressed))
         if is_suppressed:
             preview.suppressed += 1
+            continue
+        if phone in capped:
+            preview.capped += 1
             continue
         if missing:
             if len(preview.missing) < MISSING_LISTED:

@@ -28,7 +28,7 @@ from ...models import (
     CampaignUnresolved,
     InboundMessage,
 )
-from ...services import campaign_commands
+from ...services import campaign_commands, compliance
 from ...services.campaigns import COUNTER_FIELDS
 from ...services.content_checks import estimate_cost
 from ...services.reports import status_meaning, vendor_words
@@ -141,6 +141,8 @@ def stats_etag(campaign: Campaign) -> str:
         *(getattr(campaign, field) for field in (*COUNTER_FIELDS, "total_count", "segment_count")),
         campaign.status,
         campaign.status_reason,
+        campaign.resume_at,
+        timezone.localdate(),  # "until 08:00 tomorrow" says "today" once the day turns
         campaign.finished_at,
         getattr(campaign, "archived_at", None),
         campaign.vendor_account.report_window_hours,
@@ -249,6 +251,8 @@ def status_label(campaign: Campaign) -> str:
     """The campaign's state in words; ``starting`` says what is going on."""
     if campaign.status == Campaign.State.STARTING:
         return _("Starting: preparing messages")
+    if waiting := compliance.paused_text(campaign):
+        return waiting  # "Paused until 08:00 tomorrow (outside the send window)"
     return str(campaign.get_status_display())
 
 
