@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('messaging', '0006_portal_settings'),
+        ('messaging', '0010_speed_fillfactor'),
     ]
 
     operations = [
