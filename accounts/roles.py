@@ -42,7 +42,7 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "messaging.recipientlist": ALL,
         "messaging.recipient": ALL,
         "messaging.suppression": ALL,
-        "messaging.campaign": ALL,
+        "messaging.campaign": (*ALL, "send_notification"),
         "messaging.message": ("view",),
         "messaging.deliveryreport": ("view",),
         "messaging.inboundmessage": ("view", "change"),

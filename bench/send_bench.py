@@ -16,7 +16,10 @@ the last batch's answer being recorded:
 * time to last answer: from the confirm POST to the last batch's answer recorded;
 * messages per second (all messages accepted by the simulator / time to last answer);
 * peak RSS (VmHWM) of the web process and of every task-cluster process;
-* queries per batch, as counted by each send task (``messaging.tasks.send_batch``).
+* queries per batch, as counted by each send task (``messaging.tasks.send_batch``);
+* CPU seconds from the confirm on, by kind of process: the task cluster (every process of
+  it), the simulator, the web server, and the database's server processes (sampled every
+  half second; a database connection that lives less than that goes uncounted).
 
 Delivery-report pushes are off here (the account's push is disabled) so the figure is the
 sending pipeline's; ingestion is measured by ``bench/push_bench.py``.  Figures are printed,
@@ -86,6 +89,57 @@ def peak_rss_mb(pid: int) -> float:
     except OSError:
         pass
     return 0.0
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of ``pid`` so far (None once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuByProcess:
+    """CPU seconds each kind of process spent from the confirm on: the machine is shared, so
+    the wall-clock figures move with other people's load; these move much less.  A process's
+    time is read while it lives (the last reading counts for one that ends)."""
+
+    def __init__(self):
+        self.first: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+        self.kind: dict[int, str] = {}
+
+    def sample(self, pids_by_kind: dict[str, list[int]]) -> None:
+        for kind, pids in pids_by_kind.items():
+            for pid in pids:
+                seconds = cpu_seconds(pid)
+                if seconds is None:
+                    continue
+                self.kind.setdefault(pid, kind)
+                self.first.setdefault(pid, seconds)
+                self.last[pid] = seconds
+
+    def totals(self) -> dict[str, float]:
+        totals: dict[str, float] = {}
+        for pid, kind in self.kind.items():
+            totals[kind] = totals.get(kind, 0.0) + self.last[pid] - self.first[pid]
+        return totals
+
+
+def database_backends() -> list[int]:
+    """Server processes of the bench's database (this machine's PostgreSQL), but the bench's
+    own connection."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
+        return [pid for (pid,) in cursor.fetchall()]
 
 
 def wait_for_port(port: int, timeout: float = 60) -> None:
@@ -236,7 +290,7 @@ def run_one(vendor: str, count: int, env: dict, timeout: float) -> dict:
     campaign = prepare(vendor, count, sim_url)
     processes = Processes({**env, "PORTAL_BASE_URL": f"http://127.0.0.1:{web_port}"})
     try:
-        processes.start("simulator", "run_simulators", "--port", str(sim_port))
+        simulator = processes.start("simulator", "run_simulators", "--port", str(sim_port))
         web = processes.start("web", "runserver", "--noreload", f"127.0.0.1:{web_port}")
         # The task cluster runs as in production (DEBUG off): with DEBUG on, Django formats
         # and keeps every statement a worker runs (a batch's carry its 25,000 ids and texts),
@@ -247,6 +301,19 @@ def run_one(vendor: str, count: int, env: dict, timeout: float) -> dict:
         time.sleep(3)  # the cluster's workers start
 
         load_before = os.getloadavg()[0]
+        cpu = CpuByProcess()
+
+        def sample_cpu() -> None:
+            cpu.sample(
+                {
+                    "task cluster": process_tree(cluster.pid),
+                    "simulator": [simulator.pid],
+                    "web": [web.pid],
+                    "PostgreSQL": database_backends(),
+                }
+            )
+
+        sample_cpu()
         started, started_wall = start_through_web(f"http://127.0.0.1:{web_port}", campaign.pk)
         cluster_pids: set[int] = set()
         rss: dict[int, float] = {}
@@ -256,6 +323,7 @@ def run_one(vendor: str, count: int, env: dict, timeout: float) -> dict:
             cluster_pids.update(process_tree(cluster.pid))
             for pid in cluster_pids:
                 rss[pid] = max(rss.get(pid, 0.0), peak_rss_mb(pid))
+            sample_cpu()
             state = Campaign.objects.values_list("status", flat=True).get(pk=campaign.pk)
             if state not in (
                 Campaign.State.DRAFT,
@@ -265,6 +333,7 @@ def run_one(vendor: str, count: int, env: dict, timeout: float) -> dict:
                 break
             time.sleep(0.5)
         finished = time.monotonic()
+        sample_cpu()
         web_rss = peak_rss_mb(web.pid)
         for pid in cluster_pids:
             rss[pid] = max(rss.get(pid, 0.0), peak_rss_mb(pid))
@@ -315,6 +384,7 @@ def run_one(vendor: str, count: int, env: dict, timeout: float) -> dict:
         "start_s": start_took,
         "accepted": timeline["count"],
         "load": (load_before, load_after),
+        "cpu_s": cpu.totals(),
         "per_second": submitted / elapsed if elapsed > 0 else 0.0,
         "web_rss_mb": web_rss,
         "worker_rss_mb": sorted(rss.values(), reverse=True),
@@ -341,6 +411,9 @@ def report(result: dict) -> None:
     print(f"   peak RSS web        {result['web_rss_mb']:.0f} MB")
     workers = ", ".join(f"{mb:.0f}" for mb in result["worker_rss_mb"])
     print(f"   peak RSS cluster    {workers} MB (each process)")
+    cpu = result["cpu_s"]
+    spent = ", ".join(f"{kind} {seconds:.1f}" for kind, seconds in cpu.items())
+    print(f"   CPU seconds         {spent} (total {sum(cpu.values()):.1f})")
     if result["queries_per_batch"]:
         low, high, mean = result["queries_per_batch"]
         print(f"   queries per batch   min {low}, max {high}, mean {mean:.1f}")

@@ -126,6 +126,15 @@ class VendorAccount(models.Model):
         validators=[MinValueValidator(1)],
         help_text=_("The largest total of one template's files the vendor takes."),
     )
+    # The send window of this account's marketing messages, instead of the portal's (both
+    # empty: the portal's, ``PortalSettings``); a campaign may narrow it further.
+    send_window_start = models.TimeField(_("send window opens"), null=True, blank=True)
+    send_window_end = models.TimeField(
+        _("send window closes"),
+        null=True,
+        blank=True,
+        help_text=_("Leave both empty to use the portal's send window."),
+    )
     is_active = models.BooleanField(_("active"), default=True)
     balance = models.DecimalField(
         _("balance"), max_digits=14, decimal_places=3, null=True, blank=True, editable=False
@@ -182,6 +191,10 @@ class VendorAccount(models.Model):
 
     def clean(self):
         super().clean()
+        if (self.send_window_start is None) != (self.send_window_end is None):
+            raise ValidationError(
+                {"send_window_end": _("Give both ends of the send window, or neither.")}
+            )
         if self.vendor:
             from .vendors.base import check_options
             from .vendors.registry import vendor
@@ -285,7 +298,9 @@ class Template(models.Model):
         max_length=50,
         blank=True,
         db_index=True,
-        help_text=_("Groups saved templates in the portal's template list, e.g. 会员 or 促销."),
+        help_text=_(
+            "Groups saved templates in the portal's template list, e.g. Members or Promotions."
+        ),
     )
     source = models.ForeignKey(
         "self",
@@ -643,6 +658,13 @@ class Campaign(models.Model):
         help_text=_("Otherwise a recipient missing a placeholder's value stops the start."),
     )
     start_requested_at = models.DateTimeField(_("start requested"), null=True, blank=True)
+    # A narrower send window for this campaign's marketing messages (within the account's or
+    # the portal's, ``services.compliance``); empty: the whole window.
+    send_window_start = models.TimeField(_("send from"), null=True, blank=True)
+    send_window_end = models.TimeField(_("send until"), null=True, blank=True)
+    # Paused outside the send window: when the window opens again and the dispatcher
+    # resumes it (None: not waiting for the window).
+    resume_at = models.DateTimeField(_("resumes at"), null=True, blank=True, editable=False)
     # A start writes the messages chunk by chunk (``services.sending.start_campaign``): the
     # last recipient written, set while chunks are left (the campaign may already be
     # sending), None before the first chunk and once the last one is written; and when the
@@ -742,6 +764,11 @@ class Campaign(models.Model):
         indexes = [
             models.Index(fields=["status", "scheduled_at"]),
             models.Index(fields=["approval_status", "created_at"], name="campaign_approval"),
+        ]
+        permissions = [
+            # Sending a notification (not marketing) skips the suppression list and the
+            # opt-out suffix: a separate permission, used with a reason that is audited.
+            ("send_notification_campaign", _("Can send notification (non-marketing) campaigns")),
         ]
 
     def __str__(self) -> str:
@@ -899,11 +926,13 @@ class Message(models.Model):
     class Meta:
         verbose_name = _("message")
         verbose_name_plural = _("messages")
-        # Every message is written three times after its insert (claimed, answered,
+        # Every message is written three times after its insert (taken off, answered,
         # reported), millions per campaign.  Neither ``status`` nor the report fields are
-        # indexed, so on PostgreSQL those updates are HOT (heap-only: no index entry is
-        # written), helped by the table's fillfactor (migration 0004).  Campaign counters
-        # are kept incrementally, so no (campaign, status) index is needed either.
+        # indexed, so on PostgreSQL the take-off and the report moves are HOT (heap-only: no
+        # index entry is written) where the page has room, which the table's fillfactor keeps
+        # (50: migration 0006).  The answer sets the vendor's id, which report matching needs
+        # indexed, so it writes an entry into every index.  Campaign counters are kept
+        # incrementally, so no (campaign, status) index is needed either.
         indexes = [
             # Report matching: the vendor's id within one account.
             models.Index(
@@ -1404,7 +1433,7 @@ class PortalSettings(models.Model):
     alert_webhook_url = models.URLField(
         _("alert webhook URL"),
         blank=True,
-        help_text=_("企业微信 or 钉钉 group robot URL; alerts are POSTed to it as JSON."),
+        help_text=_("A WeCom or DingTalk group robot's URL; alerts are POSTed to it as JSON."),
     )
     low_balance_threshold = models.DecimalField(
         _("low balance below"),

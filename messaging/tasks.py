@@ -8,7 +8,16 @@ import time
 from django.db import connection, reset_queries
 
 from .models import SendBatch
-from .services import alerts, archive, campaign_commands, polling, retention, schedules, sending
+from .services import (
+    alerts,
+    archive,
+    campaign_commands,
+    compliance,
+    polling,
+    retention,
+    schedules,
+    sending,
+)
 
 log = logging.getLogger(__name__)
 
@@ -119,10 +128,15 @@ def dispatch() -> str:
     batches nobody holds (``services.sending.recover``)."""
     due = campaign_commands.due_scheduled()
     started = [start_campaign(pk) for pk in due]
+    # Campaigns the send window paused go on once it opens (their batches are enqueued).
+    resumed = campaign_commands.resume_due(compliance.clock())
     recovery = sending.recover()
     enqueue_batches(recovery.enqueue or [])
     polled = polling.apply_pending()
-    return f"started {len(started)}; {recovery}; poll items applied late {polled}"
+    return (
+        f"started {len(started)}; resumed {len(resumed)}; {recovery}; "
+        f"poll items applied late {polled}"
+    )
 
 
 POLL_RUN_SECONDS = 50

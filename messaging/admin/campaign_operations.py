@@ -15,9 +15,9 @@ from django.utils.translation import gettext as _
 from accounts.roles import SEND, can
 
 from ..models import Campaign, Recipient
-from ..services import approval, campaign_commands, sending
-from ..services.compose import preview_message
-from ..views.portal.common import TEST_PHONE
+from ..services import approval, campaign_commands, compliance, sending
+from ..services.content_checks import balance_short_error
+from ..views.portal.common import TEST_PHONE, clean_text
 
 SEND_PREVIEW_ROWS = 20_000
 """The send page renders at most this many of the list's recipients: a list of millions is
@@ -81,15 +81,31 @@ class CampaignOperations:
         return redirect(reverse("admin:messaging_campaign_change", args=[campaign.pk]))
 
     def send_view(self, request, pk):
+        """The admin's send page: the same checks as the portal's confirmation
+        (``services.compliance``), the same figures, the same confirmation."""
         campaign = self._campaign(request, pk)
         exclude_missing = request.POST.get("missing", "exclude") == "exclude"
+        reason = clean_text(request.POST.get("notification_reason", ""), 500)
         if request.method == "POST" and request.POST.get("confirm"):
+            if campaign.vendor_account.balance is not None and not request.POST.get("balance_ok"):
+                # A balance known to fall short is a blocking warning: sent only once the
+                # box saying so is ticked.
+                verdict = self._verdict(request, campaign, exclude_missing)
+                if verdict.preview.balance_covers is False:
+                    messages.error(request, balance_short_error())
+                    return self._send_page(request, campaign, verdict, exclude_missing)
+            asked = campaign.scheduled_at  # the schedule may move into the send window
             try:
-                outcome = campaign_commands.confirm(campaign, exclude_missing=exclude_missing)
+                outcome, verdict = compliance.confirm_send(
+                    campaign, user=request.user, exclude_missing=exclude_missing, reason=reason
+                )
             except campaign_commands.CampaignError as exc:
                 messages.error(request, str(exc))
                 return self._back(campaign)
+            if moved := compliance.moved_text(verdict, asked):
+                messages.warning(request, moved)
             if outcome == "scheduled":
+                campaign.refresh_from_db(fields=["scheduled_at"])
                 messages.success(
                     request,
                     _("Scheduled for %(when)s.")
@@ -100,24 +116,39 @@ class CampaignOperations:
             else:
                 messages.success(request, _("Sending started."))
             return self._back(campaign)
-        preview = preview_message(
-            campaign.template,
-            campaign.vendor_account,
-            campaign.recipient_list,
+        verdict = self._verdict(request, campaign, exclude_missing)
+        return self._send_page(request, campaign, verdict, exclude_missing)
+
+    @staticmethod
+    def _verdict(request, campaign: Campaign, exclude_missing: bool):
+        return compliance.check(
+            campaign,
+            user=request.user,
             exclude_missing=exclude_missing,
             limit=SEND_PREVIEW_ROWS,
         )
+
+    def _send_page(self, request, campaign, verdict, exclude_missing: bool):
+        preview = verdict.preview
         partial = (
             preview.recipients >= SEND_PREVIEW_ROWS
             and Recipient.objects.filter(recipient_list=campaign.recipient_list_id)
             .order_by("pk")[SEND_PREVIEW_ROWS : SEND_PREVIEW_ROWS + 1]
             .exists()
         )
+        # The reason a notification needs is asked for on the form, not shown as a problem.
+        reason_missing = _("Say why this message is a notification and not marketing.")
+        problems = [p for p in verdict.problems if p not in preview.errors and p != reason_missing]
         context = {
             **self.admin_site.each_context(request),
             "title": _("Send %(name)s") % {"name": campaign.name},
             "campaign": campaign,
             "preview": preview,
+            "rules": verdict,
+            "problems": problems,
+            "blocked": bool(problems or preview.errors),
+            "notification": not verdict.marketing,
+            "moved": compliance.moved_text(verdict, campaign.scheduled_at),
             "opts": self.model._meta,
             "exclude_missing": exclude_missing,
             "partial": partial,
@@ -168,7 +199,7 @@ class CampaignOperations:
         if not TEST_PHONE.fullmatch(phone):
             messages.error(request, _("Enter a phone number for the test."))
             return
-        message = sending.send_test_message(campaign, phone)
+        message = sending.send_test_message(campaign, phone, user=request.user)
         level = messages.SUCCESS if message.status == "submitted" else messages.ERROR
         messages.add_message(
             request,
@@ -182,6 +213,7 @@ class CampaignOperations:
         campaign = self.get_object(request, unquote(object_id))  # None for "abc": no 500
         if campaign:
             extra_context["status_counts"] = counter_rows(campaign)
+            extra_context["window_pause"] = compliance.paused_text(campaign)
             extra_context["campaign_obj"] = campaign
             extra_context["can_send"] = can(request.user, SEND)
         return super().change_view(request, object_id, form_url, extra_context)

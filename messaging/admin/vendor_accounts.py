@@ -2,6 +2,7 @@
 
 from django import forms
 from django.contrib import admin, messages
+from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
@@ -66,6 +67,8 @@ class VendorAccountForm(forms.ModelForm):
             "extension",
             "signature",
             "opt_out_suffix",
+            "send_window_start",
+            "send_window_end",
             "rate_limit_per_s",
             "push_enabled",
             "polling_enabled",
@@ -102,6 +105,15 @@ class VendorAccountForm(forms.ModelForm):
                 raise forms.ValidationError(_("Enter the account's password or secret."))
             return self.instance.secret
         return secret
+
+    @cached_property
+    def changed_data(self):
+        """Without the secret when it was left empty: the current one is kept, so the
+        history must not say it changed."""
+        changed = super().changed_data
+        if self.instance.pk and not self.data.get(self.add_prefix("secret")):
+            changed = [name for name in changed if name != "secret"]
+        return changed
 
 
 def options_help_html(vendor_key: str | None) -> str:
@@ -184,6 +196,8 @@ class VendorAccountAdmin(AuditedAdmin, RefuseBigDeletes, DeclaredLookupsOnly, ad
                     "extension",
                     "signature",
                     "opt_out_suffix",
+                    "send_window_start",
+                    "send_window_end",
                     "rate_limit_per_s",
                     "max_file_kb",
                     "max_template_kb",

@@ -43,7 +43,7 @@ class ComposeForm(forms.Form):
         max_length=2000,
         help_text=gettext_lazy(
             "<column> is filled from each recipient's column; <column|default> shows the "
-            "default to recipients without a value, e.g. <姓名|顾客>."
+            "default to recipients without a value, e.g. <name|customer>."
         ),
     )
     signature = forms.CharField(
@@ -79,7 +79,7 @@ class ComposeForm(forms.Form):
         label=gettext_lazy("Template category"),
         max_length=50,
         required=False,
-        help_text=gettext_lazy("Only when saved as a template, e.g. 会员 or 促销."),
+        help_text=gettext_lazy("Only when saved as a template, e.g. Members or Promotions."),
     )
     scheduled_at = forms.DateTimeField(
         label=gettext_lazy("Send at"),
@@ -87,6 +87,20 @@ class ComposeForm(forms.Form):
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         help_text=gettext_lazy("Empty: send as soon as you confirm."),
+    )
+
+    send_window_start = forms.TimeField(
+        label=gettext_lazy("Send only from"),
+        required=False,
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        help_text=gettext_lazy(
+            "Optional: narrower hours for this campaign, within the portal's send window."
+        ),
+    )
+    send_window_end = forms.TimeField(
+        label=gettext_lazy("Send only until"),
+        required=False,
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
     )
 
     def __init__(self, *args, **kwargs):
@@ -112,6 +126,15 @@ class ComposeForm(forms.Form):
             raise forms.ValidationError(_("Choose a time in the future, or leave it empty."))
         return when
 
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("send_window_start"), data.get("send_window_end")
+        if start and end and start >= end:
+            self.add_error(
+                "send_window_end", _("The end of the hours must come after their start.")
+            )
+        return data
+
 
 def initial_data(query, campaign: Campaign | None) -> dict:
     """The form's first values: the draft ``campaign``'s, or a new campaign's (the list,
@@ -131,6 +154,8 @@ def initial_data(query, campaign: Campaign | None) -> dict:
             "scheduled_at": (
                 timezone.localtime(campaign.scheduled_at) if campaign.scheduled_at else None
             ),
+            "send_window_start": campaign.send_window_start,
+            "send_window_end": campaign.send_window_end,
         }
     initial = {"kind": Template.Kind.SMS, "is_marketing": True}
     for key in ("recipient_list", "vendor_account", "template"):

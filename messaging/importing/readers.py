@@ -58,6 +58,7 @@ MAX_LINE_CHARS = MAX_COLUMNS * (MAX_CELL_CHARS + 3)  # a CSV line: every cell qu
 MAX_UNCOMPRESSED_BYTES = 1 << 30  # an XLSX's parts together, as unpacked
 MAX_ZIP_ENTRIES = 5000
 EXCEL_COLUMNS = 16384  # XFD: no spreadsheet program writes a wider row
+EXACT_COUNT_BYTES = 1 << 20  # a CSV this small has its rows counted, not estimated
 XML_PROLOG_BYTES = 65536  # before its root element, an XLSX part has a declaration, at most
 
 PHONE_HEADERS = [
@@ -115,6 +116,15 @@ def cell_too_long(row: int, column: int, length: int) -> SpreadsheetError:
             "length": length,
             "max": MAX_CELL_CHARS,
         }
+    )
+
+
+def no_rows() -> SpreadsheetError:
+    return SpreadsheetError(
+        _(
+            "The sheet has column names but no rows of data below them: there is nothing to "
+            "import. The list was not changed."
+        )
     )
 
 
@@ -383,14 +393,15 @@ def _check_csv_row(number: int, row: list[str]) -> list[str]:
 
 
 def _csv_rows(path: str, encoding: str, delimiter: str) -> Iterator[tuple[int, list]]:
+    """Rows numbered as a spreadsheet program shows them: one per record, a quoted cell that
+    spans several lines being one record (blank lines count, as Excel shows them as rows)."""
     with open(path, encoding=encoding, newline="") as f:
         reader = csv.reader(_bounded_lines(f), delimiter=delimiter)
-        line = 0
+        number = 0
         limit = MAX_CELL_CHARS  # no cell of a shorter row can be too long: not looked at
         try:
             for row in reader:
-                number = line + 1
-                line = reader.line_num
+                number += 1
                 if row and any(row):
                     if len(row) > MAX_COLUMNS or sum(map(len, row)) > limit:
                         row = _check_csv_row(number, row)
@@ -668,6 +679,7 @@ class Table:
     data_start: int = 1  # physical row of the first data row
     headers: list[str] = field(default_factory=list)
     phone_column: str | None = None  # detected; the marketer may choose another
+    phone_column_guessed: bool = False  # found by its cells, no header naming it
     sample: list[tuple[int, list]] = field(default_factory=list)
     estimated_rows: int = 0
 
@@ -756,6 +768,8 @@ def open_table(
     if not head:
         raise SpreadsheetError(_("The file has no rows with data."))
     _find_header(table, head)
+    if not any(row[0] >= table.data_start for row in head):
+        raise no_rows()
     table.sample = [row for row in head if row[0] >= table.data_start][:SAMPLE_ROWS]
     table.estimated_rows = _estimate_rows(table, head)
     return table
@@ -930,6 +944,7 @@ def _detect_phone_column(table: Table, head: list[tuple[int, list]]) -> None:
         if cells and hits * 2 >= len(cells) and hits > best_hits:
             best, best_hits = i, hits
     table.phone_column = table.headers[best] if best is not None else None
+    table.phone_column_guessed = best is not None
 
 
 def _estimate_rows(table: Table, head: list) -> int:
@@ -938,10 +953,17 @@ def _estimate_rows(table: Table, head: list) -> int:
         sample = [r for r in head if r[0] >= table.data_start]
         if not sample or len(head) < HEAD_ROWS:
             return len(sample)
-        line_bytes = max(
-            1, len(",".join(cell_text(v) for v in sample[-1][1]).encode(table.encoding)) + 2
-        )
-        return max(len(sample), size // line_bytes)
+        if size <= EXACT_COUNT_BYTES:
+            # Counted, not estimated: a page saying "40 rows read / ~39" is no estimate.
+            return sum(1 for _row in table.rows())
+
+        # The data's bytes over the sample's mean row (cells, delimiters, quotes, CRLF).
+        def row_bytes(values) -> int:
+            return len(",".join(cell_text(v) for v in values).encode(table.encoding)) + 2
+
+        header_bytes = sum(row_bytes(values) for n, values in head if n < table.data_start)
+        mean = max(1.0, sum(row_bytes(values) for _n, values in sample) / len(sample))
+        return max(len(sample), round((size - header_bytes) / mean))
     if table.file_format == XLSX:
         workbook = _open_xlsx(table.path)
         try:

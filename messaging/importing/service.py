@@ -54,7 +54,7 @@ from messaging.services.sql import rows as rows_sql
 
 from .cells import escape_cell
 from .phones import Rejection, normalize
-from .readers import SpreadsheetError, Table, cell_text, open_table
+from .readers import SpreadsheetError, Table, cell_text, no_rows, open_table
 
 logger = logging.getLogger(__name__)
 
@@ -406,6 +406,8 @@ def _read_and_stage(job: ImportJob, sink=None):
                 if read % CHUNK_SIZE == 0:
                     _set(job, processed_rows=read, rejected_count=checker.rejected)
             flush()
+        if read == checker.blank:
+            raise no_rows()  # nothing to import: the list keeps its columns too
         _set(job, processed_rows=read - checker.blank)
         report.close()
     except BaseException:

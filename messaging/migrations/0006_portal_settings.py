@@ -28,7 +28,7 @@ class Migration(migrations.Migration):
                 ('opt_out_confirmation', models.BooleanField(default=False, verbose_name='confirm opt-outs by SMS')),
                 ('opt_out_confirmation_text', models.CharField(default='您已成功退订，将不再收到营销短信。回复“订阅”可恢复。', max_length=300, verbose_name='opt-out confirmation text')),
                 ('alert_emails', models.TextField(blank=True, help_text='One address per line.', verbose_name='alert e-mail recipients')),
-                ('alert_webhook_url', models.URLField(blank=True, help_text='企业微信 or 钉钉 group robot URL; alerts are POSTed to it as JSON.', verbose_name='alert webhook URL')),
+                ('alert_webhook_url', models.URLField(blank=True, help_text="A WeCom or DingTalk group robot's URL; alerts are POSTed to it as JSON.", verbose_name='alert webhook URL')),
                 ('low_balance_threshold', models.DecimalField(decimal_places=2, default=Decimal('1000'), help_text="In the account's own balance unit (messages or yuan).", max_digits=14, verbose_name='low balance below')),
                 ('balance_refresh_minutes', models.PositiveIntegerField(default=30, verbose_name='refresh balances every (minutes)')),
                 ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated')),

@@ -56,7 +56,7 @@ class Migration(migrations.Migration):
             field=models.CharField(
                 blank=True,
                 db_index=True,
-                help_text="Groups saved templates in the portal's template list, e.g. 会员 or 促销.",
+                help_text="Groups saved templates in the portal's template list, e.g. Members or Promotions.",
                 max_length=50,
                 verbose_name="category",
             ),

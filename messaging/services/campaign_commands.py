@@ -315,11 +315,48 @@ def enqueue_batches(batch_ids: list[int]) -> None:
 
 def pause(campaign_id: int, reason: str = "") -> bool:
     """Pause a sending campaign: no request leaves for it after this commits (a batch waiting
-    for its turn goes back untouched; one already at the vendor finishes)."""
+    for its turn goes back untouched; one already at the vendor finishes).  A campaign the
+    send window paused stays paused when paused by hand: it is not resumed by itself."""
+    if Campaign.objects.filter(pk=campaign_id, status=State.PAUSED, resume_at__isnull=False).update(
+        resume_at=None, status_reason=reason
+    ):
+        record(Action.PAUSED, Campaign.objects.get(pk=campaign_id), details={"reason": reason})
+        return True
     paused = _set(campaign_id, (State.SENDING,), status=State.PAUSED, status_reason=reason)
     if paused:
         record(Action.PAUSED, Campaign.objects.get(pk=campaign_id), details={"reason": reason})
     return paused
+
+
+def pause_for_window(campaign_id: int, until: datetime) -> bool:
+    """The send window closed while the campaign was sending: pause it until it opens again
+    (``until``), when ``resume_due`` resumes it."""
+    return _set(
+        campaign_id,
+        (State.SENDING,),
+        status=State.PAUSED,
+        status_reason=_("Outside the send window"),
+        resume_at=until,
+    )
+
+
+def resume_due(now: datetime | None = None) -> list[int]:
+    """Resume the campaigns the send window paused whose window has opened (the minutely
+    dispatcher); returns their ids."""
+    now = now or timezone.now()
+    due = list(
+        Campaign.objects.filter(status=State.PAUSED, resume_at__lte=now).values_list(
+            "pk", flat=True
+        )
+    )
+    resumed = []
+    for campaign_id in due:
+        try:
+            resume(campaign_id)
+        except CampaignError:
+            continue  # resumed or cancelled meanwhile
+        resumed.append(campaign_id)
+    return resumed
 
 
 def pause_for_account(campaign_id: int, reason: str) -> bool:
@@ -358,7 +395,9 @@ def pause_summary(campaign_id: int) -> str:
 def resume(campaign_id: int) -> list[int]:
     """Back to sending; its waiting batches go to the queue now (their back-off dropped)."""
     with transaction.atomic():
-        if not _set(campaign_id, (State.PAUSED,), status=State.SENDING, status_reason=""):
+        if not _set(
+            campaign_id, (State.PAUSED,), status=State.SENDING, status_reason="", resume_at=None
+        ):
             raise CampaignError(_("Only a paused campaign can be resumed."))
         batches = SendBatch.objects.filter(campaign_id=campaign_id, state=SendBatch.State.PENDING)
         batch_ids = list(batches.values_list("pk", flat=True))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import codecs
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from ..models import Campaign, Recipient, RecipientList, Suppression, Template, VendorAccount
 from ..vendors.base import segments
 from ..vendors.registry import vendor
+from .content_checks import balance_covers
 
 PLACEHOLDER = re.compile(r"<([^<>\s|]{1,40}(?:\|[^<>\s]{0,40})?)>")
 """A ``<name>`` placeholder, or ``<name|default>``: the group is the whole token (split it with
@@ -286,6 +287,8 @@ class Preview:
     recipients: int = 0
     """The recipients read (all of the list, unless the preview was given a ``limit``)."""
     suppressed: int = 0
+    capped: int = 0
+    """Recipients (not suppressed) over a frequency cap (``services.compliance``)."""
     missing: list[tuple[str, list[str]]] = field(default_factory=list)
     """(phone, missing variable names) for the first recipients lacking a value."""
     missing_count: int = 0
@@ -306,13 +309,17 @@ class Preview:
     total_segments: int = 0
     balance: Decimal | None = None
     balance_unit: str = ""
+    price_per_part: Decimal = Decimal(0)
+    """The account's price per billed part (yuan), shown with the balance."""
     errors: list[str] = field(default_factory=list)
 
     @property
     def balance_covers(self) -> bool | None:
-        if self.balance is None or self.balance_unit not in ("messages", "条"):
-            return None
-        return self.balance >= self.total_segments
+        """False when the balance is known not to pay for this send (a blocking warning the
+        marketer must confirm); None when it cannot be told."""
+        return balance_covers(
+            self.balance, self.balance_unit, self.total_segments, self.price_per_part
+        )
 
 
 @dataclass
@@ -327,7 +334,12 @@ class FirstRow:
 
 
 def preview_campaign(
-    campaign: Campaign, *, exclude_missing: bool = True, sample_size: int = 5
+    campaign: Campaign,
+    *,
+    exclude_missing: bool = True,
+    sample_size: int = 5,
+    capped: Collection[str] = (),
+    limit: int | None = None,
 ) -> Preview:
     """What starting this campaign would send, computed without writing anything."""
     return preview_message(
@@ -336,6 +348,8 @@ def preview_campaign(
         campaign.recipient_list,
         exclude_missing=exclude_missing,
         sample_size=sample_size,
+        capped=capped,
+        limit=limit,
     )
 
 
@@ -349,13 +363,15 @@ def preview_message(
     limit: int | None = None,
     first: int = 0,
     errors: list[str] | None = None,
+    capped: Collection[str] = (),
 ) -> Preview:
     """What sending ``template`` to ``recipient_list`` through ``account`` would send,
     computed without writing anything: the one preview of the confirmation, the admin's send
     page and the composer's live panel.  Each message is rendered as the start renders it
     (``MessageRenderer`` on the values read as text).
 
-    A recipient counts under the first of: suppressed, missing a value, text the account's
+    A recipient counts under the first of: suppressed, over a frequency cap (``capped``: the
+    phones ``services.compliance`` found so), missing a value, text the account's
     request encoding cannot carry.  ``exclude_missing`` (the marketer's one choice for both
     of the latter) leaves those out of ``sendable``, as the start would skip them.
     ``limit``: read only the first recipients (the live panel extrapolates); ``first``: keep
@@ -366,6 +382,7 @@ def preview_message(
         errors=compliance_errors(template, account) if errors is None else errors,
         balance=account.balance,
         balance_unit=account.balance_unit,
+        price_per_part=account.price_per_part,
         encoding=encodability.label if encodability.checks else "",
     )
     recipients = Recipient.objects.filter(recipient_list=recipient_list)
@@ -396,6 +413,9 @@ def preview_message(
             preview.first.append(FirstRow(phone, text, parts, missing, is_suppressed))
         if is_suppressed:
             preview.suppressed += 1
+            continue
+        if phone in capped:
+            preview.capped += 1
             continue
         if missing:
             if len(preview.missing) < MISSING_LISTED:

@@ -134,6 +134,36 @@ def estimate_cost(segments: int, account: VendorAccount) -> Decimal:
     return (price_per_segment(account) * segments).quantize(Decimal("0.01"), ROUND_HALF_UP)
 
 
+BALANCE_IN_MESSAGES = ("messages", "条")
+"""Balance units that count billed parts (what every vendor here reports today)."""
+BALANCE_IN_YUAN = ("yuan", "元", "CNY", "RMB")
+"""Balance units that are money: compared with the estimated cost."""
+
+
+def balance_covers(
+    balance: Decimal | None, unit: str, segments: int, price_per_part: Decimal
+) -> bool | None:
+    """Whether a balance pays for ``segments`` billed parts: compared with the parts when the
+    vendor counts messages, with their estimated cost when it counts yuan; None when the
+    balance is unknown or in a unit we cannot compare."""
+    if balance is None:
+        return None
+    if unit in BALANCE_IN_MESSAGES:
+        return balance >= segments
+    if unit in BALANCE_IN_YUAN:
+        cost = (Decimal(price_per_part) * segments).quantize(Decimal("0.01"), ROUND_HALF_UP)
+        return balance >= cost
+    return None
+
+
+def balance_short_error() -> str:
+    """Why a send whose balance falls short was not started (the confirmation box unticked)."""
+    return _(
+        "The vendor account's balance does not cover this send. Top it up first, or tick "
+        "the box to confirm that you want to send anyway."
+    )
+
+
 # --------------------------------------------------------------------------- template files
 
 

@@ -151,6 +151,8 @@ def save_draft(data: Mapping, *, user, campaign: Campaign | None = None) -> Camp
     campaign.recipient_list = data["recipient_list"]
     campaign.vendor_account = data["vendor_account"]
     campaign.scheduled_at = data.get("scheduled_at")
+    campaign.send_window_start = data.get("send_window_start")
+    campaign.send_window_end = data.get("send_window_end")
     campaign.save()
     if own is not None and own.pk != template.pk:
         discard(own)

@@ -28,7 +28,7 @@ from .compose import (
     preview_message,
     signature_for,
 )
-from .content_checks import estimate_cost, price_per_segment
+from .content_checks import balance_covers, estimate_cost, price_per_segment
 from .frames import handset_frames
 from .templates import frame_texts, template_title
 
@@ -92,6 +92,12 @@ class LivePreview:
     @property
     def price(self) -> Decimal:
         return price_per_segment(self.account)
+
+    @property
+    def balance_covers(self) -> bool | None:
+        return balance_covers(
+            self.account.balance, self.account.balance_unit, self.est_segments, self.price
+        )
 
     @property
     def signature(self) -> str:

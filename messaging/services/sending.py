@@ -24,6 +24,7 @@ request was out becomes ``unknown`` — reconciled from delivery reports, never 
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -33,6 +34,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -55,10 +57,9 @@ from ..models import Campaign, Message, Recipient, SendBatch, VendorAccount
 from ..statuses import Status
 from ..vendors.base import OutgoingMessage, VendorClient, VendorError
 from ..vendors.registry import vendor
-from . import campaign_commands, lifecycle
+from . import campaign_commands, compliance, lifecycle
 from .compose import (
     Encodability,
-    compliance_errors,
     full_text,
     message_parts,
     placeholders,
@@ -277,9 +278,9 @@ def _plan(campaign: Campaign, *, check: bool) -> campaign_start.Plan:
     """How the campaign's messages are written: request shape, batch size, rules."""
     template, account = campaign.template, campaign.vendor_account
     if check:
-        errors = compliance_errors(template, account)
-        if errors:
-            raise CampaignError(" ".join(errors))
+        verdict = compliance.check(campaign, purpose=compliance.START)
+        if not verdict.ok:
+            raise CampaignError(" ".join(verdict.problems))
     capabilities = vendor(account.vendor).capabilities
     names = placeholders(template.body)
     template_id = ""
@@ -303,6 +304,7 @@ def _plan(campaign: Campaign, *, check: bool) -> campaign_start.Plan:
         batch_size=batch_size,
         template_values=bool(template_id),
         suppress=template.is_marketing,
+        cap=compliance.cap_rule(campaign),
         segment_limits=(
             *capabilities.sms_segment_chars,
             *capabilities.ascii_segment_chars,
@@ -362,7 +364,9 @@ def claim_batch(batch_id: int) -> tuple[SendBatch, list[int]] | None:
     not passed.  Nothing about the messages changes yet."""
     now = timezone.now()
     with transaction.atomic():
-        batches = SendBatch.objects.select_related("campaign", "campaign__vendor_account")
+        batches = SendBatch.objects.select_related(
+            "campaign", "campaign__vendor_account", "campaign__template"
+        )
         if connection.features.has_select_for_update_skip_locked:
             batches = batches.select_for_update(skip_locked=True, of=("self",))
         batch = batches.filter(pk=batch_id, state=SendBatch.State.PENDING).first()
@@ -420,8 +424,25 @@ def send_batch(batch_id: int) -> BatchOutcome:
     if claimed is None:
         return BatchOutcome(state="not_claimed")
     batch, messages = claimed
-    with _Lease(batch.pk):
+    with _Lease(batch.pk), _no_cycle_collection():
         return _send_claimed(batch, messages)
+
+
+@contextmanager
+def _no_cycle_collection():
+    """Python's cycle collector off while a batch is sent.  A batch builds and keeps some
+    hundred thousand small objects (its messages, the request, the vendor's answer, the
+    decisions), none of them in a reference cycle, and each time they grow by a quarter the
+    collector walks every object of the process: in a profile of batches of 25,000 it took
+    ~40 % of the worker's CPU.  Memory is freed by reference counting as before; whatever
+    cycles a batch leaves are collected once it is done."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def retry_due_in(batch_id: int) -> float | None:
@@ -501,6 +522,10 @@ def take_off(batch: SendBatch, wave: list[int]) -> list[ClaimedMessage] | None:
         campaigns = Campaign.objects.filter(pk=batch.campaign_id).select_for_update()
         status = campaigns.values_list("status", flat=True).first()
         if status != Campaign.State.SENDING:
+            return None
+        # Marketing messages leave only within the send window: a batch due after it
+        # closes waits, its campaign paused until the next opening.
+        if compliance.hold_outside_window(batch.campaign, compliance.clock()):
             return None
         if not _held(batch.pk).update(
             state=SendBatch.State.SENDING, lease_until=now + LEASE, error=""
@@ -970,13 +995,14 @@ def pending_batches(campaign_id: int | None = None) -> list[int]:
 # --------------------------------------------------------------------------- test send
 
 
-def send_test_message(campaign: Campaign, phone: str) -> Message:
+def send_test_message(campaign: Campaign, phone: str, *, user=None) -> Message:
     """Send the campaign's first rendered message to one phone now, outside the campaign: by
-    the approved vendor template for MMS / video / 5G, as an SMS otherwise."""
+    the approved vendor template for MMS / video / 5G, as an SMS otherwise.  The checks of
+    every send first (``compliance``: a notification needs ``user``'s permission)."""
     template, account = campaign.template, campaign.vendor_account
-    errors = compliance_errors(template, account)
-    if errors:
-        raise CampaignError(" ".join(errors))
+    verdict = compliance.check(campaign, user=user, purpose=compliance.TEST)
+    if not verdict.ok:
+        raise CampaignError(" ".join(verdict.problems))
     first = campaign.recipient_list.recipients.order_by("pk").first()
     variables = (first.variables if first else {}) or {}
     rendered, _missing = render(template.body, variables)

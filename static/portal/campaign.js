@@ -24,7 +24,9 @@
     charts.codes = new Chart(document.getElementById("codes-chart"), {
       type: "doughnut",
       data: codesData(stats.codes),
-      options: { plugins: { legend: { position: "bottom", labels: { boxWidth: 12 } } }, cutout: "55%" }
+      // The legend is the list below the canvas (renderLegend): Chart.js draws its own
+      // inside the canvas's fixed height and cuts off the codes that do not fit.
+      options: { plugins: { legend: { display: false } }, cutout: "55%" }
     });
     charts.timeline = new Chart(document.getElementById("timeline-chart"), {
       type: "bar",
@@ -38,6 +40,28 @@
       labels: codes.map(function (c) { return c.code + (c.description ? " " + c.description : ""); }),
       datasets: [{ data: codes.map(function (c) { return c.n; }), backgroundColor: codes.map(function (c, i) { return palette[i % palette.length]; }) }]
     };
+  }
+
+  function renderLegend(codes) {
+    var list = document.getElementById("codes-legend");
+    if (!list) { return; }
+    list.innerHTML = "";
+    list.hidden = !codes.length;
+    codes.forEach(function (c, i) {
+      var item = document.createElement("li");
+      var swatch = document.createElement("span");
+      swatch.className = "swatch";
+      swatch.style.background = palette[i % palette.length];
+      var label = document.createElement("span");
+      label.textContent = c.code + (c.description ? " " + c.description : "");
+      var n = document.createElement("span");
+      n.className = "muted";
+      n.textContent = number.format(c.n);
+      item.appendChild(swatch);
+      item.appendChild(label);
+      item.appendChild(n);
+      list.appendChild(item);
+    });
   }
 
   function timelineData(t) {
@@ -68,13 +92,18 @@
     var reason = document.getElementById("status-reason");
     setText(reason, s.status_reason);
     reason.classList.toggle("hidden", !s.status_reason);
-    ["pause", "resume", "cancel"].forEach(function (name) {
-      var form = document.querySelector('[data-action="' + name + '"]');
-      if (form) { form.classList.toggle("hidden", !s.actions[name]); }
+    // Every button the page was drawn with follows the status: one that no longer applies
+    // (a draft's "Edit" once it is sent) is hidden, not left to fail when clicked.
+    document.querySelectorAll("[data-action]").forEach(function (el) {
+      var name = el.getAttribute("data-action");
+      if (Object.prototype.hasOwnProperty.call(s.actions, name)) {
+        el.classList.toggle("hidden", !s.actions[name]);
+      }
     });
     document.getElementById("live-note").hidden = !s.live;
     document.getElementById("codes-empty").hidden = s.codes.length > 0;
     document.getElementById("codes-chart").parentElement.hidden = !s.codes.length;
+    renderLegend(s.codes);
     document.getElementById("timeline-empty").hidden = s.timeline.labels.length > 0;
     document.getElementById("timeline-chart").parentElement.hidden = !s.timeline.labels.length;
     var tbody = document.querySelector("#codes-table tbody");
@@ -133,4 +162,10 @@
   makeCharts();
   render(stats);
   if (stats.live) { schedule(2000); }
+  // A page shown again (the back button, another tab that sent the campaign) asks once
+  // whether anything changed: a 304 when nothing did.
+  window.addEventListener("pageshow", function (e) { if (e.persisted) { poll(); } });
+  document.addEventListener("visibilitychange", function () {
+    if (!document.hidden && !stats.live) { poll(); }
+  });
 })();

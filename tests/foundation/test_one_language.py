@@ -42,7 +42,7 @@ USER_DATA = ["alice-admin", "mike-marketer", "【演示商城】", "张三", "�
 # is found by, sample SMS texts (sent to Chinese phones whatever the UI's language), and the
 # image texts Django's admin hard-codes in English (its boolean icons, the search icon).
 ALLOWED = {
-    *("Django", "Excel", "WPS", "gzip", "English", "简体中文"),
+    *("Django", "Excel", "WPS", "gzip", "English", "简体中文", "Webhook", "JSON"),
     *("gbk", "utf", "json", "xml", "kv", "http", "encode", "xlsx", "var", "points", "name"),
     *("手机号码", "手机号", "电话", "mobile", "phone"),
     *("回T退订", "拒收请回复R"),
@@ -331,8 +331,8 @@ def test_english_pages_show_no_chinese_of_ours(demo, administrator, marketer):
 @pytest.mark.parametrize(
     "language, help_text",
     [
-        ("zh-hans", "<name> 等占位符会替换为每位收件人对应列的值"),
-        ("en", "Placeholders such as <name> are filled from each recipient's columns"),
+        ("zh-hans", "<列名|默认值> 在收件人没有该值时显示默认值"),
+        ("en", "<column|default> shows the default to recipients without a value"),
     ],
 )
 def test_placeholders_in_help_texts_show_as_text(

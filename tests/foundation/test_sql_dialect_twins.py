@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from django.db import connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from messaging.models import (
     Campaign,
@@ -421,6 +421,83 @@ def test_insert_staged_recipients(tmp_path, late_duplicate):
 # --------------------------------------------------------------------------- sql.campaign_start
 
 
+def test_write_messages_applies_frequency_caps(vendor_account, administrator):
+    """The caps as the start applies them (``compliance.CapRule``): a phone sent its day's or
+    week's marketing messages by other campaigns is skipped for "frequency cap", the same
+    phones both ways; only what the vendor took counts, only within the days counted."""
+    from messaging.services.compliance import CapRule
+
+    template = Template.objects.create(
+        name="t", body="<name>您好", is_marketing=True, created_by=administrator
+    )
+    earlier_list = RecipientList.objects.create(name="earlier")
+    earlier = Campaign.objects.create(
+        name="earlier", template=template, vendor_account=vendor_account,
+        recipient_list=earlier_list,
+    )  # fmt: skip
+    now = timezone.now()
+    day_start, week_start = now - timedelta(hours=2), now - timedelta(days=6)
+    sent = [
+        ("13600000001", Status.DELIVERED, now - timedelta(hours=1)),  # today: capped by day
+        ("13600000002", Status.SUBMITTED, now - timedelta(days=2)),  # this week, once
+        ("13600000003", Status.SUBMITTED, now - timedelta(days=2)),  # ... three times
+        ("13600000003", Status.UNDELIVERED, now - timedelta(days=3)),
+        ("13600000003", Status.DELIVERED, now - timedelta(days=4)),
+        ("13600000004", Status.FAILED, now - timedelta(hours=1)),  # refused: never sent
+        ("13600000005", Status.DELIVERED, now - timedelta(days=9)),  # before the week
+    ]
+    Message.objects.bulk_create(
+        Message(
+            campaign=earlier, vendor_account=vendor_account, phone=phone, content="x",
+            custom_id=f"h{n}", status=status, submitted_at=at,
+        )
+        for n, (phone, status, at) in enumerate(sent)
+    )  # fmt: skip
+    recipients = RecipientList.objects.create(name="now")
+    Recipient.objects.bulk_create(
+        Recipient(recipient_list=recipients, phone=f"1360000000{n}", variables={"name": "张"})
+        for n in range(1, 7)
+    )
+    campaign = Campaign.objects.create(
+        name="now", template=template, vendor_account=vendor_account, recipient_list=recipients
+    )
+    plan = campaign_start.Plan(
+        campaign=campaign,
+        account=vendor_account,
+        shape="personalised",
+        batch_size=4,
+        template_values=False,
+        suppress=True,
+        segment_limits=(70, 67, 160, 153),
+        cap=CapRule(
+            per_day=1,
+            per_week=3,
+            day_start=day_start,
+            week_start=week_start,
+            campaign_ids=(earlier.pk,),
+        ),
+    )
+
+    def written():
+        return list(
+            Message.objects.filter(campaign=campaign)
+            .order_by("phone")
+            .values_list("phone", "status", "error")
+        )
+
+    def start():
+        with translation.override("en"):
+            return campaign_start.write_messages(
+                plan, campaign_start.Span(after=0, upto=2**62, size=6), check_all=True
+            )[:2]
+
+    generic, postgresql = both_ways(start, written)
+    assert generic == postgresql
+    assert generic[0] == (4, 2)
+    skipped = {phone: error for phone, status, error in generic[1] if status == Status.SKIPPED}
+    assert skipped == {"13600000001": "Frequency cap", "13600000003": "Frequency cap"}
+
+
 def test_write_messages(vendor_account, administrator):
     """Creating a campaign's messages: rendered in SQL and in Python alike (the many tricky
     cases are ``tests/sending/test_start_in_database.py``'s; this holds the pair itself)."""
@@ -640,3 +717,18 @@ def test_every_pair_is_held_equal_here():
     }
     assert set(twins) == tested
     assert all(twin.postgresql is not None for twin in twins.values())
+
+
+def test_id_arrays_bound_as_one_text_read_back_as_the_ids():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT %s::bigint[], %s::bigint[]", [sql.pg_array([1, 2, 2**40]), sql.pg_array([])]
+        )
+        assert cursor.fetchone() == ([1, 2, 2**40], [])
+
+
+def test_the_big_statements_run_without_jit_compilation():
+    with transaction.atomic(), connection.cursor() as cursor:
+        sql.without_jit(cursor)
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone() == ("off",)

@@ -217,3 +217,31 @@ def test_probe_summary_counts_reports_and_stays_silent_for_a_balance(sim, montne
             "梦网账户: connected (no balance query; 0 reports fetched and applied)"
         )
         assert probe_summary(montnets, ConnectionCheck(ok=False)) == ""
+
+
+def _history(obj) -> list[str]:
+    from django.contrib.admin.models import LogEntry
+
+    return [
+        entry.get_change_message()
+        for entry in LogEntry.objects.filter(object_id=str(obj.pk)).order_by("pk")
+    ]
+
+
+def test_history_names_the_secret_only_when_a_new_one_was_entered(administrator):
+    obj = account("montnets")
+    url = reverse("admin:messaging_vendoraccount_change", args=[obj.pk])
+    client = client_in(administrator, "en")
+    data = form_data("montnets", secret="", account_id="E10ABC", signature="【新签名】")
+    assert client.post(url, data).status_code == 302
+    obj.refresh_from_db()
+    assert obj.secret == "s3cret"
+    assert obj.signature == "【新签名】"
+    last = _history(obj)[-1].lower()
+    assert "signature" in last and "secret" not in last
+
+    data = form_data("montnets", secret="n3w-secret", account_id="E10ABC", signature="【新签名】")
+    assert client.post(url, data).status_code == 302
+    obj.refresh_from_db()
+    assert obj.secret == "n3w-secret"
+    assert "secret" in _history(obj)[-1].lower()

@@ -60,7 +60,15 @@ def test_stats_endpoint_gives_counters_funnel_codes_and_timeline(marketer_client
     assert [(c["code"], c["n"]) for c in stats["codes"]] == [("DELIVRD", 2), ("MK:0001", 1)]
     assert sum(stats["timeline"]["delivered"]) == 2 and sum(stats["timeline"]["failed"]) == 1
     assert stats["live"]  # a report is still awaited
-    assert stats["actions"] == {"pause": False, "resume": False, "cancel": False, "resend": False}
+    assert stats["actions"] == {
+        "edit": False,
+        "confirm": False,
+        "review": False,
+        "pause": False,
+        "resume": False,
+        "cancel": False,
+        "resend": False,
+    }
 
 
 def test_campaign_page_shows_charts_replies_and_exports(english_client, draft):

@@ -23,8 +23,8 @@ pytestmark = pytest.mark.django_db
         ("１３８００００００09", "13800000009"),  # full-width digits
         ("＋８６ １３８-0000-0009", "13800000009"),  # full-width sign, spaces and dashes
         ("+86 (138) 0000 0009", "13800000009"),
-        ("+447700900123", "+447700900123"),
-        ("00447700900123", "+447700900123"),  # as recipient lists hold international numbers
+        ("+447400123456", "+447400123456"),
+        ("00447400123456", "+447400123456"),  # as recipient lists hold international numbers
         ("10690 123", "10690123"),  # a short code: as sent, without spaces
         ("", ""),
     ],

@@ -23,7 +23,7 @@ from ...models import Message
 from ...statuses import FINAL_STATUSES, RANK, Status
 from .. import campaign_stats
 from ..campaigns import record_transitions
-from . import pg_array, twin
+from . import pg_array, twin, without_jit
 
 CHUNK = 5000
 
@@ -31,9 +31,15 @@ ADVANCES_TO_SUBMITTED = (Status.SUBMITTING, Status.UNKNOWN)
 _SUBMITTED_RANK = RANK[Status.SUBMITTED]
 
 
+def _variables(value) -> list:
+    if value == "[]":
+        return []  # no template values (all but vendor-template sends): no JSON to parse
+    return json.loads(value) if isinstance(value, str) else value
+
+
 def _returned_take_off(cursor) -> list[tuple]:
     return [
-        (pk, phone, content, parts, json.loads(v) if isinstance(v, str) else v, cid)
+        (pk, phone, content, parts, _variables(v), cid)
         for pk, phone, content, parts, v, cid in cursor.fetchall()
     ]
 
@@ -77,12 +83,14 @@ def take_off_postgresql(batch_id: int, pks: Sequence[int], now: datetime) -> lis
     for start in range(0, len(pks), CHUNK):
         chunk = pks[start : start + CHUNK]
         with connection.cursor() as cursor:
+            if not start:
+                without_jit(cursor)
             cursor.execute(
                 f"UPDATE {table} SET status = %s, submitted_at = %s, "  # noqa: S608
                 "attempts = attempts + 1 "
                 "WHERE send_batch_id = %s AND status = %s AND id = ANY(%s::bigint[]) "
                 "RETURNING id, phone, content, segments, variables, custom_id",
-                [Status.SUBMITTING, now, batch_id, Status.QUEUED, chunk],
+                [Status.SUBMITTING, now, batch_id, Status.QUEUED, pg_array(chunk)],
             )
             rows += _returned_take_off(cursor)
     return rows
@@ -133,7 +141,7 @@ def record_submitted_postgresql(rows) -> list[tuple]:
     # Three array parameters instead of 150,000 scalars (whose conversion alone took seconds
     # per batch); the old status comes back from the same statement: the locking CTE reads
     # each row as the UPDATE finds it.
-    ids, vendor_ids, batch_ids = (list(column) for column in zip(*rows, strict=True))
+    ids, vendor_ids, batch_ids = (pg_array(column) for column in zip(*rows, strict=True))
     table = Message._meta.db_table
     sql = f"""
         WITH v AS (
@@ -153,6 +161,7 @@ def record_submitted_postgresql(rows) -> list[tuple]:
         SELECT id, campaign_id, segments, before, error FROM changed WHERE before IN (%s, %s)
     """  # noqa: S608 - table names only
     with connection.cursor() as cursor:
+        without_jit(cursor)
         cursor.execute(
             sql,
             [

@@ -284,6 +284,8 @@ def as_text(value: object) -> str:
 
 
 def _normalized_phone(phone: object) -> str:
+    if type(phone) is str and len(phone) == 11 and phone.isdigit():
+        return phone  # a mainland mobile number as sent: the fast way for 25,000 of them
     digits = as_text(phone).lstrip("+")
     return digits[2:] if len(digits) == 13 and digits.startswith("86") else digits
 
@@ -490,8 +492,11 @@ class Ashx5gClient(VendorClient):
         self._check_size(messages, self.capabilities.max_personalised_per_request)
         if not messages:
             return []
+        # (Built inline, not through ``_optional``: this runs once per recipient of 25,000.)
         variables = [
-            {"pn": m.phone, "msg": content, **self._optional(smsid=m.custom_id)}
+            {"pn": m.phone, "msg": content, "smsid": m.custom_id}
+            if m.custom_id
+            else {"pn": m.phone, "msg": content}
             for m, content in zip(messages, contents, strict=True)
         ]
         # ``vars`` is a JSON text (2.3: "Json 序列化字符串").  The request itself goes as a
@@ -735,6 +740,9 @@ def _per_number_results(
     header_raw = json.dumps(
         {k: v for k, v in payload.items() if k not in ("seqs", "rpts")}, ensure_ascii=False
     )
+    # An acceptance's raw is the reply itself (one string shared by all of them): it is stored
+    # nowhere (``http._scrub_submit``), and writing each entry back out as JSON cost a
+    # quarter of the time our side spends on a request of 25,000.
     results = []
     for message, found in zip(messages, matched, strict=True):
         if found is None:
@@ -758,7 +766,7 @@ def _per_number_results(
                 True,
                 vendor_message_id=seq,
                 batch_id=batch_id,
-                raw=json.dumps(entry, ensure_ascii=False),
+                raw=raw,
             )
         )
     return results

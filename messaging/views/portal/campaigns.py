@@ -30,7 +30,7 @@ from ...models import (
     CampaignUnresolved,
     InboundMessage,
 )
-from ...services import campaign_commands
+from ...services import campaign_commands, compliance
 from ...services.campaigns import COUNTER_FIELDS
 from ...services.content_checks import estimate_cost
 from ...services.reports import status_meaning, vendor_words
@@ -143,6 +143,8 @@ def stats_etag(campaign: Campaign) -> str:
         *(getattr(campaign, field) for field in (*COUNTER_FIELDS, "total_count", "segment_count")),
         campaign.status,
         campaign.status_reason,
+        campaign.resume_at,
+        timezone.localdate(),  # "until 08:00 tomorrow" says "today" once the day turns
         campaign.finished_at,
         getattr(campaign, "archived_at", None),
         campaign.vendor_account.report_window_hours,
@@ -218,7 +220,12 @@ def campaign_stats(campaign: Campaign) -> dict:
         },
         "codes": status_codes(campaign),
         "timeline": delivery_timeline(campaign),
+        # Which of the page's buttons apply now: its refresh hides the others (a draft's
+        # "Edit" and "Check and send" once it is sent, a schedule's "Review" once it starts).
         "actions": {
+            "edit": campaign.status == Campaign.State.DRAFT,
+            "confirm": campaign.status == Campaign.State.DRAFT,
+            "review": campaign.status == Campaign.State.SCHEDULED,
             "pause": campaign.status == Campaign.State.SENDING,
             "resume": campaign.status == Campaign.State.PAUSED,
             "cancel": campaign.status in CANCELLABLE_STATES,
@@ -246,6 +253,8 @@ def status_label(campaign: Campaign) -> str:
     """The campaign's state in words; ``starting`` says what is going on."""
     if campaign.status == Campaign.State.STARTING:
         return _("Starting: preparing messages")
+    if waiting := compliance.paused_text(campaign):
+        return waiting  # "Paused until 08:00 tomorrow (outside the send window)"
     return str(campaign.get_status_display())
 
 

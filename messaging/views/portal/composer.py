@@ -8,7 +8,8 @@ Each view reads the request, calls a service and renders or redirects:
 * the frames' files: ``services.frames``;
 * the live panel: ``services.live_preview``, on the one preview of a send
   (``services.compose.preview_message``), which the confirmation shows in full;
-* starting or scheduling: ``services.campaign_commands``; a test send: ``services.sending``.
+* the checks of a send, starting or scheduling: ``services.compliance``; a test send:
+  ``services.sending``.
 """
 
 from __future__ import annotations
@@ -29,9 +30,17 @@ from accounts.roles import COMPOSE, SEND, SUBMIT, can
 from ...forms.composer import ComposeForm, composer_config, composer_texts, initial_data
 from ...media_types import served_type
 from ...models import Campaign, TemplateFile
-from ...services import approval, campaign_commands, drafts, frames, sending, template_library
-from ...services.compose import full_text, preview_campaign
+from ...services import (
+    approval,
+    campaign_commands,
+    compliance,
+    drafts,
+    frames,
+    sending,
+    template_library,
+)
 from ...services.content_checks import (
+    balance_short_error,
     check_message,
     estimate_cost,
     frame_rules,
@@ -40,7 +49,7 @@ from ...services.content_checks import (
 )
 from ...services.live_preview import LivePreview, campaign_frames, live_preview
 from ..media import protected_file_response
-from .common import TEST_PHONE, parse_id, portal_view, safe_next
+from .common import TEST_PHONE, clean_text, parse_id, portal_view, safe_next
 
 # --------------------------------------------------------------------------- live preview
 
@@ -218,31 +227,36 @@ def confirm(request, pk: int):
         messages.info(request, _("This campaign has already been sent."))
         return redirect("portal:campaign", pk=campaign.pk)
     exclude_missing = request.POST.get("missing", "exclude") == "exclude"
-    preview_data = preview_campaign(campaign, exclude_missing=exclude_missing)
-    first_text = (
-        preview_data.samples[0][1]
-        if preview_data.samples
-        else full_text(campaign.template, campaign.vendor_account, campaign.template.body)
+    reason = clean_text(request.POST.get("notification_reason", ""), 500)
+    verdict = compliance.check(
+        campaign, user=request.user, reason=reason, exclude_missing=exclude_missing
     )
-    verdict = check_message(first_text, campaign.template.body, campaign.vendor_account)
+    preview_data = verdict.preview
     approval_reason = approval.blocking_reason(campaign)
     if request.method == "POST" and request.POST.get("confirm"):
         if approval_reason:
             messages.error(request, approval_reason)
-        elif preview_data.errors or not preview_data.sendable:
+        elif not verdict.ok or not preview_data.sendable:
             messages.error(request, _("This campaign cannot be sent as it is."))
-        elif not verdict.ok:
-            messages.error(
-                request,
-                _("Remove the sensitive words first: %(words)s")
-                % {"words": "、".join(verdict.words)},
-            )
+        elif preview_data.balance_covers is False and not request.POST.get("balance_ok"):
+            messages.error(request, balance_short_error())
         else:
-            return _start(request, campaign, exclude_missing)
+            return _start(request, campaign, exclude_missing, reason)
+    # The reason a notification needs is asked for, not reported as a problem, before the
+    # first try.
+    reason_missing = _("Say why this message is a notification and not marketing.")
+    problems = [p for p in verdict.problems if p != reason_missing or request.method == "POST"]
     context = {
         "campaign": campaign,
         "preview": preview_data,
-        "verdict": verdict,
+        "verdict": verdict.content,
+        "rules": verdict,
+        "problems": [p for p in problems if p not in preview_data.errors],
+        "blocked": bool(problems) or bool(preview_data.errors),
+        "notification": not verdict.marketing,
+        "may_notify": request.user.has_perm(compliance.NOTIFICATION_PERMISSION),
+        "notification_reason": reason,
+        "moved": compliance.moved_text(verdict, campaign.scheduled_at),
         "vendor_check": vendor_checks_content(campaign.vendor_account),
         "cost": estimate_cost(preview_data.total_segments, campaign.vendor_account),
         "price": price_per_segment(campaign.vendor_account),
@@ -285,14 +299,20 @@ def _file_url(request, campaign: Campaign | None) -> Callable[[TemplateFile], st
     return lambda item: reverse("portal:frame_file", args=[campaign.pk, item.pk])
 
 
-def _start(request, campaign: Campaign, exclude_missing: bool):
-    """Schedule or start, through the same command as the admin's send view."""
+def _start(request, campaign: Campaign, exclude_missing: bool, reason: str):
+    """Schedule or start, through the same service as the admin's send view."""
+    asked = campaign.scheduled_at  # the schedule may move into the send window
     try:
-        outcome = campaign_commands.confirm(campaign, exclude_missing=exclude_missing)
+        outcome, verdict = compliance.confirm_send(
+            campaign, user=request.user, exclude_missing=exclude_missing, reason=reason
+        )
     except campaign_commands.CampaignError as exc:
         messages.error(request, str(exc))
         return redirect("portal:campaign", pk=campaign.pk)
+    if moved := compliance.moved_text(verdict, asked):
+        messages.warning(request, moved)
     if outcome == "scheduled":
+        campaign.refresh_from_db(fields=["scheduled_at"])
         messages.success(
             request,
             _("Scheduled for %(when)s.")
@@ -313,7 +333,7 @@ def test_send(request, pk: int):
         messages.error(request, _("Enter a phone number for the test."))
         return redirect(back)
     try:
-        message = sending.send_test_message(campaign, phone)
+        message = sending.send_test_message(campaign, phone, user=request.user)
     except sending.CampaignError as exc:
         messages.error(request, str(exc))
         return redirect(back)

@@ -256,6 +256,13 @@ def mapping(request, job_pk: int):
             "sample": sample,
             "counts": counts,
             "runs_in_request": service.runs_in_request(job),
+            # No header names it: the column was chosen because its cells look like phones.
+            "phone_column_guessed": bool(
+                table is not None
+                and job.phone_column
+                and table.phone_column_guessed
+                and job.phone_column == table.phone_column
+            ),
         },
     )
 
@@ -278,7 +285,8 @@ def _status(job: ImportJob) -> dict:
         "finished": job.is_finished,
         "percent": percent,
         "processed": job.processed_rows,
-        "estimated": job.estimated_rows,
+        # An estimate never below the rows already read.
+        "estimated": max(job.estimated_rows, job.processed_rows),
         "imported": job.imported_count,
         "duplicate_in_file": job.duplicate_in_file_count,
         "duplicate_in_list": job.duplicate_in_list_count,

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('messaging', '0009_help_texts'),
+        ('messaging', '0011_rules_send_window'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
