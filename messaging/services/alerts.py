@@ -37,6 +37,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ..models import Alert, Campaign, PortalSettings, VendorAccount
+from . import approval
 
 log = logging.getLogger(__name__)
 
@@ -178,17 +179,12 @@ def awaiting_approval(queryset: Callable[[], Iterable[Campaign]]) -> Source:
     return Source(Kind.AWAITING_APPROVAL, current)
 
 
-def _no_approval_queue() -> Iterable[Campaign]:
-    # Campaign approval (``services.approval.awaiting``) plugs its queryset in here.
-    return Campaign.objects.none()
-
-
 SOURCES: tuple[Source, ...] = (
     Source(Kind.LOW_BALANCE, low_balances),
     Source(Kind.VENDOR_UNREACHABLE, unreachable_vendors),
     Source(Kind.PAUSED_BY_VENDOR, still_paused(Kind.PAUSED_BY_VENDOR)),
     Source(Kind.PAUSED_BY_WINDOW, still_paused(Kind.PAUSED_BY_WINDOW)),
-    awaiting_approval(_no_approval_queue),
+    awaiting_approval(approval.awaiting),
 )
 
 

@@ -42,7 +42,7 @@ from django.utils.translation import gettext as _
 from accounts.audit import Action, record
 
 from ..models import Campaign, Message, PortalSettings, Recipient
-from . import campaign_commands
+from . import approval, campaign_commands
 from .campaigns import BILLED_STATUSES
 from .compose import Preview, compliance_errors, full_text, preview_campaign, signature_for
 from .content_checks import ContentVerdict, check_message, local_sensitive_words
@@ -402,11 +402,22 @@ def check_window(context: Context, verdict: Verdict) -> None:
         verdict.opens_at = verdict.window.next_opening(start)
 
 
+def check_approval(context: Context, verdict: Verdict) -> None:
+    """A campaign over the approval threshold goes only once approved by someone who is not
+    its author, for the content it has now (``services.approval``)."""
+    verdict.needs_approval = approval.required(context.campaign)
+    reason = approval.blocking_reason(context.campaign)
+    verdict.approved = reason is None
+    if reason and context.purpose != TEST:
+        verdict.problems.append(reason)
+
+
 CHECKS: tuple[Callable[[Context, Verdict], None], ...] = (
     check_rules,
     check_sensitive_words,
     check_notification,
     check_window,
+    check_approval,
 )
 """Every check a send passes, in order; each adds its problems to the verdict."""
 
