@@ -65,7 +65,8 @@ def test_a_campaign_pauses_when_the_window_closes_and_goes_on_when_it_opens(
     assert len(batches) == 3
     sending.send_batch(batches[0])  # 20:59:50: out
     clock.set(at(1, 21, 0, 5))  # the next batch would leave at 21:00:05: it waits
-    outcome = sending.send_batch(batches[1])
+    with translation.override("en"):  # the reason is written in the active language
+        outcome = sending.send_batch(batches[1])
     campaign.refresh_from_db()
     assert outcome.submitted == 0
     assert campaign.status == Campaign.State.PAUSED
@@ -134,7 +135,8 @@ def test_caps_across_two_campaigns(rules_on, sim, sim_account, make_campaign, ma
     assert page.context["rules"].excluded[compliance.FREQUENCY_CAP] == 1
     assert page.context["preview"].sendable == 1
     assert b'data-figure="capped">1<' in page.content
-    sending.start_campaign(second.pk)
+    with translation.override("en"):  # the reason is written in the active language
+        sending.start_campaign(second.pk)
     send_pending(second)
     with translation.override("en"):
         skipped = Message.objects.get(campaign=second, phone="13800000001")
