@@ -88,6 +88,7 @@ class UserAdmin(AuditedAdmin, DeclaredLookupsOnly, BaseUserAdmin):
     audit_deleted = audit.Action.USER_DELETED
     form = PortalUserChangeForm
     add_form = PortalUserCreationForm
+
     list_display = ("username", "email", "role", "is_active", "last_login")
     list_filter = ("is_active", RoleFilter)
     fieldsets = (
@@ -105,6 +106,16 @@ class UserAdmin(AuditedAdmin, DeclaredLookupsOnly, BaseUserAdmin):
         ),
     )
     readonly_fields = ("last_login", "date_joined")
+
+    def user_change_password(self, request, id, form_url=""):
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and response.status_code == 302:
+            # Set by an administrator: who set whose, never the password.
+            changed = self.get_object(request, id)
+            audit.record(
+                audit.Action.USER_CHANGED, changed, details={"fields": [str(_("password"))]}
+            )
+        return response
 
     @admin.display(description=_("role"))
     def role(self, user: User) -> str:

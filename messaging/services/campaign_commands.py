@@ -130,6 +130,7 @@ def back_to_draft(campaign_id: int) -> None:
         if not _set(campaign_id, (State.SCHEDULED,), status=State.DRAFT, status_reason=""):
             raise CampaignError(_("Only a scheduled campaign can be taken back to draft."))
         _drop_schedule(campaign_id)
+        record(Action.COMPOSED, Campaign.objects.get(pk=campaign_id), details={"draft": True})
 
 
 def _put_schedule(campaign_id: int, when: datetime) -> None:

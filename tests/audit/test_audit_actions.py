@@ -277,3 +277,22 @@ def test_filter_search_and_export(admin_client, marketer_client, marketer, campa
 
     assert marketer_client.get(url).status_code == 403
     assert marketer_client.get(reverse("admin:accounts_auditevent_export")).status_code == 403
+
+
+def test_a_password_set_by_an_administrator(admin_client, django_user_model):
+    admin_client.cookies["django_language"] = "en"
+    user = django_user_model.objects.create_user("pat", password="Old-Horse-9")
+    response = admin_client.post(
+        reverse("admin:auth_user_password_change", args=[user.pk]),
+        {"password1": "New-Horse-Battery-9", "password2": "New-Horse-Battery-9"},
+    )
+    assert response.status_code == 302
+    event = only(Action.USER_CHANGED)
+    assert event.object_id == str(user.pk) and event.details == {"fields": ["password"]}
+    assert "New-Horse" not in str(event.details)
+
+
+def test_a_scheduled_campaign_taken_back_to_draft(campaign, marketer):
+    campaign_commands.schedule(campaign, timezone.now() + timedelta(hours=2), exclude_missing=True)
+    campaign_commands.back_to_draft(campaign.pk)
+    assert only(Action.COMPOSED, **of(campaign)).details == {"draft": True}
