@@ -81,7 +81,7 @@ def test_message_table_leaves_room_for_heap_only_updates():
     with connection.cursor() as cursor:
         cursor.execute("SELECT reloptions FROM pg_class WHERE relname = 'messaging_message'")
         (options,) = cursor.fetchone()
-    assert "fillfactor=70" in (options or [])
+    assert "fillfactor=50" in (options or [])
 
 
 def test_signature_must_be_bracketed(vendor_account):
