@@ -1,6 +1,7 @@
 """The one service of the send rules (``services.compliance``): its verdict, the send window's
 arithmetic, the frequency caps, the notification permission."""
 
+import uuid
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -181,7 +182,7 @@ def sent(campaign, phone, when, status=Status.DELIVERED):
         vendor_account=campaign.vendor_account,
         phone=phone,
         content="x",
-        custom_id=f"{campaign.pk}-{phone}-{when.timestamp()}",
+        custom_id=uuid.uuid4().hex,
         status=status,
         submitted_at=when,
     )
