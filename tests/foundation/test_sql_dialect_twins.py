@@ -727,8 +727,12 @@ def test_id_arrays_bound_as_one_text_read_back_as_the_ids():
         assert cursor.fetchone() == ([1, 2, 2**40], [])
 
 
-def test_the_big_statements_run_without_jit_compilation():
+def test_the_big_statements_run_without_jit_and_priced_for_index_lookups():
     with transaction.atomic(), connection.cursor() as cursor:
-        sql.without_jit(cursor)
+        sql.for_bulk(cursor)
         cursor.execute("SHOW jit")
         assert cursor.fetchone() == ("off",)
+        cursor.execute("SHOW random_page_cost")
+        assert cursor.fetchone() == ("1.1",)
+        cursor.execute("SHOW work_mem")
+        assert cursor.fetchone() == ("64MB",)

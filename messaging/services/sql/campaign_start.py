@@ -50,7 +50,7 @@ from ..compose import (
     placeholders,
     signature_for,
 )
-from . import twin, without_jit
+from . import for_bulk, twin
 from .rows import insert_rows
 
 # Python's str.strip() blank test as a regular expression: every character Python counts as
@@ -314,6 +314,11 @@ def _selection(plan: Plan, span: Span, params: dict, encodability: Encodability)
         if params["misfit"]
         else "NULL::text"
     )
+    # The two ``OFFSET 0`` keep PostgreSQL from flattening the subqueries: flattened, every
+    # mention of a value (``v0``) or of the text re-evaluated its whole expression — the
+    # JSON lookups, the blank tests, the rendering — five or six times per row.  Fenced,
+    # each is computed once per row: 780 ms → 280 ms for 49,000 recipients (EXPLAIN ANALYZE
+    # of the selection alone).
     return f"""
         SELECT r.id, r.phone, r.suppressed, r.capped, r.missing, r.vals, c.content,
                {misfits} AS misfits,
@@ -340,7 +345,9 @@ def _selection(plan: Plan, span: Span, params: dict, encodability: Encodability)
                 FROM {recipients} r
                 WHERE r.recipient_list_id = %(list_id)s AND r.id > %(after)s
                       AND r.id <= %(upto)s
+                OFFSET 0
             ) v
+            OFFSET 0
         ) r
         CROSS JOIN LATERAL (SELECT r.body) b(body)
         CROSS JOIN LATERAL (SELECT %(signature)s || {with_suffix}) c(content)
@@ -362,7 +369,7 @@ def create_messages(plan: Plan, span: Span, *, check_all: bool) -> Created:
         selection = _selection(plan, EVERYONE, params, encodability)
         # Stopping needs to know before anything is written: one pass counts both kinds.
         with connection.cursor() as cursor:
-            without_jit(cursor)
+            for_bulk(cursor)
             cursor.execute(
                 f"""
                 SELECT count(*) FILTER (WHERE cardinality(missing) > 0),
@@ -420,7 +427,7 @@ def create_messages(plan: Plan, span: Span, *, check_all: bool) -> Created:
     ).partition("\x00")
     values_json = "to_jsonb(s.vals)" if plan.template_values else "'[]'::jsonb"
     with connection.cursor() as cursor:
-        without_jit(cursor)
+        for_bulk(cursor)
         cursor.execute(
             f"""
             WITH written AS (

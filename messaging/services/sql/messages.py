@@ -23,7 +23,7 @@ from ...models import Message
 from ...statuses import FINAL_STATUSES, RANK, Status
 from .. import campaign_stats
 from ..campaigns import record_transitions
-from . import pg_array, twin, without_jit
+from . import for_bulk, pg_array, twin
 
 CHUNK = 5000
 
@@ -84,7 +84,7 @@ def take_off_postgresql(batch_id: int, pks: Sequence[int], now: datetime) -> lis
         chunk = pks[start : start + CHUNK]
         with connection.cursor() as cursor:
             if not start:
-                without_jit(cursor)
+                for_bulk(cursor)
             cursor.execute(
                 f"UPDATE {table} SET status = %s, submitted_at = %s, "  # noqa: S608
                 "attempts = attempts + 1 "
@@ -161,7 +161,7 @@ def record_submitted_postgresql(rows) -> list[tuple]:
         SELECT id, campaign_id, segments, before, error FROM changed WHERE before IN (%s, %s)
     """  # noqa: S608 - table names only
     with connection.cursor() as cursor:
-        without_jit(cursor)
+        for_bulk(cursor)
         cursor.execute(
             sql,
             [
