@@ -482,7 +482,13 @@ class Recipient(models.Model):
                 fields=["recipient_list", "phone"], name="recipient_unique_per_list"
             )
         ]
-        indexes = [models.Index(fields=["phone"])]
+        indexes = [
+            models.Index(fields=["phone"]),
+            # A start reads its list chunk by chunk in pk order (``sending.start_chunk``):
+            # without it the first chunk's boundary took 0.3 s on a fresh list of a million,
+            # and each chunk read the list's whole (list, phone) index.
+            models.Index(fields=["recipient_list", "id"], name="recipient_list_order"),
+        ]
 
     def __str__(self) -> str:
         return self.phone

@@ -23,6 +23,7 @@ from accounts.roles import SUBMIT, can
 from ..models import ArchiveState, Campaign, Message, SendBatch
 from ..statuses import Status
 from . import alerts, approval, lifecycle
+from .sql import locks
 
 State = Campaign.State
 STARTABLE = (State.DRAFT, State.SCHEDULED, State.STARTING)
@@ -36,7 +37,13 @@ class CampaignError(Exception):
 
 
 def _set(campaign_id: int, allowed, **fields) -> bool:
-    return bool(Campaign.objects.filter(pk=campaign_id, status__in=allowed).update(**fields))
+    """Change the campaign (from one of the ``allowed`` states) under the lock a take-off's
+    look waits for (``sql.locks``): a request either left before this or does not leave."""
+    with transaction.atomic():
+        campaigns = Campaign.objects.filter(pk=campaign_id, status__in=allowed)
+        if campaigns.select_for_update().values_list("pk", flat=True).first() is None:
+            return False
+        return bool(campaigns.update(**fields))
 
 
 # --------------------------------------------------------------------------- starting
@@ -413,8 +420,9 @@ def cancel(campaign_id: int, reason: str = "") -> int:
     """Stop for good: messages not yet on their way are skipped; a request already at the
     vendor finishes.  Returns how many messages were withdrawn."""
     with transaction.atomic():
-        # A start under way writes no further chunk (it waits for this to commit if it is
-        # writing one, whose messages are then withdrawn with the others).
+        # A start under way writes no further chunk: this waits for a chunk being written,
+        # whose messages are then withdrawn with the others.
+        locks.hold_start(campaign_id)
         if not _set(
             campaign_id,
             (State.DRAFT, State.SCHEDULED, State.STARTING, State.SENDING, State.PAUSED),

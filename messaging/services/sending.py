@@ -69,7 +69,7 @@ from .compose import (
 from .deadlocks import retry_on_deadlock
 from .outcomes import MAX_REQUEUES, Decision, Disposition, backoff_s, decide
 from .reports import match_orphaned_reports, match_waiting_reports
-from .sql import campaign_start
+from .sql import campaign_start, locks
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +190,7 @@ def start_chunk(
     on_chunk: Callable[[list[int]], None] | None = None,
     continuing: bool = False,
 ) -> StartResult | None:
-    """Write the start's next chunk in one transaction holding the campaign's row: the next
+    """Write the start's next chunk in one transaction holding the campaign's start: the next
     recipients after ``Campaign.start_cursor`` (by pk), their messages and batches, the
     cursor moved past them and the counters raised, all committed together.  A start that
     dies loses at most the chunk it was writing (rolled back); ``recover`` runs it on from
@@ -208,12 +208,15 @@ def start_chunk(
     under way is continued (None once it is finished or cancelled)."""
     failed = ""
     with transaction.atomic():
-        campaigns = Campaign.objects.select_related("template", "vendor_account")
-        if skip_locked and connection.features.has_select_for_update_skip_locked:
-            campaigns = campaigns.select_for_update(skip_locked=True, of=("self",))
-        else:
-            campaigns = campaigns.select_for_update(of=("self",))
-        campaign = campaigns.filter(pk=campaign_id).first()
+        # The start's own lock, not the campaign's row: take-offs of the batches written so
+        # far go on while this chunk is written (``sql.locks``).
+        if not locks.hold_start(campaign_id, wait=not skip_locked):
+            return None
+        campaign = (
+            Campaign.objects.select_related("template", "vendor_account")
+            .filter(pk=campaign_id)
+            .first()
+        )
         if campaign is None:
             return None
         first = campaign.start_cursor is None
@@ -513,25 +516,30 @@ def _waves(batch: SendBatch, account: VendorAccount, messages: list[int]):
 def take_off(batch: SendBatch, wave: list[int]) -> list[ClaimedMessage] | None:
     """The last look before the request leaves: if the campaign is still sending, mark the
     wave's messages (pks) ``submitting`` (committed before the vendor is called) and the
-    batch ``sending``; returns what the request needs of them.  The campaign's row is held
-    while we look, so a pause or cancel either happened before (nothing leaves: None) or
-    waits for this to commit."""
+    batch ``sending``; returns what the request needs of them.  The campaign is looked at
+    under a lock a status change waits for (``sql.locks``), so a pause or cancel either
+    happened before (nothing leaves: None) or waits for this to commit."""
     now = timezone.now()
-    with transaction.atomic():
-        # (SQLite has no row locks: it serializes writers, and Django leaves FOR UPDATE out.)
-        campaigns = Campaign.objects.filter(pk=batch.campaign_id).select_for_update()
-        status = campaigns.values_list("status", flat=True).first()
-        if status != Campaign.State.SENDING:
-            return None
-        # Marketing messages leave only within the send window: a batch due after it
-        # closes waits, its campaign paused until the next opening.
-        if compliance.hold_outside_window(batch.campaign, compliance.clock()):
-            return None
-        if not _held(batch.pk).update(
-            state=SendBatch.State.SENDING, lease_until=now + LEASE, error=""
-        ):
-            return None  # recover took it over: this worker has nothing to send
-        rows = lifecycle.take_off(batch.pk, wave, now)
+
+    def look_and_take_off():
+        with transaction.atomic():
+            if locks.look_at_campaign(batch.campaign_id) != Campaign.State.SENDING:
+                return None
+            # Marketing messages leave only within the send window: a batch due after it
+            # closes waits, its campaign paused until the next opening.  (Two take-offs
+            # pausing at once wait for each other's look: the database aborts one, which
+            # runs again and finds the campaign paused.)
+            if compliance.hold_outside_window(batch.campaign, compliance.clock()):
+                return None
+            if not _held(batch.pk).update(
+                state=SendBatch.State.SENDING, lease_until=now + LEASE, error=""
+            ):
+                return None  # recover took it over: this worker has nothing to send
+            return lifecycle.take_off(batch.pk, wave, now)
+
+    rows = retry_on_deadlock(look_and_take_off)
+    if rows is None:
+        return None
     return sorted(ClaimedMessage(*row) for row in rows)
 
 

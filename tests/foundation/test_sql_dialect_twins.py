@@ -29,7 +29,7 @@ from messaging.models import (
 from messaging.services import campaign_stats, lifecycle, reports, sql
 from messaging.services.campaign_commands import CampaignError
 from messaging.services.campaigns import refresh_counters
-from messaging.services.sql import campaign_start, estimates, rows
+from messaging.services.sql import campaign_start, estimates, locks, rows
 from messaging.services.sql import messages as messages_sql
 from messaging.services.sql import reports as reports_sql
 from messaging.services.sql import stats as stats_sql
@@ -660,6 +660,20 @@ def test_estimated_rows(campaign):
     assert estimates.estimated_rows("no_such_table") is None
 
 
+# --------------------------------------------------------------------------- sql.locks
+
+
+def test_campaign_locks_read_and_hold_alike(campaign):
+    """Both twins read the status (None for no campaign) and hold a start; what each lock
+    waits for is tested with two connections in tests/sending/test_campaign_locks.py."""
+    for name in (sql.GENERIC, sql.POSTGRESQL):
+        with sql.forcing(name), transaction.atomic():
+            assert locks.look_at_campaign(campaign.pk) == campaign.status
+            assert locks.look_at_campaign(campaign.pk + 1000) is None
+            assert locks.hold_start(campaign.pk) is True
+            assert locks.hold_start(campaign.pk, wait=False) is True  # this transaction's own
+
+
 # --------------------------------------------------------------------------- every pair
 
 
@@ -714,6 +728,8 @@ def test_every_pair_is_held_equal_here():
         "campaign_start.write_messages",
         "estimates.estimated_rows",
         "stats.add_finals",
+        "locks.look_at_campaign",
+        "locks.hold_start",
     }
     assert set(twins) == tested
     assert all(twin.postgresql is not None for twin in twins.values())

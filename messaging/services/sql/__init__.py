@@ -29,7 +29,8 @@ The modules hold the pairs by what they write:
 * ``reports`` — finding messages by the vendor's id, storing reports, storing pushes;
 * ``rows`` — bulk inserts of new rows and the import's save of staged recipients;
 * ``campaign_start`` — creating a campaign's messages (rendered in SQL on PostgreSQL);
-* ``estimates`` — row counts the database keeps (the admin's big lists), not counted.
+* ``estimates`` — row counts the database keeps (the admin's big lists), not counted;
+* ``locks`` — the campaign's locks: a take-off's look, a start's hold.
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ def twin(generic: Callable[..., Any]) -> Twin:
 
 def all_twins() -> dict[str, Twin]:
     """``TWINS`` with every module of the package imported."""
-    from . import campaign_start, estimates, messages, reports, rows, stats  # noqa: F401
+    from . import campaign_start, estimates, locks, messages, reports, rows, stats  # noqa: F401
 
     return TWINS
 
