@@ -111,6 +111,8 @@ def _strip(text: str, allowed: set[str]) -> str:
 # part of an identifier, an address or a file name.
 ENGLISH_WORD = re.compile(r"(?<![\w./@:-])[A-Za-z][a-z]{2,}(?![\w./@-])")
 URL = re.compile(r"\S+://\S+")
+# A masked value (the password's salt and hash on the user page: "edf*****…") is random text.
+MASKED = re.compile(r"\S*\*{4,}\S*")
 CHINESE = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 
 
@@ -119,7 +121,7 @@ def _found(pattern: re.Pattern, pages: dict[str, str], allowed: set[str]) -> str
     seen: dict[str, str] = {}
     for where, html in pages.items():
         # Addresses first: a push URL's random token is no word of either language.
-        text = URL.sub(" ", visible_text(html))
+        text = MASKED.sub(" ", URL.sub(" ", visible_text(html)))
         for line in _strip(text, allowed).splitlines():
             for word in pattern.findall(line):
                 seen.setdefault(word, f"{where}: {' '.join(line.split())[:120]}")
