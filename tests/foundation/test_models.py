@@ -57,7 +57,6 @@ def test_pipeline_lookups_are_indexed():
         constraints = connection.introspection.get_constraints(cursor, "messaging_message")
     indexed = {tuple(c["columns"]) for c in constraints.values() if c["index"] or c["unique"]}
     assert ("vendor_account_id", "vendor_message_id") in indexed
-    assert ("vendor_account_id", "phone") in indexed
     assert ("campaign_id", "id") in indexed  # by campaign, and its newest first
     assert ("send_batch_id",) in indexed
     assert ("phone",) in indexed
