@@ -202,8 +202,10 @@ def prepare(vendor: str, count: int, sim_url: str):
     rules = PortalSettings.load()
     rules.send_window_start = rules.send_window_end = datetime.time(0)
     rules.save()
-    # (Not loaded: their secrets were encrypted with an earlier run's key.)
-    VendorAccount.objects.filter(vendor=vendor).only("pk").delete()
+    # Every earlier run's account goes, whichever vendor: their secrets were encrypted with
+    # that run's key, which the simulator (it loads every active account) cannot read.
+    # (Not loaded here either, for the same reason.)
+    VendorAccount.objects.only("pk").delete()
     user_model = get_user_model()
     user = user_model.objects.filter(username="bench").first()
     if user is None:
