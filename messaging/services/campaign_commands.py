@@ -278,9 +278,10 @@ def fail_start(campaign_id: int, reason: str) -> bool:
 def lost_starts(requested_before: datetime) -> list[int]:
     """Starts not running: campaigns ``starting`` since before ``requested_before``, and
     starts under way (chunks left, the campaign maybe sending or paused already) that wrote
-    no chunk since then.  Run here from where they stopped (a start holds the campaign's row
-    while it writes a chunk: one that is writing is skipped; between two chunks, the cursor
-    read under that lock keeps two starts from writing a recipient twice)."""
+    no chunk since then.  Run here from where they stopped (a start holds the campaign's
+    start lock, ``sql.locks.hold_start``, while it writes a chunk: one that is writing is
+    skipped; between two chunks, the cursor read under that lock keeps two starts from
+    writing a recipient twice)."""
     from .sending import start_campaign
 
     restarted = []

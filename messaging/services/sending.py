@@ -893,7 +893,7 @@ def recover(now=None, *, full: bool = True) -> Recovery:
       become ``unknown`` (the vendor may have them), the rest goes back to the queue;
     * answers spooled while the database was out of reach are stored and applied;
     * campaigns ``starting`` with no start running are started (idempotent: the start holds
-      the campaign's row and only a ``starting`` campaign starts);
+      the campaign's start lock and only a ``starting`` campaign starts);
     * pending batches not in the broker (requeued, given back, or their task lost) are
       returned in ``enqueue`` for the caller to enqueue;
     * early reports left unmatched are matched; unknown messages past their account's report
