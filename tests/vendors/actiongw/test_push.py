@@ -116,9 +116,14 @@ def test_pushes_reach_the_receiver_and_are_acknowledged(sim):
             extension=EXTNO,
         )
 
+        def sim_pushes():
+            return [p for p in sim.state.pushed_reports if p["vendor"] == "actiongw"]
+
         def pushed_both():
             sim.server.push_once()
-            return len(receiver.outcomes) >= 2
+            # The simulator records a push once it has read the receiver's answer, a moment
+            # after the receiver has taken it: wait for both sides.
+            return len(receiver.outcomes) >= 2 and len(sim_pushes()) >= 2
 
         eventually(pushed_both)
         reports = [r for o in receiver.outcomes for r in o.reports]
@@ -129,7 +134,7 @@ def test_pushes_reach_the_receiver_and_are_acknowledged(sim):
         assert [(r.phone, r.content, r.extension) for r in replies] == [
             ("13800000002", "好的", EXTNO)
         ]
-        pushes = [p for p in sim.state.pushed_reports if p["vendor"] == "actiongw"]
+        pushes = sim_pushes()
         assert len(pushes) == 2 and all(p["acknowledged"] for p in pushes)
 
 
