@@ -39,7 +39,7 @@ class CampaignError(Exception):
 def _set(campaign_id: int, allowed, **fields) -> bool:
     """Change the campaign (from one of the ``allowed`` states) under the lock a take-off's
     look waits for (``sql.locks``): a request either left before this or does not leave."""
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # nothing here to roll back on its own
         campaigns = Campaign.objects.filter(pk=campaign_id, status__in=allowed)
         if campaigns.select_for_update().values_list("pk", flat=True).first() is None:
             return False
