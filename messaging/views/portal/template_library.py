@@ -90,6 +90,7 @@ def template_edit(request, pk: int | None = None):
         "template_obj": template,
         "may_change": may_change,
         "fixed": fixed,
+        "frames_removable": not fixed and request.user.has_perm("messaging.change_template"),
         "used_by": template_library.used_by(template) if template else 0,
         "direct_uses": template.campaigns.count() if template else 0,
         "frames": frames.grouped_frames(template),
