@@ -188,6 +188,14 @@ def sent(campaign, phone, when, status=Status.DELIVERED):
     )
 
 
+def earlier_today() -> datetime:
+    """A moment before now that is still today in Shanghai: the day cap counts from local
+    midnight, so "five minutes ago" is yesterday when the suite runs at 00:03."""
+    now = timezone.localtime()
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight + (now - midnight) / 2
+
+
 def started(campaign):
     Campaign.objects.filter(pk=campaign.pk).update(
         status=Campaign.State.COMPLETED, started_at=timezone.now(), finished_at=timezone.now()
@@ -200,8 +208,8 @@ def test_caps_count_what_other_marketing_campaigns_really_sent(
     first = make_campaign(vendor_account, phones=["13800000001"])
     started(first)
     now = timezone.now()
-    sent(first, "13800000001", now - timedelta(minutes=5))
-    sent(first, "13800000002", now - timedelta(minutes=5), status=Status.FAILED)
+    sent(first, "13800000001", earlier_today())
+    sent(first, "13800000002", earlier_today(), status=Status.FAILED)
     sent(first, "13800000003", now - timedelta(days=8))
     second = make_campaign.again(first, phones=["13800000001", "13800000002", "13800000003"])
     rule = compliance.cap_rule(second)
@@ -220,7 +228,7 @@ def test_caps_per_signature_count_each_signature_apart(rules_on, make_campaign, 
     rules_on.save()
     first = make_campaign(vendor_account, phones=["13800000001"])
     started(first)
-    sent(first, "13800000001", timezone.now() - timedelta(minutes=5))
+    sent(first, "13800000001", earlier_today())
     same = make_campaign.again(first, phones=["13800000001"])
     other = make_campaign(
         vendor_account, phones=["13800000001"], name="other", signature="【别家商城】"
