@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 
 from messaging.importing.cells import escape_cell
 from messaging.models import InboundMessage, Message, Recipient, RecipientList, Suppression
+from messaging.services import wording
 from messaging.services.reports import status_meaning, vendor_words
 
 CSV, XLSX = "csv", "xlsx"
@@ -125,7 +126,7 @@ MESSAGE_COLUMNS: list[tuple[Callable[[], str], Callable[[Message], object]]] = [
     # The vendor's words as it said them; our meaning in the export's language only.
     (lambda: _("vendor description"), lambda m: vendor_words(m.vendor_status_description)),
     (lambda: _("meaning"), lambda m: status_meaning(m.vendor_status_description, m.status)),
-    (lambda: _("error"), lambda m: m.error),
+    (lambda: _("error"), lambda m: wording.shown(m.error)),
     (lambda: _("parts"), lambda m: m.segments),
     (lambda: _("content"), lambda m: m.content),
     (lambda: _("vendor message id"), lambda m: m.vendor_message_id),

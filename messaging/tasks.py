@@ -36,7 +36,7 @@ def start_campaign(campaign_id: int, exclude_missing: bool | None = None) -> str
             campaign_id, exclude_missing=exclude_missing, on_chunk=enqueue_batches
         )
     except sending.CampaignError as exc:
-        campaign_commands.fail_start(campaign_id, str(exc))
+        campaign_commands.fail_start(campaign_id, exc.stored)
         log.warning("campaign=%s start refused: %s", campaign_id, exc)
         return f"not started: {exc}"
     finally:

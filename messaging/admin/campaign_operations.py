@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from accounts.roles import SEND, can
 
 from ..models import Campaign, Recipient
-from ..services import approval, campaign_commands, compliance, sending
+from ..services import approval, campaign_commands, compliance, sending, wording
 from ..services.content_checks import balance_short_error
 from ..views.portal.common import TEST_PHONE, clean_text
 
@@ -179,7 +179,7 @@ class CampaignOperations:
         return self._back(campaign)
 
     def _pause(self, request, campaign):
-        if campaign_commands.pause(campaign.pk, _("Paused by %(user)s") % {"user": request.user}):
+        if campaign_commands.pause_by_hand(campaign.pk, request.user):
             messages.success(request, campaign_commands.pause_summary(campaign.pk))
         else:
             messages.error(request, _("Only a sending campaign can be paused."))
@@ -189,9 +189,7 @@ class CampaignOperations:
         messages.success(request, _("Resumed."))
 
     def _cancel(self, request, campaign):
-        withdrawn = campaign_commands.cancel(
-            campaign.pk, _("Cancelled by %(user)s") % {"user": request.user}
-        )
+        withdrawn = campaign_commands.cancel_by_hand(campaign.pk, request.user)
         messages.success(request, _("Cancelled; %(n)d messages were not sent.") % {"n": withdrawn})
 
     def _test_send(self, request, campaign):
@@ -205,7 +203,11 @@ class CampaignOperations:
             request,
             level,
             _("Test message to %(phone)s: %(status)s %(error)s")
-            % {"phone": phone, "status": message.get_status_display(), "error": message.error},
+            % {
+                "phone": phone,
+                "status": message.get_status_display(),
+                "error": wording.shown(message.error),
+            },
         )
 
     def change_view(self, request, object_id, form_url="", extra_context=None):

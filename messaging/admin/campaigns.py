@@ -13,7 +13,7 @@ from ..models import (
     Campaign,
     Message,
 )
-from ..services import campaign_commands
+from ..services import campaign_commands, wording
 from .big_tables import RefuseBigDeletes
 from .campaign_archive import CampaignArchiveActions
 from .campaign_operations import CampaignOperations
@@ -57,9 +57,10 @@ class CampaignAdmin(
     search_fields = ("name",)
     list_select_related = ("vendor_account", "recipient_list")
     date_hierarchy = "created_at"
+    exclude = ("status_reason",)  # shown in the reader's language: ``reason_display``
     readonly_fields = (
         "status",
-        "status_reason",
+        "reason_display",
         "created_by",
         "created_at",
         "started_at",
@@ -126,6 +127,10 @@ class CampaignAdmin(
 
     def known_count(self, obj, noun):
         return obj.total_count
+
+    @admin.display(description=_("status reason"))
+    def reason_display(self, obj):
+        return wording.shown(obj.status_reason)
 
     @admin.display(description=_("progress"))
     def progress_display(self, campaign: Campaign) -> str:

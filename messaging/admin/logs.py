@@ -14,7 +14,7 @@ from ..models import (
     PushRecord,
     VendorAccount,
 )
-from ..services import inbox
+from ..services import inbox, wording
 from ..services.reports import status_meaning, vendor_words
 from ..statuses import Status
 from .big_tables import BigTableAdmin, SearchTerms, id_lookups
@@ -166,8 +166,8 @@ class MessageAdmin(BigTableAdmin, ReadOnlyAdmin):
     list_select_related = ("campaign",)
     raw_id_fields = ("campaign",)
     actions = [export_messages_csv, export_messages_xlsx]
-    exclude = ("vendor_status_description",)
-    readonly_fields = ("vendor_description", "vendor_meaning")
+    exclude = ("vendor_status_description", "error")
+    readonly_fields = ("vendor_description", "vendor_meaning", "error_display")
     inlines = [DeliveryReportInline]
 
     @admin.display(description=_("status"), ordering="status")
@@ -185,6 +185,10 @@ class MessageAdmin(BigTableAdmin, ReadOnlyAdmin):
     @admin.display(description=_("meaning"))
     def vendor_meaning(self, message: Message) -> str:
         return status_meaning(message.vendor_status_description, message.status)
+
+    @admin.display(description=_("error"))
+    def error_display(self, message: Message) -> str:
+        return wording.shown(message.error)
 
     def search_condition(self, terms: SearchTerms) -> Q | None:
         return message_condition(terms)

@@ -16,13 +16,14 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.audit import Action, record
 from accounts.roles import SUBMIT, can
 
 from ..models import ArchiveState, Campaign, Message, SendBatch
 from ..statuses import Status
-from . import alerts, approval, lifecycle
+from . import alerts, approval, lifecycle, wording
 from .sql import locks
 
 State = Campaign.State
@@ -33,7 +34,23 @@ SCHEDULE_PREFIX = "campaign "
 
 
 class CampaignError(Exception):
-    """A command cannot be carried out; the message is for the marketer."""
+    """A command cannot be carried out; the message is for the marketer.  Raised where a task
+    and not the marketer runs the command (a start), it is written in both languages
+    (``wording.both``) and reads in the active one; ``stored`` is what a campaign keeps as its
+    reason."""
+
+    @property
+    def stored(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+    def __str__(self) -> str:
+        return wording.shown(self.stored)
+
+
+# Reasons a campaign or its messages keep, read later in either language (``wording``).
+OUTSIDE_WINDOW = gettext_lazy("Outside the send window")
+CANCELLED = gettext_lazy("Campaign cancelled")
+CHANGED_AFTER_APPROVAL = gettext_lazy("Its content, list or account changed after approval.")
 
 
 def _set(campaign_id: int, allowed, **fields) -> bool:
@@ -169,9 +186,9 @@ def _approved_when_due(campaign_id: int) -> bool:
     )
     if campaign is None:
         return False
-    reason = approval.blocking_reason(campaign)
-    if reason is None:
+    if approval.blocking_reason(campaign) is None:
         return True
+    reason = wording.both(lambda: approval.blocking_reason(campaign))
     if _set(campaign_id, (State.SCHEDULED,), status=State.DRAFT, status_reason=reason):
         _drop_schedule(campaign_id)
     return False
@@ -297,7 +314,7 @@ def lost_starts(requested_before: datetime) -> list[int]:
         try:
             result = start_campaign(campaign_id, skip_locked=True, on_chunk=enqueue_batches)
         except CampaignError as exc:
-            fail_start(campaign_id, str(exc))
+            fail_start(campaign_id, exc.stored)
             continue
         if result is not None:
             restarted.append(campaign_id)
@@ -329,12 +346,25 @@ def pause(campaign_id: int, reason: str = "") -> bool:
     if Campaign.objects.filter(pk=campaign_id, status=State.PAUSED, resume_at__isnull=False).update(
         resume_at=None, status_reason=reason
     ):
-        record(Action.PAUSED, Campaign.objects.get(pk=campaign_id), details={"reason": reason})
+        record(
+            Action.PAUSED,
+            Campaign.objects.get(pk=campaign_id),
+            details={"reason": wording.shown(reason)},
+        )
         return True
     paused = _set(campaign_id, (State.SENDING,), status=State.PAUSED, status_reason=reason)
     if paused:
-        record(Action.PAUSED, Campaign.objects.get(pk=campaign_id), details={"reason": reason})
+        record(
+            Action.PAUSED,
+            Campaign.objects.get(pk=campaign_id),
+            details={"reason": wording.shown(reason)},
+        )
     return paused
+
+
+def pause_by_hand(campaign_id: int, user) -> bool:
+    """A user paused the campaign (portal or admin): the reason names them."""
+    return pause(campaign_id, wording.both(lambda: _("Paused by %(user)s") % {"user": user}))
 
 
 def pause_for_window(campaign_id: int, until: datetime) -> bool:
@@ -344,7 +374,7 @@ def pause_for_window(campaign_id: int, until: datetime) -> bool:
         campaign_id,
         (State.SENDING,),
         status=State.PAUSED,
-        status_reason=_("Outside the send window"),
+        status_reason=wording.both(OUTSIDE_WINDOW),
         resume_at=until,
     )
 
@@ -372,14 +402,17 @@ def pause_for_account(campaign_id: int, reason: str) -> bool:
     """The vendor refused because of the account (credentials, balance, sender number,
     signature) or kept refusing: pause with the vendor's words for the marketer to see, and
     alert the operators (``services.alerts``; resolved once the campaign is no longer paused)."""
-    paused = pause(campaign_id, _("Paused: %(reason)s") % {"reason": reason})
+    paused = pause(
+        campaign_id,
+        wording.both(lambda: _("Paused: %(reason)s") % {"reason": wording.shown(reason)}),
+    )
     if paused:
         campaign = Campaign.objects.only("pk", "name").get(pk=campaign_id)
         alerts.raise_alert(
             alerts.Kind.PAUSED_BY_VENDOR,
             campaign,
             _("Campaign “%(name)s” was paused: the vendor refused the account: %(reason)s")
-            % {"name": campaign.name, "reason": reason},
+            % {"name": campaign.name, "reason": wording.shown(reason)},
         )
     return paused
 
@@ -417,6 +450,11 @@ def resume(campaign_id: int) -> list[int]:
     return batch_ids
 
 
+def cancel_by_hand(campaign_id: int, user) -> int:
+    """A user cancelled the campaign (portal or admin): the reason names them."""
+    return cancel(campaign_id, wording.both(lambda: _("Cancelled by %(user)s") % {"user": user}))
+
+
 def cancel(campaign_id: int, reason: str = "") -> int:
     """Stop for good: messages not yet on their way are skipped; a request already at the
     vendor finishes.  Returns how many messages were withdrawn."""
@@ -434,14 +472,14 @@ def cancel(campaign_id: int, reason: str = "") -> int:
         ):
             raise CampaignError(_("This campaign can no longer be cancelled."))
         _drop_schedule(campaign_id)
-        withdrawn = lifecycle.withdraw(campaign_id, _("Campaign cancelled"))
+        withdrawn = lifecycle.withdraw(campaign_id, wording.both(CANCELLED))
         SendBatch.objects.filter(campaign_id=campaign_id, state=SendBatch.State.PENDING).update(
             state=SendBatch.State.DONE, finished_at=timezone.now(), error="cancelled"
         )
         record(
             Action.CANCELLED,
             Campaign.objects.get(pk=campaign_id),
-            details={"reason": reason, "withdrawn": withdrawn},
+            details={"reason": wording.shown(reason), "withdrawn": withdrawn},
         )
     return withdrawn
 
@@ -485,11 +523,15 @@ def end_report_waits(now=None) -> int:
                 ended += len(
                     lifecycle.end_wait(
                         pks,
-                        _(
-                            "No report within %(hours)d hours: the vendor may or may not have "
-                            "sent it."
-                        )
-                        % {"hours": hours},
+                        wording.both(
+                            lambda hours=hours: (
+                                _(
+                                    "No report within %(hours)d hours: the vendor may or may not "
+                                    "have sent it."
+                                )
+                                % {"hours": hours}
+                            )
+                        ),
                         now,
                     )
                 )
@@ -517,10 +559,8 @@ def resend_unresolved(campaign_id: int, *, by: str = "") -> int:
         )
         if not pks:
             raise CampaignError(_("No message of this campaign is unresolved."))
-        moved = [
-            pk
-            for pk, _, _ in lifecycle.resend(pks, _("Sent again by %(user)s") % {"user": by or "?"})
-        ]
+        why = wording.both(lambda: _("Sent again by %(user)s") % {"user": by or "?"})
+        moved = [pk for pk, _old, _error in lifecycle.resend(pks, why)]
         last = campaign.batches.order_by("-number").first()
         shape = last.request_shape if last else "single"
         size = SINGLE_SEND_BATCH if shape == "single" else MAX_BATCH
@@ -635,11 +675,11 @@ def void_if_changed(campaign: Campaign) -> bool:
             approval_fingerprint="",
         ):
             return False
-        reason = _("Its content, list or account changed after approval.")
+        reason = wording.both(CHANGED_AFTER_APPROVAL)
         if _set(campaign.pk, (State.SCHEDULED,), status=State.DRAFT, status_reason=reason):
             _drop_schedule(campaign.pk)
             campaign.status = State.DRAFT
-        record(Action.APPROVAL_VOIDED, campaign, details={"reason": reason})
+        record(Action.APPROVAL_VOIDED, campaign, details={"reason": wording.shown(reason)})
     return True
 
 

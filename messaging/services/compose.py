@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from ..models import Campaign, Recipient, RecipientList, Suppression, Template, VendorAccount
 from ..vendors.base import segments
 from ..vendors.registry import vendor
+from . import wording
 from .content_checks import balance_covers
 
 PLACEHOLDER = re.compile(r"<([^<>\s|]{1,40}(?:\|[^<>\s]{0,40})?)>")
@@ -176,11 +177,13 @@ class Encodability:
             return [char for char in dict.fromkeys(text) if not self.fits(char)]
 
     def reason(self, misfits: Sequence[str]) -> str:
-        """A skipped message's reason."""
-        return _("The vendor's %(encoding)s cannot carry: %(chars)s") % {
-            "encoding": self.label,
-            "chars": ", ".join(misfits),
-        }
+        """A skipped message's reason, in both languages (``wording``)."""
+        return wording.both(
+            lambda: (
+                _("The vendor's %(encoding)s cannot carry: %(chars)s")
+                % {"encoding": self.label, "chars": ", ".join(misfits)}
+            )
+        )
 
     def refusal(self, count: int, phone: str, misfits: Sequence[str]) -> str:
         """Why a start that must stop on such recipients refuses."""

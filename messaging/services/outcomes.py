@@ -26,10 +26,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
 
 from django.utils.translation import gettext_lazy as _
 
 from ..vendors.base import SubmitResult, VendorError
+from . import wording
 
 
 class Disposition(StrEnum):
@@ -85,7 +87,8 @@ class Decision:
     vendor_batch_id: str = ""
     code: str = ""
     reason: str = ""
-    """The vendor's code and words, or ours where the vendor said nothing."""
+    """The vendor's code and words, or ours (in both languages, ``wording``) where the
+    vendor said nothing."""
     retry_after: float = 0.0
     """Seconds to wait before a requeued request goes again (0: the default back-off)."""
 
@@ -115,8 +118,14 @@ def decide(answer: SubmitResult | VendorError | BaseException | None) -> Decisio
         )
     if isinstance(answer, BaseException):
         # Adapter code failed after the request may have left.
-        return Decision(Disposition.UNKNOWN, reason=str(ADAPTER_FAILED))
-    return Decision(Disposition.UNKNOWN, reason=str(NOT_LISTED))
+        return Decision(Disposition.UNKNOWN, reason=_stored(ADAPTER_FAILED))
+    return Decision(Disposition.UNKNOWN, reason=_stored(NOT_LISTED))
+
+
+@cache
+def _stored(reason) -> str:
+    """Our reason in both languages, rendered once (a lost answer may leave thousands)."""
+    return wording.both(reason)
 
 
 def disposition_of_kind(kind: str) -> Disposition:

@@ -29,7 +29,7 @@ from django.utils import timezone, translation
 from ..models import DeliveryReport, Message, VendorAccount
 from ..statuses import FINAL_STATUSES, RANK, Status
 from ..vendors.base import StatusEvent
-from . import campaign_stats, lifecycle
+from . import campaign_stats, lifecycle, wording
 from .campaigns import record_transitions
 from .deadlocks import retry_on_deadlock
 from .sql import messages as messages_sql
@@ -61,7 +61,8 @@ def join_descriptions(zh: str, en: str) -> str:
 
     ``Message.vendor_status_description`` and ``DeliveryReport.description`` keep both
     languages this way (a line break never occurs in a vendor's description, and renders as a
-    space wherever the raw value is shown); ``split_descriptions`` reads it back."""
+    space wherever the raw value is shown); ``wording.split`` reads it back, as it reads every
+    text of ours stored in both languages."""
     zh = " ".join((zh or "").split())
     en = " ".join((en or "").split())
     if not en or en == zh:
@@ -72,34 +73,21 @@ def join_descriptions(zh: str, en: str) -> str:
     return f"{zh}\n{en}"[:_DESCRIPTION_MAX]
 
 
-def split_descriptions(stored: str) -> tuple[str, str]:
-    """(Chinese, English) from a stored description; a single text serves as both."""
-    zh, _, en = (stored or "").partition("\n")
-    return zh, en or zh
-
-
 def vendor_words(stored: str) -> str:
     """What the vendor said for a code, as it said it: the text its answer carried, or its
     document's words for the code (the first part of a stored description)."""
-    return split_descriptions(stored)[0]
+    return wording.split(stored)[0]
 
 
 def status_meaning(stored: str, status: str, language: str | None = None) -> str:
     """What a vendor's status means, in the UI language only: in English our gloss of the
     vendor's words (or the status's name when there is none); in Chinese the status's name
     (the vendor's words, shown beside it, are Chinese already)."""
-    zh, en = split_descriptions(stored)
+    zh, en = wording.split(stored)
     language = language or translation.get_language() or settings.LANGUAGE_CODE
     if language.startswith("en") and en and en != zh:
         return en
     return str(Status(status).label) if status in Status.values else ""
-
-
-def localized_description(stored: str, language: str | None = None) -> str:
-    """The stored description in the UI language (English for ``en*``, Chinese otherwise)."""
-    zh, en = split_descriptions(stored)
-    language = language or translation.get_language() or settings.LANGUAGE_CODE
-    return en if language.startswith("en") else zh
 
 
 # --------------------------------------------------------------------------- reports

@@ -50,6 +50,7 @@ from django.db import (
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.audit import Action, record
 
@@ -57,7 +58,7 @@ from ..models import Campaign, Message, Recipient, SendBatch, VendorAccount
 from ..statuses import Status
 from ..vendors.base import OutgoingMessage, VendorClient, VendorError
 from ..vendors.registry import vendor
-from . import campaign_commands, compliance, lifecycle
+from . import campaign_commands, compliance, lifecycle, wording
 from .compose import (
     Encodability,
     full_text,
@@ -72,6 +73,12 @@ from .reports import match_orphaned_reports, match_waiting_reports
 from .sql import campaign_start, locks
 
 log = logging.getLogger(__name__)
+
+# Reasons a campaign or its messages keep, read later in either language (``wording``).
+NOBODY_LEFT = gettext_lazy("No recipient is left to send to.")
+WORKER_STOPPED = gettext_lazy(
+    "The worker stopped while the request was at the vendor: the vendor may have this message."
+)
 
 SINGLE_SEND_BATCH = 50
 """Messages per batch for vendors without a personalised send (sent one request each)."""
@@ -255,9 +262,9 @@ def start_chunk(
         last = len(pks) < size
         if last and not sendable and campaign.status in campaign_commands.STARTABLE:
             # Nobody in the whole list can be sent to: the start fails having written nothing.
+            failed = wording.both(NOBODY_LEFT)
             if first:
-                raise CampaignError(_("No recipient is left to send to."))
-            failed = _("No recipient is left to send to.")
+                raise CampaignError(failed)
             campaign_commands.fail_written_start(campaign.pk, failed)
         else:
             crash_point("start_before_commit")
@@ -283,7 +290,14 @@ def _plan(campaign: Campaign, *, check: bool) -> campaign_start.Plan:
     if check:
         verdict = compliance.check(campaign, purpose=compliance.START)
         if not verdict.ok:
-            raise CampaignError(" ".join(verdict.problems))
+            # Written in both languages: a task starts a scheduled campaign.
+            raise CampaignError(
+                wording.both(
+                    lambda: " ".join(
+                        map(str, compliance.check(campaign, purpose=compliance.START).problems)
+                    )
+                )
+            )
     capabilities = vendor(account.vendor).capabilities
     names = placeholders(template.body)
     template_id = ""
@@ -592,8 +606,12 @@ def _ask_vendor(
                 decision = Decision(
                     Disposition.FAILED,
                     code=decision.code,
-                    reason=_("No request of this vendor can carry this message: %(why)s")
-                    % {"why": decision.reason},
+                    reason=wording.both(
+                        lambda why=decision.reason: (
+                            _("No request of this vendor can carry this message: %(why)s")
+                            % {"why": wording.shown(why)}
+                        )
+                    ),
                 )
             decisions[message.pk] = decision
     return decisions
@@ -803,8 +821,12 @@ def _apply(batch: SendBatch, decisions: dict[int, Decision]) -> BatchOutcome:
         if batch.attempts >= MAX_REQUEUES:
             campaign_commands.pause_for_account(
                 batch.campaign_id,
-                _("The vendor kept refusing (%(n)d tries): %(error)s")
-                % {"n": batch.attempts, "error": error},
+                wording.both(
+                    lambda: (
+                        _("The vendor kept refusing (%(n)d tries): %(error)s")
+                        % {"n": batch.attempts, "error": wording.shown(error)}
+                    )
+                ),
             )
     elif Message.objects.filter(send_batch_id=batch.pk, status=Status.QUEUED).exists():
         batch.state = SendBatch.State.CLAIMED  # more waves to go
@@ -921,15 +943,7 @@ def recover(now=None, *, full: bool = True) -> Recovery:
             if batch is None:
                 continue
             if state == SendBatch.State.SENDING:
-                result.lost += len(
-                    lifecycle.lose_in_flight(
-                        batch_pk,
-                        _(
-                            "The worker stopped while the request was at the vendor: the vendor "
-                            "may have this message."
-                        ),
-                    )
-                )
+                result.lost += len(lifecycle.lose_in_flight(batch_pk, wording.both(WORKER_STOPPED)))
             else:
                 result.returned += 1
             left = Message.objects.filter(send_batch_id=batch_pk, status=Status.QUEUED).exists()
@@ -1017,7 +1031,7 @@ def send_test_message(campaign: Campaign, phone: str, *, user=None) -> Message:
     content = full_text(template, account, rendered)
     encodability = Encodability(account)
     if misfits := encodability.misfits(content):
-        raise CampaignError(encodability.reason(misfits))
+        raise CampaignError(wording.shown(encodability.reason(misfits)))
     message = Message.objects.create(
         vendor_account=account,
         phone=phone,

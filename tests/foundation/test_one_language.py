@@ -25,7 +25,8 @@ from messaging.models import (
     Template,
     VendorAccount,
 )
-from messaging.services import sending
+from messaging.services import campaign_commands, lifecycle, sending
+from messaging.services.outcomes import decide
 from messaging.services.reports import apply_status_events
 from messaging.statuses import Status
 from messaging.vendors.base import Code, StatusEvent
@@ -194,6 +195,13 @@ def demo(administrator, marketer):
     ][:2]
     messages = list(Message.objects.filter(campaign=campaign).order_by("pk"))
     now = timezone.now()
+    # Reasons the workers store (``services.wording``), read here in either language: the
+    # first message's answer did not list it (outcome unknown), and the window paused the
+    # campaign.
+    unknown, messages = messages[0], messages[1:]
+    Message.objects.filter(pk=unknown.pk).update(status=Status.SUBMITTING, submitted_at=now)
+    lifecycle.record_unknown([unknown.pk], decide(None).reason)
+    campaign_commands.pause_for_window(campaign.pk, now + dt.timedelta(hours=8))
     events = []
     for i, (message, code) in enumerate(zip(messages, chosen, strict=False)):
         Message.objects.filter(pk=message.pk).update(

@@ -26,7 +26,7 @@ from messaging.models import (
     SendBatch,
     Template,
 )
-from messaging.services import campaign_stats, lifecycle, reports, sql
+from messaging.services import campaign_stats, lifecycle, reports, sql, wording
 from messaging.services.campaign_commands import CampaignError
 from messaging.services.campaigns import refresh_counters
 from messaging.services.sql import campaign_start, estimates, locks, rows
@@ -494,7 +494,11 @@ def test_write_messages_applies_frequency_caps(vendor_account, administrator):
     generic, postgresql = both_ways(start, written)
     assert generic == postgresql
     assert generic[0] == (4, 2)
-    skipped = {phone: error for phone, status, error in generic[1] if status == Status.SKIPPED}
+    skipped = {
+        phone: wording.shown(error, "en")
+        for phone, status, error in generic[1]
+        if status == Status.SKIPPED
+    }
     assert skipped == {"13600000001": "Frequency cap", "13600000003": "Frequency cap"}
 
 

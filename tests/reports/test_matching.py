@@ -9,13 +9,12 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 
 from messaging.models import Campaign, DeliveryReport, Message, Recipient
+from messaging.services import wording
 from messaging.services.campaigns import refresh_counters
 from messaging.services.reports import (
     apply_status_events,
     join_descriptions,
-    localized_description,
     match_waiting_reports,
-    split_descriptions,
 )
 from messaging.statuses import Status
 from messaging.vendors.base import StatusEvent
@@ -246,14 +245,14 @@ def test_reports_of_another_account_never_match(vendor_account, campaign, sim_ac
 def test_descriptions_keep_both_languages(vendor_account, campaign):
     apply_status_events(vendor_account, [undelivered("v1")], "push")
     message = Message.objects.get(vendor_message_id="v1")
-    assert split_descriptions(message.vendor_status_description) == ("失败", "Not delivered")
+    assert wording.split(message.vendor_status_description) == ("失败", "Not delivered")
     with translation.override("en"):
-        assert localized_description(message.vendor_status_description) == "Not delivered"
+        assert wording.shown(message.vendor_status_description) == "Not delivered"
     with translation.override("zh-hans"):
-        assert localized_description(message.vendor_status_description) == "失败"
+        assert wording.shown(message.vendor_status_description) == "失败"
     # One language only (or the same words): stored once, shown in both.
     assert join_descriptions("", "success") == "success"
-    assert split_descriptions(join_descriptions("成功", "成功")) == ("成功", "成功")
+    assert wording.split(join_descriptions("成功", "成功")) == ("成功", "成功")
 
 
 def test_a_push_of_500_is_a_few_queries(vendor_account, submitted_campaign):

@@ -13,7 +13,7 @@ from django.utils import timezone, translation
 from accounts.models import AuditEvent
 from messaging import tasks
 from messaging.models import Campaign, Message, PortalSettings, SensitiveWord
-from messaging.services import compliance, sending
+from messaging.services import compliance, sending, wording
 from messaging.statuses import Status
 
 pytestmark = pytest.mark.django_db
@@ -72,7 +72,7 @@ def test_a_campaign_pauses_when_the_window_closes_and_goes_on_when_it_opens(
     assert campaign.status == Campaign.State.PAUSED
     assert campaign.resume_at == at(2, 8)
     with translation.override("en"):
-        assert campaign.status_reason == "Outside the send window"
+        assert wording.shown(campaign.status_reason, "en") == "Outside the send window"
         assert (
             compliance.paused_text(campaign, now=clock.now)
             == "Paused until 08:00 tomorrow (outside the send window)"
@@ -140,7 +140,10 @@ def test_caps_across_two_campaigns(rules_on, sim, sim_account, make_campaign, ma
     send_pending(second)
     with translation.override("en"):
         skipped = Message.objects.get(campaign=second, phone="13800000001")
-        assert skipped.status == Status.SKIPPED and skipped.error == "Frequency cap"
+        assert (
+            skipped.status == Status.SKIPPED
+            and wording.shown(skipped.error, "en") == "Frequency cap"
+        )
     assert second.skipped_count == 1 and second.submitted_count == 1
     counts = Counter(row["phone"] for row in sim.accepted(vendor="ashx5g"))
     assert counts == {"13800000001": 1, "13800000002": 1, "13800000003": 1}

@@ -6,7 +6,7 @@ from django.db import connection
 from django.utils import translation
 
 from messaging.models import Campaign, Message, Recipient, RecipientList, Suppression, Template
-from messaging.services import sending, sql
+from messaging.services import sending, sql, wording
 
 pytestmark = [
     pytest.mark.django_db,
@@ -149,7 +149,12 @@ def test_database_and_python_render_the_same(
         with sql.forcing(sql.GENERIC):
             result_py = sending.start_campaign(in_python.pk)
 
-    errors = dict(Message.objects.filter(campaign=in_database).values_list("phone", "error"))
+    errors = {
+        phone: wording.shown(error, "en")
+        for phone, error in Message.objects.filter(campaign=in_database).values_list(
+            "phone", "error"
+        )
+    }
     assert {i: errors[f"13901{i:06d}"] for i in expected} == expected
     assert (result_db.messages, result_db.skipped) == (result_py.messages, result_py.skipped)
     assert len(result_db.batches) == len(result_py.batches)

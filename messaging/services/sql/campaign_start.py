@@ -35,9 +35,11 @@ from django.db import connection
 from django.db.models.fields.json import KeyTextTransform
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from ...models import Campaign, Message, Recipient, SendBatch, Suppression, VendorAccount
 from ...statuses import Status
+from .. import wording
 from ..campaign_commands import CampaignError
 from ..compliance import SENT_STATUSES, CapRule, capped_phones
 from ..compose import (
@@ -412,19 +414,14 @@ def create_messages(plan: Plan, span: Span, *, check_all: bool) -> Created:
         numbered=span.numbered,
         queued=Status.QUEUED,
         skipped=Status.SKIPPED,
-        suppressed_reason=_("Suppressed (opted out)"),
-        capped_reason=_("Frequency cap"),
+        suppressed_reason=wording.both(SUPPRESSED),
+        capped_reason=wording.both(CAPPED),
+        # The reasons in both languages with a hole where the names or characters go.
+        hole=wording.HOLE,
+        missing_reason=missing_reason(wording.HOLE),
+        misfits_reason=encodability.reason([wording.HOLE]),
         created_at=timezone.now(),
     )
-    # "Missing values: %(names)s" in the user's language, around the names.
-    missing_format = _("Missing values: %(names)s")
-    params["missing_before"], _names, params["missing_after"] = missing_format.partition(
-        "%(names)s"
-    )
-    # "The vendor's GB2312 cannot carry: %(chars)s" likewise, around the characters.
-    params["misfits_before"], _chars, params["misfits_after"] = encodability.reason(
-        ["\x00"]
-    ).partition("\x00")
     values_json = "to_jsonb(s.vals)" if plan.template_values else "'[]'::jsonb"
     with connection.cursor() as cursor:
         for_bulk(cursor)
@@ -447,10 +444,9 @@ def create_messages(plan: Plan, span: Span, *, check_all: bool) -> Created:
                        CASE WHEN s.sendable THEN ''
                             WHEN s.suppressed THEN %(suppressed_reason)s
                             WHEN s.capped THEN %(capped_reason)s
-                            WHEN cardinality(s.missing) > 0 THEN
-                                %(missing_before)s || array_to_string(s.missing, ', ')
-                                || %(missing_after)s
-                            ELSE %(misfits_before)s || s.misfits || %(misfits_after)s END,
+                            WHEN cardinality(s.missing) > 0 THEN replace(
+                                %(missing_reason)s, %(hole)s, array_to_string(s.missing, ', '))
+                            ELSE replace(%(misfits_reason)s, %(hole)s, s.misfits) END,
                        '', '', '', '', 0, %(created_at)s
                 FROM (
                     SELECT t.*,
@@ -513,6 +509,15 @@ def write_messages(plan: Plan, span: Span, *, check_all: bool) -> tuple[int, int
     return writer.sendable, writer.skipped, writer.batch_ids
 
 
+SUPPRESSED = gettext_lazy("Suppressed (opted out)")
+CAPPED = gettext_lazy("Frequency cap")
+
+
+def missing_reason(names: str) -> str:
+    """A skip reason for missing values, in both languages (``wording``)."""
+    return wording.both(lambda: _("Missing values: %(names)s") % {"names": names})
+
+
 class _Missing(str):
     """A skip reason for missing values (``names``: which)."""
 
@@ -553,15 +558,17 @@ def _rendered(plan: Plan, span: Span):
         .annotate(**values)
         .values_list("phone", *values)
     )
+    suppressed_reason, capped_reason = wording.both(SUPPRESSED), wording.both(CAPPED)
+    missing_with_hole = missing_reason(wording.HOLE)
     for phone, *variables in rows.iterator(chunk_size=10000):
         content, parts, missing = renderer.render(variables)
         reason = ""
         if phone in suppressed:
-            reason = _("Suppressed (opted out)")
+            reason = suppressed_reason
         elif phone in capped:
-            reason = _("Frequency cap")
+            reason = capped_reason
         elif missing:
-            reason = _Missing(_("Missing values: %(names)s") % {"names": ", ".join(missing)})
+            reason = _Missing(missing_with_hole.replace(wording.HOLE, ", ".join(missing)))
             reason.names = missing
         elif misfits := encodability.misfits(content):
             reason = _Misfit(encodability.reason(misfits))
@@ -581,15 +588,24 @@ def _check_all(plan: Plan) -> None:
         elif isinstance(reason, _Misfit):
             unencodable_count += 1
             first_unencodable = first_unencodable or (phone, reason.chars)
+    # In both languages: a task starts a scheduled campaign (``wording``).
     if first_missing:
         phone, missing = first_missing
         raise CampaignError(
-            _("%(n)d recipients lack a value for a placeholder (first: %(phone)s lacks %(names)s).")
-            % {"n": missing_count, "phone": phone, "names": ", ".join(missing)}
+            wording.both(
+                lambda: (
+                    _(
+                        "%(n)d recipients lack a value for a placeholder "
+                        "(first: %(phone)s lacks %(names)s)."
+                    )
+                    % {"n": missing_count, "phone": phone, "names": ", ".join(missing)}
+                )
+            )
         )
     if first_unencodable:
+        encodability = Encodability(plan.account)
         raise CampaignError(
-            Encodability(plan.account).refusal(unencodable_count, *first_unencodable)
+            wording.both(lambda: encodability.refusal(unencodable_count, *first_unencodable))
         )
 
 

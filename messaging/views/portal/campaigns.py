@@ -30,7 +30,7 @@ from ...models import (
     CampaignUnresolved,
     InboundMessage,
 )
-from ...services import campaign_commands, compliance
+from ...services import campaign_commands, compliance, wording
 from ...services.campaigns import COUNTER_FIELDS
 from ...services.content_checks import estimate_cost
 from ...services.reports import status_meaning, vendor_words
@@ -189,7 +189,7 @@ def campaign_stats(campaign: Campaign) -> dict:
         "id": campaign.pk,
         "status": campaign.status,
         "status_label": status_label(campaign),
-        "status_reason": campaign.status_reason,
+        "status_reason": wording.shown(campaign.status_reason),
         "paused_by_vendor": paused_by_vendor(campaign),
         "live": live,
         "progress": math.floor(campaign.progress * 1000) / 10,
@@ -260,7 +260,7 @@ def status_label(campaign: Campaign) -> str:
 
 def _pause_template_parts() -> set[tuple[str, str]]:
     """The text around the vendor's words in ``campaign_commands.pause_for_account``'s
-    reason, in every language (the reason is written in the language of the worker)."""
+    reason, in every language (the reason is stored in both, ``wording``)."""
     parts = set()
     for language, _name in settings.LANGUAGES:
         with translation.override(language):
@@ -273,9 +273,9 @@ def _pause_template_parts() -> set[tuple[str, str]]:
 def paused_by_vendor(campaign: Campaign) -> bool:
     """Paused by the pipeline because the vendor refused for the account (credentials,
     balance, sender number, signature) or kept refusing: an administrator must act."""
-    reason = campaign.status_reason or ""
     return campaign.status == Campaign.State.PAUSED and any(
         reason.startswith(before) and reason.endswith(after) and len(reason) > len(before + after)
+        for reason in wording.split(campaign.status_reason)
         for before, after in _pause_template_parts()
     )
 
@@ -329,7 +329,7 @@ def unresolved_summary(campaign: Campaign) -> dict:
 def _reason_text(error: str) -> str:
     """A stored reason for the marketer: a bare HTTP status (the transport's words) says whose
     it is."""
-    error = (error or "").strip()
+    error = wording.shown(error).strip()
     if not error:
         return _("The vendor gave no reason.")
     if match := BARE_HTTP_STATUS.fullmatch(error):
@@ -420,7 +420,7 @@ def _operation(request, pk: int, action):
 @require_POST
 def pause(request, pk: int):
     def act(request, campaign):
-        if campaign_commands.pause(campaign.pk, _("Paused by %(user)s") % {"user": request.user}):
+        if campaign_commands.pause_by_hand(campaign.pk, request.user):
             messages.success(request, campaign_commands.pause_summary(campaign.pk))
         else:
             messages.error(request, _("Only a sending campaign can be paused."))
@@ -442,9 +442,7 @@ def resume(request, pk: int):
 @require_POST
 def cancel(request, pk: int):
     def act(request, campaign):
-        withdrawn = campaign_commands.cancel(
-            campaign.pk, _("Cancelled by %(user)s") % {"user": request.user}
-        )
+        withdrawn = campaign_commands.cancel_by_hand(campaign.pk, request.user)
         messages.success(request, _("Cancelled; %(n)d messages were not sent.") % {"n": withdrawn})
 
     return _operation(request, pk, act)

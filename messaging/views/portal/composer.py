@@ -38,6 +38,7 @@ from ...services import (
     frames,
     sending,
     template_library,
+    wording,
 )
 from ...services.content_checks import (
     balance_short_error,
@@ -342,6 +343,10 @@ def test_send(request, pk: int):
         request,
         level,
         _("Test message to %(phone)s: %(status)s %(error)s")
-        % {"phone": phone, "status": message.get_status_display(), "error": message.error},
+        % {
+            "phone": phone,
+            "status": message.get_status_display(),
+            "error": wording.shown(message.error),
+        },
     )
     return redirect(back)
