@@ -37,9 +37,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ..models import Alert, Campaign, PortalSettings, VendorAccount
-from . import approval
+from . import approval, wording
 
 log = logging.getLogger(__name__)
+
+Words = Callable[[], str]
+"""Our words built in the active language when called: called once per language to keep
+them in both (``wording.both``)."""
 
 Kind = Alert.Kind
 WEBHOOK_TIMEOUT = (5, 10)  # connect, read (seconds)
@@ -56,13 +60,15 @@ def open_alerts():
     return Alert.objects.filter(resolved_at__isnull=True).order_by("-last_seen")
 
 
-def raise_alert(kind: str, obj, text: str) -> Alert:
+def raise_alert(kind: str, obj, text: Words | str) -> Alert:
     """Open an alert of ``kind`` about ``obj`` (a model instance, or None for the portal),
-    or refresh the open one (its text and last seen).  A new alert is sent to the recipients
-    once the caller's transaction commits."""
+    or refresh the open one (its text and last seen).  ``text`` is kept in both languages
+    (``wording``: a task raises most alerts, people of either language read them) when it is
+    given as ``Words``, as it is otherwise.  A new alert is sent to the recipients once the
+    caller's transaction commits."""
     subject_type, subject_id, subject_repr = _subject(obj)
     now = timezone.now()
-    text = str(text)[:2000]
+    text = (wording.both(text) if callable(text) else str(text))[:2000]
     found = Alert.objects.filter(
         kind=kind, subject_type=subject_type, subject_id=subject_id, resolved_at__isnull=True
     )
@@ -107,7 +113,7 @@ class Source:
     subject it holds for now (``text`` None: keep the open alert's words)."""
 
     kind: str
-    current: Callable[[], Iterable[tuple[object, str | None]]]
+    current: Callable[[], Iterable[tuple[object, Words | None]]]
 
 
 def balance_threshold(account: VendorAccount, default: Decimal | None) -> Decimal | None:
@@ -121,8 +127,10 @@ def is_low(account: VendorAccount, default: Decimal | None) -> bool:
     return account.balance is not None and threshold is not None and account.balance < threshold
 
 
-def low_balances() -> Iterable[tuple[object, str]]:
+def low_balances() -> Iterable[tuple[object, Words]]:
     """Active accounts whose last known balance is below their threshold."""
+    from .vendor_accounts import balance_unit_label  # it raises alerts itself
+
     default = PortalSettings.load().low_balance_threshold
     accounts = VendorAccount.objects.filter(is_active=True, balance__isnull=False)
     for account in accounts.order_by("pk"):
@@ -130,17 +138,19 @@ def low_balances() -> Iterable[tuple[object, str]]:
         if is_low(account, default):
             yield (
                 account,
-                _("%(account)s: balance %(balance)s %(unit)s is below %(threshold)s.")
-                % {
-                    "account": account.name,
-                    "balance": f"{account.balance.normalize():f}",
-                    "unit": account.balance_unit,
-                    "threshold": threshold,
-                },
+                lambda account=account, threshold=threshold: (
+                    _("%(account)s: balance %(balance)s %(unit)s is below %(threshold)s.")
+                    % {
+                        "account": account.name,
+                        "balance": f"{account.balance.normalize():f}",
+                        "unit": balance_unit_label(account.balance_unit),
+                        "threshold": threshold,
+                    }
+                ),
             )
 
 
-def unreachable_vendors() -> Iterable[tuple[object, str]]:
+def unreachable_vendors() -> Iterable[tuple[object, Words]]:
     """Active accounts whose last call to the vendor (a poll, a balance query, a connection
     test) failed; cleared by the next one that succeeds."""
     for account in (
@@ -148,8 +158,10 @@ def unreachable_vendors() -> Iterable[tuple[object, str]]:
     ):
         yield (
             account,
-            _("%(account)s: the vendor could not be reached or refused: %(error)s")
-            % {"account": account.name, "error": account.last_error[:500]},
+            lambda account=account: (
+                _("%(account)s: the vendor could not be reached or refused: %(error)s")
+                % {"account": account.name, "error": wording.shown(account.last_error[:500])}
+            ),
         )
 
 
@@ -173,7 +185,9 @@ def awaiting_approval(queryset: Callable[[], Iterable[Campaign]]) -> Source:
         for campaign in queryset():
             yield (
                 campaign,
-                _("Campaign “%(name)s” is awaiting approval.") % {"name": campaign.name},
+                lambda name=campaign.name: (
+                    _("Campaign “%(name)s” is awaiting approval.") % {"name": name}
+                ),
             )
 
     return Source(Kind.AWAITING_APPROVAL, current)
@@ -244,14 +258,14 @@ def recipients(portal: PortalSettings | None = None) -> list[str]:
 
 
 def _text(alert: Alert) -> str:
-    return f"[{alert.get_kind_display()}] {alert.message}"
+    return f"[{alert.get_kind_display()}] {wording.shown(alert.message)}"
 
 
-def send_email(alert: Alert, portal: PortalSettings) -> str:
+def send_email(alert: Alert, portal: PortalSettings) -> Words:
     """E-mail the alert; what happened, in words (never raises)."""
     to = recipients(portal)
     if not to:
-        return _("no e-mail recipients")
+        return lambda: _("no e-mail recipients")
     try:
         send_mail(
             subject=_("SMS portal alert: %(kind)s") % {"kind": alert.get_kind_display()},
@@ -261,8 +275,9 @@ def send_email(alert: Alert, portal: PortalSettings) -> str:
         )
     except Exception as exc:
         log.warning("alert=%s e-mail failed: %s", alert.pk, type(exc).__name__)
-        return _("e-mail failed: %(reason)s") % {"reason": _mail_reason(exc)}
-    return _("e-mail sent to %(n)d addresses") % {"n": len(to)}
+        reason = _mail_reason(exc)
+        return lambda: _("e-mail failed: %(reason)s") % {"reason": reason}
+    return lambda: _("e-mail sent to %(n)d addresses") % {"n": len(to)}
 
 
 def _mail_reason(exc: Exception) -> str:
@@ -272,7 +287,7 @@ def _mail_reason(exc: Exception) -> str:
     return f"{type(exc).__name__}{f' {code}' if code else ''}"
 
 
-def send_webhook(alert: Alert, portal: PortalSettings) -> str:
+def send_webhook(alert: Alert, portal: PortalSettings) -> Words:
     """POST the alert to the group robot; what happened, in words (never raises).
 
     企业微信 and 钉钉 group robots take the same body, ``{"msgtype": "text", "text":
@@ -281,16 +296,17 @@ def send_webhook(alert: Alert, portal: PortalSettings) -> str:
     another errcode.  The URL carries the robot's key: it is never logged or shown."""
     url = portal.alert_webhook_url
     if not url:
-        return _("no webhook")
+        return lambda: _("no webhook")
     body = {"msgtype": "text", "text": {"content": _text(alert)}}
     try:
         response = requests.post(url, json=body, timeout=WEBHOOK_TIMEOUT)
     except requests.RequestException as exc:
         log.warning("alert=%s webhook failed: %s", alert.pk, type(exc).__name__)
-        return _("webhook failed: %(reason)s") % {"reason": type(exc).__name__}
+        failure = type(exc).__name__
+        return lambda: _("webhook failed: %(reason)s") % {"reason": failure}
     if response.status_code != 200:
         log.warning("alert=%s webhook answered HTTP %s", alert.pk, response.status_code)
-        return _("webhook failed: HTTP %(status)s") % {"status": response.status_code}
+        return lambda: _("webhook failed: HTTP %(status)s") % {"status": response.status_code}
     try:
         answer = response.json()
     except ValueError:
@@ -298,13 +314,13 @@ def send_webhook(alert: Alert, portal: PortalSettings) -> str:
     if isinstance(answer, dict) and answer.get("errcode") not in (None, 0, "0"):
         reason = f"errcode {answer.get('errcode')}: {str(answer.get('errmsg', ''))[:200]}"
         log.warning("alert=%s webhook refused: %s", alert.pk, reason)
-        return _("webhook failed: %(reason)s") % {"reason": reason}
-    return _("webhook answered 200")
+        return lambda: _("webhook failed: %(reason)s") % {"reason": reason}
+    return lambda: _("webhook answered 200")
 
 
 def notify(alert_pk: int, *, again: bool = False) -> str:
     """Send the alert by e-mail and webhook, once (``again``: the test button's resend).
-    Returns and notes on the alert what happened."""
+    Returns (in the active language) and notes on the alert (in both) what happened."""
     now = timezone.now()
     claim = Alert.objects.filter(pk=alert_pk)
     if not again:
@@ -313,9 +329,10 @@ def notify(alert_pk: int, *, again: bool = False) -> str:
         return "already notified"
     alert = Alert.objects.get(pk=alert_pk)
     portal = PortalSettings.load()
-    result = "; ".join([send_email(alert, portal), send_webhook(alert, portal)])
+    done = [send_email(alert, portal), send_webhook(alert, portal)]
+    result = wording.both(lambda: "; ".join(words() for words in done))
     Alert.objects.filter(pk=alert_pk).update(notify_result=result[:1000])
-    return result
+    return wording.shown(result)
 
 
 def send_test_alert(user=None) -> Alert:
@@ -329,7 +346,7 @@ def send_test_alert(user=None) -> Alert:
         return raise_alert(
             Kind.TEST,
             None,
-            _("A test alert sent by %(user)s: alerts reach you this way.") % {"user": name},
+            lambda: _("A test alert sent by %(user)s: alerts reach you this way.") % {"user": name},
         )
 
 

@@ -411,8 +411,10 @@ def pause_for_account(campaign_id: int, reason: str) -> bool:
         alerts.raise_alert(
             alerts.Kind.PAUSED_BY_VENDOR,
             campaign,
-            _("Campaign “%(name)s” was paused: the vendor refused the account: %(reason)s")
-            % {"name": campaign.name, "reason": wording.shown(reason)},
+            lambda: (
+                _("Campaign “%(name)s” was paused: the vendor refused the account: %(reason)s")
+                % {"name": campaign.name, "reason": wording.shown(reason)}
+            ),
         )
     return paused
 

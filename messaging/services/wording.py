@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.conf import settings
 from django.utils import translation
 from django.utils.functional import Promise
 
@@ -51,10 +50,11 @@ def both(text: Promise | Callable[[], str]) -> str:
 
 def shown(stored: str, language: str | None = None) -> str:
     """A stored text in the reader's language (the active one unless ``language``):
-    English for ``en*``, Chinese otherwise."""
+    English for ``en*``, Chinese otherwise.  With translation deactivated (no language at
+    all) ``gettext`` answers in English, and so does this."""
     zh, en = split(stored)
-    language = language or translation.get_language() or settings.LANGUAGE_CODE
-    return en if language.startswith("en") else zh
+    language = language or translation.get_language()
+    return en if language is None or language.startswith("en") else zh
 
 
 def _unbroken(text: str) -> str:

@@ -30,6 +30,8 @@ def test_both_languages_stored_one_shown():
     assert wording.shown(stored, "en") == "Frequency cap"
     with translation.override("en-us"):
         assert wording.shown(stored) == "Frequency cap"
+    with translation.override(None):  # deactivated: gettext's English, and ours
+        assert wording.shown(stored) == "Frequency cap"
 
 
 def test_a_text_of_one_language_reads_the_same_in_both():

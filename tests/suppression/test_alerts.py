@@ -10,15 +10,24 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 from django.core import mail
 from django.urls import reverse
+from django.utils import translation
 from django_q.models import Schedule
 
 from messaging.models import Alert, Campaign, PortalSettings, VendorAccount
-from messaging.services import alerts, campaign_commands, schedules
+from messaging.services import alerts, campaign_commands, schedules, wording
 from tests.conftest import SIM_SECRET
 
 pytestmark = pytest.mark.django_db
 
 Kind = Alert.Kind
+
+
+@pytest.fixture(autouse=True)
+def english():
+    """The texts below are compared in English (a client's request of another language
+    activates that language and leaves it active)."""
+    with translation.override("en"):
+        yield
 
 
 def configure(**fields):
@@ -153,6 +162,21 @@ def test_dashboard_shows_open_alerts(marketer_client, vendor_account):
     assert "balance 12 is low" in page and "Send a test alert" not in page
 
 
+def test_an_alert_a_task_raised_reads_in_each_readers_language(marketer_client, vendor_account):
+    configure(low_balance_threshold=Decimal("1000"))
+    VendorAccount.objects.filter(pk=vendor_account.pk).update(
+        balance=Decimal("120"), balance_unit="messages"
+    )
+    with translation.override("zh-hans"):  # a task's language
+        alerts.sweep()
+    marketer_client.cookies["django_language"] = "en"
+    english = marketer_client.get(reverse("portal:alerts")).content.decode()
+    assert "balance 120 messages is below 1000" in english
+    marketer_client.cookies["django_language"] = "zh-hans"
+    chinese = marketer_client.get(reverse("portal:dashboard")).content.decode()
+    assert "120" in chinese and "is below" not in chinese and "120 messages" not in chinese
+
+
 # --------------------------------------------------------------------------- delivery
 
 
@@ -201,7 +225,8 @@ def test_alert_goes_by_e_mail_and_webhook_once(vendor_account, robot):
     assert alerts.notify(alert.pk) == "already notified"
     assert len(mail.outbox) == 1 and len(Robot.received) == 1
     alert.refresh_from_db()
-    assert alert.notified_at and alert.notify_result == result
+    assert alert.notified_at and wording.shown(alert.notify_result, "en") == result
+    assert "e-mail" not in wording.shown(alert.notify_result, "zh-hans")  # kept in both
 
 
 def test_a_refusing_or_missing_robot_is_reported_never_raised(vendor_account, robot):
