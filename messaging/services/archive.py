@@ -55,6 +55,7 @@ from django.utils.translation import gettext as _
 
 from ..exports import csv_stream, message_rows
 from ..models import ArchiveState, Campaign, DeliveryReport, InboundMessage, Message
+from . import wording
 
 log = logging.getLogger(__name__)
 
@@ -220,7 +221,9 @@ def archive_campaign(campaign_id: int, language: str | None = None, batch: int =
     if campaign.archive_state != ArchiveState.REMOVING:
         reason = refusal(campaign, running=True)
         if reason:
-            _update(campaign_id, archive_state=ArchiveState.FAILED, archive_error=reason)
+            # Kept in both languages: the page that shows it is read in either (``wording``).
+            stored = wording.both(lambda: refusal(campaign, running=True))
+            _update(campaign_id, archive_state=ArchiveState.FAILED, archive_error=stored)
             raise ArchiveError(reason)
         try:
             written = write_archive(campaign, language)

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from messaging.models import ArchiveState, Campaign, DeliveryReport, InboundMessage, Message
-from messaging.services import archive
+from messaging.services import archive, wording
 from messaging.services.campaigns import COUNTER_FIELDS, refresh_counters
 from messaging.statuses import Status
 
@@ -142,6 +142,9 @@ def test_an_unfinished_campaign_is_refused(finished_campaign, state):
     campaign.refresh_from_db()
     assert campaign.archive_state == ArchiveState.FAILED
     assert not campaign.archive_file
+    # The task's refusal, read on the page in either language (``wording``).
+    assert "completed or cancelled" in wording.shown(campaign.archive_error, "en")
+    assert "completed" not in wording.shown(campaign.archive_error, "zh-hans")
 
 
 def test_messages_in_flight_or_awaiting_reports_are_refused(finished_campaign):
