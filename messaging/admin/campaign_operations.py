@@ -16,7 +16,6 @@ from accounts.roles import SEND, can
 
 from ..models import Campaign, Recipient
 from ..services import approval, campaign_commands, compliance, sending, wording
-from ..services.content_checks import balance_short_error
 from ..views.portal.common import TEST_PHONE, clean_text
 
 SEND_PREVIEW_ROWS = 20_000
@@ -87,17 +86,22 @@ class CampaignOperations:
         exclude_missing = request.POST.get("missing", "exclude") == "exclude"
         reason = clean_text(request.POST.get("notification_reason", ""), 500)
         if request.method == "POST" and request.POST.get("confirm"):
-            if campaign.vendor_account.balance is not None and not request.POST.get("balance_ok"):
-                # A balance known to fall short is a blocking warning: sent only once the
-                # box saying so is ticked.
-                verdict = self._verdict(request, campaign, exclude_missing)
-                if verdict.preview.balance_covers is False:
-                    messages.error(request, balance_short_error())
-                    return self._send_page(request, campaign, verdict, exclude_missing)
             asked = campaign.scheduled_at  # the schedule may move into the send window
             try:
                 outcome, verdict = compliance.confirm_send(
-                    campaign, user=request.user, exclude_missing=exclude_missing, reason=reason
+                    campaign,
+                    user=request.user,
+                    exclude_missing=exclude_missing,
+                    reason=reason,
+                    balance_acknowledged=bool(request.POST.get("balance_ok")),
+                )
+            except compliance.BalanceShort as short:
+                # A balance known to fall short is a blocking warning: the page asks again,
+                # with the box saying so.
+                messages.error(request, str(short))
+                verdict = self._verdict(request, campaign, exclude_missing)
+                return self._send_page(
+                    request, campaign, verdict, exclude_missing, balance_short=True
                 )
             except campaign_commands.CampaignError as exc:
                 messages.error(request, str(exc))
@@ -128,7 +132,11 @@ class CampaignOperations:
             limit=SEND_PREVIEW_ROWS,
         )
 
-    def _send_page(self, request, campaign, verdict, exclude_missing: bool):
+    def _send_page(
+        self, request, campaign, verdict, exclude_missing: bool, *, balance_short: bool = False
+    ):
+        """``balance_short``: the whole list's count fell short of the balance (the page's
+        own count may cover only the first recipients, and say it covers)."""
         preview = verdict.preview
         partial = (
             preview.recipients >= SEND_PREVIEW_ROWS
@@ -152,6 +160,7 @@ class CampaignOperations:
             "opts": self.model._meta,
             "exclude_missing": exclude_missing,
             "partial": partial,
+            "balance_short": balance_short or preview.balance_covers is False,
             "approval_reason": approval.blocking_reason(campaign),
         }
         return TemplateResponse(request, "admin/messaging/campaign/send.html", context)

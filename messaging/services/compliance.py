@@ -45,7 +45,12 @@ from ..models import Campaign, Message, PortalSettings, Recipient
 from . import approval, campaign_commands
 from .campaigns import BILLED_STATUSES
 from .compose import Preview, compliance_errors, full_text, preview_campaign, signature_for
-from .content_checks import ContentVerdict, check_message, local_sensitive_words
+from .content_checks import (
+    ContentVerdict,
+    balance_short_error,
+    check_message,
+    local_sensitive_words,
+)
 
 CONFIRM = "confirm"
 """A person confirms a send or a schedule (the portal's confirmation, the admin's send page)."""
@@ -441,13 +446,7 @@ def check(
     context = Context(campaign, user, purpose, now, reason, exclude_missing, counts)
     verdict = Verdict(marketing=campaign.template.is_marketing, checked_at=now)
     if counts:
-        capped = capped_phones(
-            cap_rule(campaign, now),
-            Recipient.objects.filter(recipient_list_id=campaign.recipient_list_id).values("phone"),
-        )
-        verdict.preview = preview_campaign(
-            campaign, exclude_missing=exclude_missing, capped=capped, limit=limit
-        )
+        verdict.preview = counted_preview(campaign, exclude_missing, now, limit)
         verdict.excluded = {
             SUPPRESSED: verdict.preview.suppressed,
             FREQUENCY_CAP: verdict.preview.capped,
@@ -460,13 +459,37 @@ def check(
     return verdict
 
 
+def counted_preview(
+    campaign: Campaign, exclude_missing: bool, now: datetime, limit: int | None = None
+) -> Preview:
+    """The send as the start will make it: who is left out (the frequency caps as of
+    ``now`` among the reasons), the parts, the cost, whether the balance covers it."""
+    capped = capped_phones(
+        cap_rule(campaign, now),
+        Recipient.objects.filter(recipient_list_id=campaign.recipient_list_id).values("phone"),
+    )
+    return preview_campaign(campaign, exclude_missing=exclude_missing, capped=capped, limit=limit)
+
+
+class BalanceShort(campaign_commands.CampaignError):
+    """The account's known balance does not cover the send, and the person confirming did
+    not say they send anyway: the confirmation page asks again."""
+
+
 def confirm_send(
-    campaign: Campaign, *, user, exclude_missing: bool, reason: str = ""
+    campaign: Campaign,
+    *,
+    user,
+    exclude_missing: bool,
+    reason: str = "",
+    balance_acknowledged: bool = False,
 ) -> tuple[str, Verdict]:
-    """A person confirms the send: every check first (``CampaignError`` with the problems),
-    then the start or the schedule — moved to the next opening of the send window when it
-    falls outside it.  A notification sent by permission is recorded in the audit trail with
-    who and why.  Returns ``("scheduled" | "starting", verdict)``."""
+    """A person confirms the send: every check first (``CampaignError`` with the problems;
+    ``BalanceShort`` when a known balance does not cover the send and
+    ``balance_acknowledged`` is not given), then the start or the schedule — moved to the next
+    opening of the send window when it falls outside it.  A notification sent by permission
+    is recorded in the audit trail with who and why.  Returns ``("scheduled" | "starting",
+    verdict)``."""
     verdict = check(
         campaign,
         user=user,
@@ -477,6 +500,11 @@ def confirm_send(
     )
     if not verdict.ok:
         raise campaign_commands.CampaignError(" ".join(verdict.problems))
+    if campaign.vendor_account.balance is not None and not balance_acknowledged:
+        # Counted again only to compare with a known balance.
+        preview = counted_preview(campaign, exclude_missing, verdict.checked_at or clock())
+        if preview.balance_covers is False:
+            raise BalanceShort(balance_short_error())
     if verdict.held:
         campaign_commands.schedule(campaign, verdict.opens_at, exclude_missing=exclude_missing)
         outcome = "scheduled"

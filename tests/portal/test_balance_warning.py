@@ -9,6 +9,7 @@ import pytest
 from django.urls import reverse
 
 from messaging.models import Campaign, VendorAccount
+from messaging.services import compliance
 from messaging.services.content_checks import balance_covers
 
 pytestmark = pytest.mark.django_db
@@ -96,6 +97,45 @@ def test_admin_send_page_needs_the_box_ticked_when_the_balance_falls_short(
     assert response.status_code == 302
     campaign.refresh_from_db()
     assert campaign.status != Campaign.State.DRAFT
+
+
+def test_the_rule_is_the_confirmation_services_for_every_path(
+    make_campaign, sim_account, marketer, django_capture_on_commit_callbacks
+):
+    """``compliance.confirm_send`` holds the rule: a caller that forgets the box cannot start
+    a send the balance does not cover."""
+    campaign = make_campaign(sim_account("actiongw"), n=4, created_by=marketer)
+    set_balance(campaign.vendor_account, 3, "messages")
+    campaign = Campaign.objects.select_related("vendor_account").get(pk=campaign.pk)
+    with pytest.raises(compliance.BalanceShort):
+        compliance.confirm_send(campaign, user=marketer, exclude_missing=True)
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.State.DRAFT
+    with django_capture_on_commit_callbacks(execute=False):
+        outcome, _verdict = compliance.confirm_send(
+            campaign, user=marketer, exclude_missing=True, balance_acknowledged=True
+        )
+    assert outcome == "starting"
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.State.STARTING
+
+
+def test_admin_send_asks_again_when_the_whole_list_falls_short_of_what_the_page_counted(
+    marketer_client, make_campaign, sim_account, monkeypatch
+):
+    """The admin's page counts the first recipients only; the confirmation counts them all,
+    and when they fall short the page comes back with the box to tick."""
+    from messaging.admin import campaign_operations
+
+    monkeypatch.setattr(campaign_operations, "SEND_PREVIEW_ROWS", 2)
+    campaign = make_campaign(sim_account("actiongw"), n=4)
+    set_balance(campaign.vendor_account, 3, "messages")
+    url = reverse("admin:messaging_campaign_send", args=[campaign.pk])
+    assert 'name="balance_ok"' not in marketer_client.get(url).content.decode()
+    page = marketer_client.post(url, {"confirm": "1"})
+    assert page.status_code == 200 and 'name="balance_ok"' in page.content.decode()
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.State.DRAFT
 
 
 def test_admin_send_with_a_covering_balance_needs_no_box(

@@ -41,7 +41,6 @@ from ...services import (
     wording,
 )
 from ...services.content_checks import (
-    balance_short_error,
     check_message,
     estimate_cost,
     frame_rules,
@@ -239,10 +238,17 @@ def confirm(request, pk: int):
             messages.error(request, approval_reason)
         elif not verdict.ok or not preview_data.sendable:
             messages.error(request, _("This campaign cannot be sent as it is."))
-        elif preview_data.balance_covers is False and not request.POST.get("balance_ok"):
-            messages.error(request, balance_short_error())
         else:
-            return _start(request, campaign, exclude_missing, reason)
+            try:
+                return _start(
+                    request,
+                    campaign,
+                    exclude_missing,
+                    reason,
+                    balance_acknowledged=bool(request.POST.get("balance_ok")),
+                )
+            except compliance.BalanceShort as short:  # asked again, on this page
+                messages.error(request, str(short))
     # The reason a notification needs is asked for, not reported as a problem, before the
     # first try.
     reason_missing = _("Say why this message is a notification and not marketing.")
@@ -300,13 +306,22 @@ def _file_url(request, campaign: Campaign | None) -> Callable[[TemplateFile], st
     return lambda item: reverse("portal:frame_file", args=[campaign.pk, item.pk])
 
 
-def _start(request, campaign: Campaign, exclude_missing: bool, reason: str):
-    """Schedule or start, through the same service as the admin's send view."""
+def _start(
+    request, campaign: Campaign, exclude_missing: bool, reason: str, *, balance_acknowledged: bool
+):
+    """Schedule or start, through the same service as the admin's send view
+    (``compliance.BalanceShort`` goes to the caller: the page asks again)."""
     asked = campaign.scheduled_at  # the schedule may move into the send window
     try:
         outcome, verdict = compliance.confirm_send(
-            campaign, user=request.user, exclude_missing=exclude_missing, reason=reason
+            campaign,
+            user=request.user,
+            exclude_missing=exclude_missing,
+            reason=reason,
+            balance_acknowledged=balance_acknowledged,
         )
+    except compliance.BalanceShort:
+        raise
     except campaign_commands.CampaignError as exc:
         messages.error(request, str(exc))
         return redirect("portal:campaign", pk=campaign.pk)
