@@ -582,13 +582,13 @@ def insert_replies(count: int) -> None:
         cursor.execute(
             f"""
             INSERT INTO {Suppression._meta.db_table} (
-                phone, reason, evidence, inbound_message_id, created_at
+                phone, reason, evidence, inbound_message_id, created_at, lifted_reason
             )
-            SELECT DISTINCT ON (phone) phone, 'opt_out', content, id, received_at
+            SELECT DISTINCT ON (phone) phone, 'opt_out', content, id, received_at, ''
             FROM {InboundMessage._meta.db_table}
             WHERE is_opt_out
             ORDER BY phone, received_at
-            ON CONFLICT (phone) DO NOTHING
+            ON CONFLICT (phone) WHERE lifted_at IS NULL DO NOTHING
             """
         )
 
@@ -759,6 +759,7 @@ def samples() -> dict:
             or InboundMessage.objects.order_by("pk").first(),
             "messaging.importjob": job,
             "messaging.vendoraccount": campaign.vendor_account if campaign else None,
+            "messaging.template": campaign.template if campaign else None,
             "messaging.recipient": recipient_list.recipients.order_by("pk").first()
             if recipient_list
             else None,
@@ -899,11 +900,14 @@ def portal_pages(found: dict) -> list[dict]:
         "fmt": "csv",
     }
     # ``pk`` means the object of the route's first segment.
+    template = objects.get("messaging.template")
     by_segment = {
         "campaigns": ids["campaign_pk"],
         "lists": ids["list_pk"],
         "imports": ids["job_pk"],
         "accounts": ids["account_pk"],
+        "templates": template and template.pk,
+        "approvals": ids["campaign_pk"],
     }
     extra_queries = {
         "campaigns": [{"q": "bench"}, {"status": "completed"}, {"page": "999999"}],
