@@ -18,9 +18,10 @@ from ..models import Campaign, Recipient
 from ..services import approval, campaign_commands, compliance, sending, wording
 from ..views.portal.common import TEST_PHONE, clean_text
 
-SEND_PREVIEW_ROWS = 20_000
-"""The send page renders at most this many of the list's recipients: a list of millions is
-checked in full by the start itself, not by a page."""
+SEND_PREVIEW_ROWS = 5_000
+"""The send page renders at most this many of the list's recipients, and looks up their
+frequency caps (20,000 took 0.4 s with a week of 1M-message campaigns): a list of millions is
+checked in full by the start itself, and its balance by the confirmation, not by a page."""
 
 
 def counter_rows(campaign: Campaign) -> list[dict]:

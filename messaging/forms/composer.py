@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django import forms
-from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -193,7 +192,7 @@ def composer_config() -> dict:
         }
     lists = {
         row.pk: {"columns": row.columns or [], "count": row.n}
-        for row in RecipientList.objects.annotate(n=Count("recipients"))
+        for row in RecipientList.objects.with_counts()
     }
     templates = {
         t.pk: {

@@ -463,11 +463,15 @@ def counted_preview(
     campaign: Campaign, exclude_missing: bool, now: datetime, limit: int | None = None
 ) -> Preview:
     """The send as the start will make it: who is left out (the frequency caps as of
-    ``now`` among the reasons), the parts, the cost, whether the balance covers it."""
-    capped = capped_phones(
-        cap_rule(campaign, now),
-        Recipient.objects.filter(recipient_list_id=campaign.recipient_list_id).values("phone"),
+    ``now`` among the reasons), the parts, the cost, whether the balance covers it; of the
+    first ``limit`` recipients when given (the caps looked up for those alone: for a list of
+    a million, the look-up over all of them took 3 s)."""
+    phones = (
+        Recipient.objects.filter(recipient_list_id=campaign.recipient_list_id)
+        .order_by("pk")
+        .values("phone")
     )
+    capped = capped_phones(cap_rule(campaign, now), phones if limit is None else phones[:limit])
     return preview_campaign(campaign, exclude_missing=exclude_missing, capped=capped, limit=limit)
 
 

@@ -80,6 +80,22 @@ def safe_next(request, default: str) -> str:
     return default
 
 
+class TwoEndedPaginator(Paginator):
+    """Pages of an ordered queryset, each read from the nearer end: a page in the second half
+    is read in the reverse order and turned back, so its OFFSET counts from the end (the last
+    of 20,000 pages of a 1M-recipient list took 0.18 s from the front).  The same rows on the
+    same pages as ``Paginator``'s."""
+
+    def page(self, number):
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = min(bottom + self.per_page, self.count)
+        if bottom <= self.count // 2 or not hasattr(self.object_list, "reverse"):
+            return super().page(number)
+        rows = list(self.object_list.reverse()[self.count - top : self.count - bottom])
+        return self._get_page(rows[::-1], number, self)
+
+
 class NewestPaginator(Paginator):
     """Pages of a list shown newest first, at most ``MAX_PAGES`` deep: a page further back is
     an OFFSET the database walks row by row (the 5,000th page of 100,000 replies took 0.7 s).

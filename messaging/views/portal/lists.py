@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy
 
 from ...models import RecipientList, Suppression
 from ...services.recipient_lists import create_recipient_list
-from .common import clean_text, portal_view
+from .common import TwoEndedPaginator, clean_text, portal_view
 
 
 class RecipientListForm(forms.ModelForm):
@@ -78,7 +78,7 @@ def list_index(request):
 def list_detail(request, pk: int):
     recipient_list = get_object_or_404(RecipientList, pk=pk)
     recipients = recipient_list.recipients.order_by("pk")
-    page = Paginator(recipients, 50).get_page(request.GET.get("page"))
+    page = TwoEndedPaginator(recipients, 50).get_page(request.GET.get("page"))
     columns = recipient_list.columns or []
     phones = [r.phone for r in page.object_list]
     suppressed = set(
@@ -98,7 +98,7 @@ def list_detail(request, pk: int):
         "columns": columns,
         "rows": rows,
         "page": page,
-        "total": recipients.count(),
+        "total": page.paginator.count,
         "campaigns": recipient_list.campaigns.order_by("-created_at")[:20],
         "import_url": import_url(recipient_list),
         "export_urls": export_urls(recipient_list),
