@@ -69,6 +69,9 @@ DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432"
 TARGET_MS = 300
 BATCH_SIZE = 2_000  # messages per send batch; also one push and one finished task per batch
 FIRST_VENDOR_ID = 50_821_410_000_000_000  # 17-digit vendor ids, like ashx5g's ``seq``
+DRAFT_NAME = "bench draft"
+DRAFT_PAGES = {"confirm", "compose_edit"}
+"""Portal pages opened for the draft (``samples``) rather than the biggest, sent campaign."""
 ADMIN_USER = "bench-admin"
 MARKETER_USER = "bench-marketer"
 MOBILE_PREFIXES = [str(n) for n in (*range(130, 140), 150, 151, 152, 153, 155, 156, 157)] + [
@@ -749,6 +752,19 @@ def samples() -> dict:
     message = report.message if report else first_messages.first()
     job = ImportJob.objects.filter(recipient_list=recipient_list).order_by("-pk").first()
     phone = message.phone if message else "13800138000"
+    # A draft to the biggest list, for the pages of a campaign not yet sent (the
+    # confirmation, the composer's edit page): the data set's campaigns are all sent.
+    draft = None
+    if campaign and recipient_list:
+        draft, _created = Campaign.objects.get_or_create(
+            name=DRAFT_NAME,
+            defaults={
+                "template": campaign.template,
+                "vendor_account": campaign.vendor_account,
+                "recipient_list": recipient_list,
+                "created_by": User.objects.filter(username=MARKETER_USER).first(),
+            },
+        )
     return {
         "objects": {
             "messaging.campaign": campaign,
@@ -765,6 +781,7 @@ def samples() -> dict:
             else None,
             "accounts.user": User.objects.filter(username=MARKETER_USER).first(),
         },
+        "draft": draft,
         "phone": phone,
         "vendor_id": message.vendor_message_id if message else "",
         "custom_id": message.custom_id if message else "",
@@ -930,6 +947,8 @@ def portal_pages(found: dict) -> list[dict]:
             value = ids.get(name)
             if name == "pk":
                 value = by_segment.get(str(pattern.pattern).split("/", 1)[0])
+                if pattern.name in DRAFT_PAGES and found["draft"] is not None:
+                    value = found["draft"].pk
             if value is None:
                 missing.append(name)
             kwargs[name] = value
