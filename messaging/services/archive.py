@@ -219,12 +219,11 @@ def archive_campaign(campaign_id: int, language: str | None = None, batch: int =
         return f"campaign {campaign_id} is being archived by another worker"
     campaign.refresh_from_db()
     if campaign.archive_state != ArchiveState.REMOVING:
-        reason = refusal(campaign, running=True)
+        # Kept in both languages: the page that shows it is read in either (``wording``).
+        reason = wording.both(lambda: refusal(campaign, running=True))
         if reason:
-            # Kept in both languages: the page that shows it is read in either (``wording``).
-            stored = wording.both(lambda: refusal(campaign, running=True))
-            _update(campaign_id, archive_state=ArchiveState.FAILED, archive_error=stored)
-            raise ArchiveError(reason)
+            _update(campaign_id, archive_state=ArchiveState.FAILED, archive_error=reason)
+            raise ArchiveError(wording.shown(reason))
         try:
             written = write_archive(campaign, language)
         except Exception as exc:

@@ -186,9 +186,9 @@ def _approved_when_due(campaign_id: int) -> bool:
     )
     if campaign is None:
         return False
-    if approval.blocking_reason(campaign) is None:
+    reason = wording.both(lambda: approval.blocking_reason(campaign) or "")
+    if not reason:
         return True
-    reason = wording.both(lambda: approval.blocking_reason(campaign))
     if _set(campaign_id, (State.SCHEDULED,), status=State.DRAFT, status_reason=reason):
         _drop_schedule(campaign_id)
     return False
@@ -343,16 +343,12 @@ def pause(campaign_id: int, reason: str = "") -> bool:
     """Pause a sending campaign: no request leaves for it after this commits (a batch waiting
     for its turn goes back untouched; one already at the vendor finishes).  A campaign the
     send window paused stays paused when paused by hand: it is not resumed by itself."""
-    if Campaign.objects.filter(pk=campaign_id, status=State.PAUSED, resume_at__isnull=False).update(
-        resume_at=None, status_reason=reason
-    ):
-        record(
-            Action.PAUSED,
-            Campaign.objects.get(pk=campaign_id),
-            details={"reason": wording.shown(reason)},
-        )
-        return True
-    paused = _set(campaign_id, (State.SENDING,), status=State.PAUSED, status_reason=reason)
+    by_window = Campaign.objects.filter(
+        pk=campaign_id, status=State.PAUSED, resume_at__isnull=False
+    )
+    paused = bool(by_window.update(resume_at=None, status_reason=reason)) or _set(
+        campaign_id, (State.SENDING,), status=State.PAUSED, status_reason=reason
+    )
     if paused:
         record(
             Action.PAUSED,

@@ -487,13 +487,15 @@ def confirm_send(
     exclude_missing: bool,
     reason: str = "",
     balance_acknowledged: bool = False,
+    counted: Preview | None = None,
 ) -> tuple[str, Verdict]:
     """A person confirms the send: every check first (``CampaignError`` with the problems;
     ``BalanceShort`` when a known balance does not cover the send and
     ``balance_acknowledged`` is not given), then the start or the schedule — moved to the next
     opening of the send window when it falls outside it.  A notification sent by permission
-    is recorded in the audit trail with who and why.  Returns ``("scheduled" | "starting",
-    verdict)``."""
+    is recorded in the audit trail with who and why.  ``counted``: the whole list's preview
+    when the caller has just made it (``counted_preview``, no ``limit``), not made again.
+    Returns ``("scheduled" | "starting", verdict)``."""
     verdict = check(
         campaign,
         user=user,
@@ -505,8 +507,10 @@ def confirm_send(
     if not verdict.ok:
         raise campaign_commands.CampaignError(" ".join(verdict.problems))
     if campaign.vendor_account.balance is not None and not balance_acknowledged:
-        # Counted again only to compare with a known balance.
-        preview = counted_preview(campaign, exclude_missing, verdict.checked_at or clock())
+        # Counted (when the caller has not) only to compare with a known balance.
+        preview = counted or counted_preview(
+            campaign, exclude_missing, verdict.checked_at or clock()
+        )
         if preview.balance_covers is False:
             raise BalanceShort(balance_short_error())
     if verdict.held:

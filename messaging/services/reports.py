@@ -65,12 +65,9 @@ def join_descriptions(zh: str, en: str) -> str:
     text of ours stored in both languages."""
     zh = " ".join((zh or "").split())
     en = " ".join((en or "").split())
-    if not en or en == zh:
-        return zh[:_DESCRIPTION_MAX]
-    if not zh:
-        return en[:_DESCRIPTION_MAX]
-    zh = zh[: _DESCRIPTION_MAX // 2]
-    return f"{zh}\n{en}"[:_DESCRIPTION_MAX]
+    if zh and en and en != zh:
+        zh = zh[: _DESCRIPTION_MAX // 2]  # room for the English
+    return wording.join(zh, en)[:_DESCRIPTION_MAX]
 
 
 def vendor_words(stored: str) -> str:

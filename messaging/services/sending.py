@@ -1031,7 +1031,7 @@ def send_test_message(campaign: Campaign, phone: str, *, user=None) -> Message:
     content = full_text(template, account, rendered)
     encodability = Encodability(account)
     if misfits := encodability.misfits(content):
-        raise CampaignError(wording.shown(encodability.reason(misfits)))
+        raise CampaignError(encodability.reason(misfits))
     message = Message.objects.create(
         vendor_account=account,
         phone=phone,

@@ -560,6 +560,7 @@ def _rendered(plan: Plan, span: Span):
     )
     suppressed_reason, capped_reason = wording.both(SUPPRESSED), wording.both(CAPPED)
     missing_with_hole = missing_reason(wording.HOLE)
+    misfits_with_hole = encodability.reason([wording.HOLE])
     for phone, *variables in rows.iterator(chunk_size=10000):
         content, parts, missing = renderer.render(variables)
         reason = ""
@@ -571,7 +572,7 @@ def _rendered(plan: Plan, span: Span):
             reason = _Missing(missing_with_hole.replace(wording.HOLE, ", ".join(missing)))
             reason.names = missing
         elif misfits := encodability.misfits(content):
-            reason = _Misfit(encodability.reason(misfits))
+            reason = _Misfit(misfits_with_hole.replace(wording.HOLE, ", ".join(misfits)))
             reason.chars = misfits
         yield phone, content, parts, renderer.template_values(variables), reason
 

@@ -246,6 +246,7 @@ def confirm(request, pk: int):
                     exclude_missing,
                     reason,
                     balance_acknowledged=bool(request.POST.get("balance_ok")),
+                    counted=preview_data,  # the whole list, counted for this page
                 )
             except compliance.BalanceShort as short:  # asked again, on this page
                 messages.error(request, str(short))
@@ -307,7 +308,13 @@ def _file_url(request, campaign: Campaign | None) -> Callable[[TemplateFile], st
 
 
 def _start(
-    request, campaign: Campaign, exclude_missing: bool, reason: str, *, balance_acknowledged: bool
+    request,
+    campaign: Campaign,
+    exclude_missing: bool,
+    reason: str,
+    *,
+    balance_acknowledged: bool,
+    counted=None,
 ):
     """Schedule or start, through the same service as the admin's send view
     (``compliance.BalanceShort`` goes to the caller: the page asks again)."""
@@ -319,6 +326,7 @@ def _start(
             exclude_missing=exclude_missing,
             reason=reason,
             balance_acknowledged=balance_acknowledged,
+            counted=counted,
         )
     except compliance.BalanceShort:
         raise
