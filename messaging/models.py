@@ -1517,3 +1517,48 @@ class Alert(models.Model):
     @property
     def is_open(self) -> bool:
         return self.resolved_at is None
+
+
+class SendCount(models.Model):
+    """The whole recipient list's figures for a campaign's send (who is left out and why,
+    the messages, the billed parts), counted by a task when the list is too long to count
+    while a page waits (``services.send_count``; the pages count the first recipients
+    themselves)::
+
+        counting ──► done      (read for ``send_count.FRESH_FOR``, then counted again)
+            │
+            └──────► failed    (counted again on the next page view)
+
+    A count is for one ``key``: what its figures depend on (the message, the account, the
+    list, the suppressions, the caps).  A change makes another key, and so another count."""
+
+    class State(models.TextChoices):
+        COUNTING = "counting", _("Counting")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="+", verbose_name=_("campaign")
+    )
+    key = models.CharField(_("key"), max_length=64)
+    state = models.CharField(
+        _("state"), max_length=10, choices=State.choices, default=State.COUNTING
+    )
+    total = models.PositiveIntegerField(_("recipients in the list"), default=0)
+    counted = models.PositiveIntegerField(_("recipients counted"), default=0)
+    figures = models.JSONField(_("figures"), default=dict, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    started_at = models.DateTimeField(_("started"))
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    """The task's heartbeat: it moves with every ``compose.PROGRESS_EVERY`` recipients."""
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("send count")
+        verbose_name_plural = _("send counts")
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "key"], name="send_count_per_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id}: {self.counted}/{self.total} {self.state}"

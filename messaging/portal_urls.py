@@ -43,6 +43,7 @@ urlpatterns = [
         name="frame_file",
     ),
     path("campaigns/<int:pk>/confirm/", composer.confirm, name="confirm"),
+    path("campaigns/<int:pk>/send-count/", composer.send_count_progress, name="send_count"),
     path("campaigns/<int:pk>/test-send/", composer.test_send, name="test_send"),
     path("campaigns/<int:pk>/submit/", composer.submit, name="submit"),
     # Approval

@@ -16,6 +16,7 @@ from .services import (
     polling,
     retention,
     schedules,
+    send_count,
     sending,
 )
 
@@ -160,6 +161,11 @@ def archive_campaign(campaign_id: int, language: str | None = None) -> str:
     """Write a finished campaign's archive and remove its messages (``services.archive``);
     run again, it continues where a killed run stopped."""
     return archive.archive_campaign(campaign_id, language=language)
+
+
+def count_send(count_id: int) -> str:
+    """Count a long list's send for the pages that show it (``services.send_count``)."""
+    return send_count.run(count_id)
 
 
 def send_notification(message_pk: int) -> str:

@@ -14,14 +14,9 @@ from django.utils.translation import gettext as _
 
 from accounts.roles import SEND, can
 
-from ..models import Campaign, Recipient
-from ..services import approval, campaign_commands, compliance, sending, wording
+from ..models import Campaign
+from ..services import approval, campaign_commands, compliance, send_count, sending, wording
 from ..views.portal.common import TEST_PHONE, clean_text
-
-SEND_PREVIEW_ROWS = 5_000
-"""The send page renders at most this many of the list's recipients, and looks up their
-frequency caps (20,000 took 0.4 s with a week of 1M-message campaigns): a list of millions is
-checked in full by the start itself, and its balance by the confirmation, not by a page."""
 
 
 def counter_rows(campaign: Campaign) -> list[dict]:
@@ -126,25 +121,18 @@ class CampaignOperations:
 
     @staticmethod
     def _verdict(request, campaign: Campaign, exclude_missing: bool):
-        return compliance.check(
-            campaign,
-            user=request.user,
-            exclude_missing=exclude_missing,
-            limit=SEND_PREVIEW_ROWS,
-        )
+        """The checks, with the figures of the first recipients, or of the whole list when
+        it is short or its count is done (``services.send_count``)."""
+        return send_count.checked(campaign, user=request.user, exclude_missing=exclude_missing)
 
     def _send_page(
-        self, request, campaign, verdict, exclude_missing: bool, *, balance_short: bool = False
+        self, request, campaign, checked, exclude_missing: bool, *, balance_short: bool = False
     ):
         """``balance_short``: the whole list's count fell short of the balance (the page's
         own count may cover only the first recipients, and say it covers)."""
+        verdict, whole = checked
         preview = verdict.preview
-        partial = (
-            preview.recipients >= SEND_PREVIEW_ROWS
-            and Recipient.objects.filter(recipient_list=campaign.recipient_list_id)
-            .order_by("pk")[SEND_PREVIEW_ROWS : SEND_PREVIEW_ROWS + 1]
-            .exists()
-        )
+        partial = not whole.known
         # The reason a notification needs is asked for on the form, not shown as a problem.
         reason_missing = _("Say why this message is a notification and not marketing.")
         problems = [p for p in verdict.problems if p not in preview.errors and p != reason_missing]
@@ -161,6 +149,7 @@ class CampaignOperations:
             "opts": self.model._meta,
             "exclude_missing": exclude_missing,
             "partial": partial,
+            "whole": whole,
             "balance_short": balance_short or preview.balance_covers is False,
             "approval_reason": approval.blocking_reason(campaign),
         }

@@ -301,12 +301,11 @@ def capped_phones(rule: CapRule | None, phones) -> set[str]:
 @dataclass
 class Verdict:
     """What the checks found.  ``problems`` block the send (in words for the user);
-    ``excluded`` counts the recipients the start will leave out, by reason (with ``counts``);
-    ``window`` and ``opens_at`` say when messages may go out."""
+    ``preview`` (with ``counts``) is the send as the start will make it; ``window`` and
+    ``opens_at`` say when messages may go out."""
 
     marketing: bool = True
     problems: list[str] = field(default_factory=list)
-    excluded: dict[str, int] = field(default_factory=dict)
     preview: Preview | None = None
     sensitive_words: list[str] = field(default_factory=list)
     content: ContentVerdict | None = None
@@ -326,6 +325,19 @@ class Verdict:
     @property
     def sendable(self) -> int:
         return self.preview.sendable if self.preview is not None else 0
+
+    @property
+    def excluded(self) -> dict[str, int]:
+        """The recipients the start will leave out, by reason (none without a preview)."""
+        preview = self.preview
+        if preview is None:
+            return {}
+        return {
+            SUPPRESSED: preview.suppressed,
+            FREQUENCY_CAP: preview.capped,
+            MISSING: preview.missing_count,
+            UNENCODABLE: preview.unencodable_count,
+        }
 
     @property
     def held(self) -> bool:
@@ -447,12 +459,6 @@ def check(
     verdict = Verdict(marketing=campaign.template.is_marketing, checked_at=now)
     if counts:
         verdict.preview = counted_preview(campaign, exclude_missing, now, limit)
-        verdict.excluded = {
-            SUPPRESSED: verdict.preview.suppressed,
-            FREQUENCY_CAP: verdict.preview.capped,
-            MISSING: verdict.preview.missing_count,
-            UNENCODABLE: verdict.preview.unencodable_count,
-        }
     for rule in CHECKS:
         rule(context, verdict)
     verdict.problems = list(dict.fromkeys(verdict.problems))
@@ -460,19 +466,26 @@ def check(
 
 
 def counted_preview(
-    campaign: Campaign, exclude_missing: bool, now: datetime, limit: int | None = None
+    campaign: Campaign,
+    exclude_missing: bool,
+    now: datetime,
+    limit: int | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> Preview:
     """The send as the start will make it: who is left out (the frequency caps as of
     ``now`` among the reasons), the parts, the cost, whether the balance covers it; of the
     first ``limit`` recipients when given (the caps looked up for those alone: for a list of
-    a million, the look-up over all of them took 3 s)."""
+    a million, the look-up over all of them took 3 s).  ``progress``: as
+    ``compose.preview_message``."""
     phones = (
         Recipient.objects.filter(recipient_list_id=campaign.recipient_list_id)
         .order_by("pk")
         .values("phone")
     )
     capped = capped_phones(cap_rule(campaign, now), phones if limit is None else phones[:limit])
-    return preview_campaign(campaign, exclude_missing=exclude_missing, capped=capped, limit=limit)
+    return preview_campaign(
+        campaign, exclude_missing=exclude_missing, capped=capped, limit=limit, progress=progress
+    )
 
 
 class BalanceShort(campaign_commands.CampaignError):

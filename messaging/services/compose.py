@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import codecs
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -283,6 +283,8 @@ def compliance_errors(template: Template, account: VendorAccount) -> list[str]:
 
 
 MISSING_LISTED = 200
+PROGRESS_EVERY = 10_000
+"""A preview reads its recipients this many at a time, and says how far it is after each."""
 
 
 @dataclass
@@ -301,6 +303,9 @@ class Preview:
     characters the account's request encoding cannot carry."""
     unencodable_count: int = 0
     """How many such recipients (``unencodable`` lists the first ``MISSING_LISTED``)."""
+    withheld_segments: int = 0
+    """The parts of the recipients ``exclude_missing`` left out (missing a value, or text the
+    encoding cannot carry): what ``total_segments`` would add without it."""
     encoding: str = ""
     """The account's request encoding as the marketer reads it ("GB2312"); empty when it
     carries every character (UTF-8)."""
@@ -343,6 +348,7 @@ def preview_campaign(
     sample_size: int = 5,
     capped: Collection[str] = (),
     limit: int | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> Preview:
     """What starting this campaign would send, computed without writing anything."""
     return preview_message(
@@ -353,6 +359,7 @@ def preview_campaign(
         sample_size=sample_size,
         capped=capped,
         limit=limit,
+        progress=progress,
     )
 
 
@@ -367,6 +374,7 @@ def preview_message(
     first: int = 0,
     errors: list[str] | None = None,
     capped: Collection[str] = (),
+    progress: Callable[[int], None] | None = None,
 ) -> Preview:
     """What sending ``template`` to ``recipient_list`` through ``account`` would send,
     computed without writing anything: the one preview of the confirmation, the admin's send
@@ -379,7 +387,8 @@ def preview_message(
     of the latter) leaves those out of ``sendable``, as the start would skip them.
     ``limit``: read only the first recipients (the live panel extrapolates); ``first``: keep
     this many of the first recipients' messages whatever becomes of them; ``errors``: the
-    compliance errors when the caller has them (``compliance_errors`` otherwise)."""
+    compliance errors when the caller has them (``compliance_errors`` otherwise);
+    ``progress``: called with the recipients read so far, every ``PROGRESS_EVERY``."""
     encodability = Encodability(account)
     preview = Preview(
         errors=compliance_errors(template, account) if errors is None else errors,
@@ -405,8 +414,10 @@ def preview_message(
     rows = recipients.order_by("pk").annotate(**values).values_list("phone", *values)
     if limit is not None:
         rows = rows[:limit]
-    for phone, *variables in rows.iterator(chunk_size=10000):
+    for phone, *variables in rows.iterator(chunk_size=PROGRESS_EVERY):
         preview.recipients += 1
+        if progress is not None and preview.recipients % PROGRESS_EVERY == 0:
+            progress(preview.recipients)
         is_suppressed = phone in suppressed
         if is_suppressed and len(preview.first) >= first:
             preview.suppressed += 1
@@ -425,12 +436,14 @@ def preview_message(
                 preview.missing.append((phone, missing))
             preview.missing_count += 1
             if exclude_missing:
+                preview.withheld_segments += parts
                 continue
         elif misfits := encodability.misfits(text):
             if len(preview.unencodable) < MISSING_LISTED:
                 preview.unencodable.append((phone, misfits))
             preview.unencodable_count += 1
             if exclude_missing:
+                preview.withheld_segments += parts
                 continue
         preview.sendable += 1
         preview.total_segments += parts

@@ -331,15 +331,21 @@ def test_searches_are_served_by_indexes(admin_client, administrator, messages_, 
 def test_the_send_page_reads_a_bounded_part_of_a_big_list(
     admin_client, vendor_account, make_campaign, monkeypatch
 ):
-    from messaging.admin import campaign_operations
+    from messaging.services import send_count
 
     campaign = make_campaign(vendor_account, phones=["13800000001", "13800000002", "13800000003"])
     url = reverse("admin:messaging_campaign_send", args=[campaign.pk])
     with translation.override("en"):
         page = admin_client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
         assert 'id="partial-preview"' not in page and "Send 3 messages" in page
-        monkeypatch.setattr(campaign_operations, "SEND_PREVIEW_ROWS", 2)
+        monkeypatch.setattr(send_count, "INLINE_ROWS", 2)
         page = admin_client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
-    assert 'id="partial-preview"' in page and "more than 2" in page
-    assert "Send to every recipient of the list" in page
-    assert "13800000003" not in page
+        assert 'id="partial-preview"' in page and "(3 recipients) is being counted" in page
+        assert "those of its first 2" in page and 'http-equiv="refresh"' in page
+        assert "Send to every recipient of the list" in page
+        assert "13800000003" not in page
+        # The task counts the whole list; the page then shows its figures.
+        send_count.run(send_count.latest(campaign).pk)
+        page = admin_client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert 'id="partial-preview"' not in page and 'id="whole-count"' in page
+    assert "Send 3 messages" in page and 'http-equiv="refresh"' not in page

@@ -125,9 +125,9 @@ def test_admin_send_asks_again_when_the_whole_list_falls_short_of_what_the_page_
 ):
     """The admin's page counts the first recipients only; the confirmation counts them all,
     and when they fall short the page comes back with the box to tick."""
-    from messaging.admin import campaign_operations
+    from messaging.services import send_count
 
-    monkeypatch.setattr(campaign_operations, "SEND_PREVIEW_ROWS", 2)
+    monkeypatch.setattr(send_count, "INLINE_ROWS", 2)
     campaign = make_campaign(sim_account("actiongw"), n=4)
     set_balance(campaign.vendor_account, 3, "messages")
     url = reverse("admin:messaging_campaign_send", args=[campaign.pk])

@@ -16,8 +16,8 @@ from django.views.decorators.http import require_POST
 from accounts.roles import APPROVE
 
 from ...models import Campaign
-from ...services import approval, campaign_commands
-from ...services.compose import full_text, preview_campaign
+from ...services import approval, campaign_commands, compliance, send_count
+from ...services.compose import full_text
 from ...services.content_checks import (
     check_message,
     estimate_cost,
@@ -45,7 +45,12 @@ def review(request, pk: int):
         ),
         pk=pk,
     )
-    preview = preview_campaign(campaign, exclude_missing=campaign.exclude_missing)
+    now = compliance.clock()
+    preview = compliance.counted_preview(
+        campaign, campaign.exclude_missing, now, limit=send_count.INLINE_ROWS
+    )
+    whole = send_count.whole(campaign, preview, exclude_missing=campaign.exclude_missing, now=now)
+    preview = whole.preview
     first_text = (
         preview.samples[0][1]
         if preview.samples
@@ -57,6 +62,8 @@ def review(request, pk: int):
     context = {
         "campaign": campaign,
         "preview": preview,
+        "whole": whole,
+        "inline_rows": send_count.INLINE_ROWS,
         "verdict": check_message(first_text, campaign.template.body, campaign.vendor_account),
         "vendor_check": vendor_checks_content(campaign.vendor_account),
         "cost": estimate_cost(preview.total_segments, campaign.vendor_account),

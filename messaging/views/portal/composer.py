@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.contrib import messages
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -36,6 +36,7 @@ from ...services import (
     compliance,
     drafts,
     frames,
+    send_count,
     sending,
     template_library,
     wording,
@@ -228,7 +229,7 @@ def confirm(request, pk: int):
         return redirect("portal:campaign", pk=campaign.pk)
     exclude_missing = request.POST.get("missing", "exclude") == "exclude"
     reason = clean_text(request.POST.get("notification_reason", ""), 500)
-    verdict = compliance.check(
+    verdict, whole = send_count.checked(
         campaign, user=request.user, reason=reason, exclude_missing=exclude_missing
     )
     preview_data = verdict.preview
@@ -236,6 +237,11 @@ def confirm(request, pk: int):
     if request.method == "POST" and request.POST.get("confirm"):
         if approval_reason:
             messages.error(request, approval_reason)
+        elif not whole.known:
+            messages.error(
+                request,
+                _("The whole list is still being counted: confirm once its figures are shown."),
+            )
         elif not verdict.ok or not preview_data.sendable:
             messages.error(request, _("This campaign cannot be sent as it is."))
         else:
@@ -246,7 +252,7 @@ def confirm(request, pk: int):
                     exclude_missing,
                     reason,
                     balance_acknowledged=bool(request.POST.get("balance_ok")),
-                    counted=preview_data,  # the whole list, counted for this page
+                    counted=preview_data,  # the whole list's figures, as this page shows
                 )
             except compliance.BalanceShort as short:  # asked again, on this page
                 messages.error(request, str(short))
@@ -257,6 +263,8 @@ def confirm(request, pk: int):
     context = {
         "campaign": campaign,
         "preview": preview_data,
+        "whole": whole,
+        "inline_rows": send_count.INLINE_ROWS,
         "verdict": verdict.content,
         "rules": verdict,
         "problems": [p for p in problems if p not in preview_data.errors],
@@ -282,6 +290,26 @@ def confirm(request, pk: int):
         ),
     }
     return TemplateResponse(request, "portal/composer/confirm.html", context)
+
+
+@portal_view("messaging.view_campaign")
+def send_count_progress(request, pk: int):
+    """How far the whole list's count is (polled by the confirmation and the approval
+    review while it runs); once it is done, the page is loaded again to show the figures."""
+    campaign = get_object_or_404(Campaign, pk=pk)
+    page = "review" if request.GET.get("page") == "review" else "confirm"
+    count = send_count.latest(campaign)
+    if count is None or count.state == count.State.DONE:
+        response = HttpResponse()
+        response["HX-Redirect"] = reverse(
+            "portal:approval_review" if page == "review" else "portal:confirm", args=[pk]
+        )
+        return response
+    return TemplateResponse(
+        request,
+        "portal/composer/_send_count.html",
+        {"campaign": campaign, "count": count, "page": page, "inline_rows": send_count.INLINE_ROWS},
+    )
 
 
 @portal_view("messaging.view_campaign", capability=SUBMIT)
