@@ -191,6 +191,25 @@ def test_a_count_superseded_while_it_runs_leaves_no_figures(draft, marketer, mon
     assert count.state == SendCount.State.COUNTING and count.figures == {}
 
 
+def test_a_count_stops_when_its_campaign_is_confirmed(draft, marketer, monkeypatch):
+    """The count of a send already under way would compete with it for nothing."""
+    campaign = draft()
+    english(marketer).get(reverse("portal:confirm", args=[campaign.pk]))
+    count = count_of(campaign)
+    monkeypatch.setattr(compose, "PROGRESS_EVERY", 1)
+    real = compliance.capped_phones
+
+    def confirmed_meanwhile(*args):
+        Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.State.STARTING)
+        return real(*args)
+
+    monkeypatch.setattr(compliance, "capped_phones", confirmed_meanwhile)
+    assert send_count.run(count.pk).endswith("superseded")
+    assert send_count.run(count.pk).endswith("nothing to count")
+    count.refresh_from_db()
+    assert count.counted == 0 and count.figures == {}
+
+
 def test_the_progress_fragment_polls_until_done_then_loads_the_page_again(draft, marketer):
     campaign = draft()
     client = english(marketer)
