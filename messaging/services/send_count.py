@@ -73,14 +73,16 @@ def whole(
 ) -> Whole:
     """``preview`` (the page's, of the first ``INLINE_ROWS`` recipients) for the whole list:
     itself when it read every recipient; with the figures of a fresh count of this send
-    when one is done; otherwise as it is, while a count is started (or found under way)."""
+    when one is done; otherwise as it is, while a count is started (or found under way).
+    ``now``: the compliance clock the caps are counted at (a count's age is told by the
+    database's time)."""
     if preview.recipients < INLINE_ROWS:
         return Whole(preview, preview.recipients)
     total = Recipient.objects.filter(recipient_list_id=campaign.recipient_list_id).count()
     if preview.recipients >= total:
         return Whole(preview, total)
-    now = now or timezone.now()
-    count = _fresh_or_started(campaign, key(campaign, total, now), total, now)
+    wanted = key(campaign, total, now or compliance.clock())
+    count = _fresh_or_started(campaign, wanted, total, timezone.now())
     if count.state == SendCount.State.DONE:
         preview = with_figures(preview, count.figures, exclude_missing=exclude_missing)
     return Whole(preview, total, count)
