@@ -90,6 +90,7 @@ class CampaignOperations:
                     exclude_missing=exclude_missing,
                     reason=reason,
                     balance_acknowledged=bool(request.POST.get("balance_ok")),
+                    counted=send_count.counted(campaign, exclude_missing=exclude_missing),
                 )
             except compliance.BalanceShort as short:
                 # A balance known to fall short is a blocking warning: the page asks again,

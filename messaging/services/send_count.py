@@ -103,6 +103,25 @@ def checked(
     return verdict, found
 
 
+def counted(campaign: Campaign, *, exclude_missing: bool) -> Preview | None:
+    """The whole list's figures of a fresh count of the send as it is now, when one is done
+    (None otherwise): what a confirmation without a page's preview (the admin's) gives the
+    balance rule, instead of counting a million recipients again before the start."""
+    total = Recipient.objects.filter(recipient_list_id=campaign.recipient_list_id).count()
+    found = SendCount.objects.filter(
+        campaign=campaign, key=key(campaign, total, compliance.clock())
+    ).first()
+    if found is None or found.state != SendCount.State.DONE or _stale(found, timezone.now()):
+        return None
+    account = campaign.vendor_account
+    empty = Preview(
+        balance=account.balance,
+        balance_unit=account.balance_unit,
+        price_per_part=account.price_per_part,
+    )
+    return with_figures(empty, found.figures, exclude_missing=exclude_missing)
+
+
 def key(campaign: Campaign, total: int, now: datetime) -> str:
     """What a count's figures depend on: the message as sent, the account (its signature,
     suffix and encoding: any saved change), the list (its size and newest recipient), the

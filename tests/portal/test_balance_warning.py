@@ -138,6 +138,30 @@ def test_admin_send_asks_again_when_the_whole_list_falls_short_of_what_the_page_
     assert campaign.status == Campaign.State.DRAFT
 
 
+def test_admin_send_reads_the_whole_list_count_the_page_made_instead_of_counting_again(
+    marketer_client, make_campaign, sim_account, monkeypatch
+):
+    from messaging.services import compliance as rules
+    from messaging.services import send_count
+
+    monkeypatch.setattr(send_count, "INLINE_ROWS", 2)
+    campaign = make_campaign(sim_account("actiongw"), n=4)
+    set_balance(campaign.vendor_account, 3, "messages")
+    url = reverse("admin:messaging_campaign_send", args=[campaign.pk])
+    marketer_client.get(url)
+    send_count.run(send_count.latest(campaign).pk)
+
+    real = rules.counted_preview
+
+    def first_recipients_only(campaign, exclude_missing, now, limit=None, progress=None):
+        assert limit is not None, "the whole list was counted again"
+        return real(campaign, exclude_missing, now, limit, progress)
+
+    monkeypatch.setattr(rules, "counted_preview", first_recipients_only)
+    page = marketer_client.post(url, {"confirm": "1"})
+    assert page.status_code == 200 and 'name="balance_ok"' in page.content.decode()
+
+
 def test_admin_send_with_a_covering_balance_needs_no_box(
     marketer_client, make_campaign, sim_account, sync_tasks, django_capture_on_commit_callbacks
 ):
