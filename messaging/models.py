@@ -637,6 +637,11 @@ class Campaign(models.Model):
         CANCELLED = "cancelled", _("Cancelled")
         FAILED = "failed", _("Failed")
 
+    class PauseCause(models.TextChoices):
+        PERSON = "person", _("a person")
+        VENDOR = "vendor", _("the vendor, refusing the account")
+        WINDOW = "window", _("the send window")
+
     name = models.CharField(_("name"), max_length=200)
     template = models.ForeignKey(
         Template, on_delete=models.PROTECT, related_name="campaigns", verbose_name=_("template")
@@ -671,6 +676,11 @@ class Campaign(models.Model):
     # Paused outside the send window: when the window opens again and the dispatcher
     # resumes it (None: not waiting for the window).
     resume_at = models.DateTimeField(_("resumes at"), null=True, blank=True, editable=False)
+    pause_cause = models.CharField(
+        _("paused by"), max_length=10, choices=PauseCause.choices, blank=True, editable=False
+    )
+    """Who or what paused the campaign (empty unless paused): a paused campaign's page tells
+    an administrator to act on the account only when the vendor paused it."""
     # A start writes the messages chunk by chunk (``services.sending.start_campaign``): the
     # last recipient written, set while chunks are left (the campaign may already be
     # sending), None before the first chunk and once the last one is written; and when the

@@ -339,15 +339,23 @@ def enqueue_batches(batch_ids: list[int]) -> None:
 # --------------------------------------------------------------------------- while sending
 
 
-def pause(campaign_id: int, reason: str = "") -> bool:
+def pause(
+    campaign_id: int, reason: str = "", cause: Campaign.PauseCause = Campaign.PauseCause.PERSON
+) -> bool:
     """Pause a sending campaign: no request leaves for it after this commits (a batch waiting
     for its turn goes back untouched; one already at the vendor finishes).  A campaign the
     send window paused stays paused when paused by hand: it is not resumed by itself."""
     by_window = Campaign.objects.filter(
         pk=campaign_id, status=State.PAUSED, resume_at__isnull=False
     )
-    paused = bool(by_window.update(resume_at=None, status_reason=reason)) or _set(
-        campaign_id, (State.SENDING,), status=State.PAUSED, status_reason=reason
+    paused = bool(
+        by_window.update(resume_at=None, status_reason=reason, pause_cause=cause)
+    ) or _set(
+        campaign_id,
+        (State.SENDING,),
+        status=State.PAUSED,
+        status_reason=reason,
+        pause_cause=cause,
     )
     if paused:
         record(
@@ -360,7 +368,11 @@ def pause(campaign_id: int, reason: str = "") -> bool:
 
 def pause_by_hand(campaign_id: int, user) -> bool:
     """A user paused the campaign (portal or admin): the reason names them."""
-    return pause(campaign_id, wording.both(lambda: _("Paused by %(user)s") % {"user": user}))
+    return pause(
+        campaign_id,
+        wording.both(lambda: _("Paused by %(user)s") % {"user": user}),
+        Campaign.PauseCause.PERSON,
+    )
 
 
 def pause_for_window(campaign_id: int, until: datetime) -> bool:
@@ -371,6 +383,7 @@ def pause_for_window(campaign_id: int, until: datetime) -> bool:
         (State.SENDING,),
         status=State.PAUSED,
         status_reason=wording.both(OUTSIDE_WINDOW),
+        pause_cause=Campaign.PauseCause.WINDOW,
         resume_at=until,
     )
 
@@ -401,6 +414,7 @@ def pause_for_account(campaign_id: int, reason: str) -> bool:
     paused = pause(
         campaign_id,
         wording.both(lambda: _("Paused: %(reason)s") % {"reason": wording.shown(reason)}),
+        Campaign.PauseCause.VENDOR,
     )
     if paused:
         campaign = Campaign.objects.only("pk", "name").get(pk=campaign_id)
@@ -436,7 +450,12 @@ def resume(campaign_id: int) -> list[int]:
     """Back to sending; its waiting batches go to the queue now (their back-off dropped)."""
     with transaction.atomic():
         if not _set(
-            campaign_id, (State.PAUSED,), status=State.SENDING, status_reason="", resume_at=None
+            campaign_id,
+            (State.PAUSED,),
+            status=State.SENDING,
+            status_reason="",
+            pause_cause="",
+            resume_at=None,
         ):
             raise CampaignError(_("Only a paused campaign can be resumed."))
         batches = SendBatch.objects.filter(campaign_id=campaign_id, state=SendBatch.State.PENDING)

@@ -6,6 +6,7 @@ a campaign that is starting, and a pause the vendor caused.
 Data is made through the services against the vendor simulator (an HTTP 500 makes the
 outcome unknown, an authentication refusal pauses for the account)."""
 
+import importlib
 from datetime import timedelta
 from unittest import mock
 
@@ -18,6 +19,7 @@ from messaging.models import Campaign, Message
 from messaging.services import campaign_commands, campaign_stats, lifecycle, sending, wording
 from messaging.services.campaigns import refresh_counters
 from messaging.statuses import Status
+from messaging.views.portal.campaigns import paused_by_vendor
 
 pytestmark = pytest.mark.django_db
 
@@ -261,6 +263,64 @@ def test_a_pause_by_the_marketer_tells_what_was_already_at_the_vendor(english_cl
     assert campaign.status == Campaign.State.PAUSED and not stats["paused_by_vendor"]
     html = page_of(english_client, campaign)
     assert "mike-marketer" in html and 'id="account-problem"' not in html
+
+
+def test_what_paused_a_campaign_is_kept_with_it_and_cleared_by_the_resume(draft):
+    """The page tells an administrator to act on the account from the cause kept with the
+    pause, never from the words of its reason."""
+    campaign = draft()
+    sending.start_campaign(campaign.pk)
+    assert campaign_commands.pause_for_account(campaign.pk, "余额不足")
+    campaign.refresh_from_db()
+    assert campaign.pause_cause == Campaign.PauseCause.VENDOR and paused_by_vendor(campaign)
+    campaign_commands.resume(campaign.pk)
+    campaign.refresh_from_db()
+    assert campaign.pause_cause == "" and not paused_by_vendor(campaign)
+    # Paused by the send window, then by a person: a person's pause, not resumed by itself.
+    assert campaign_commands.pause_for_window(campaign.pk, timezone.now())
+    campaign.refresh_from_db()
+    assert campaign.pause_cause == Campaign.PauseCause.WINDOW
+    assert campaign_commands.pause_by_hand(campaign.pk, "mike")
+    campaign.refresh_from_db()
+    assert campaign.pause_cause == Campaign.PauseCause.PERSON and campaign.resume_at is None
+    # A person's reason that reads like the vendor's is still a person's.
+    Campaign.objects.filter(pk=campaign.pk).update(status_reason="Paused: 余额不足")
+    campaign.refresh_from_db()
+    assert not paused_by_vendor(campaign)
+
+
+def test_the_migration_reads_the_cause_of_campaigns_paused_before_it(draft):
+    from django.apps import apps
+
+    causes_of_paused = importlib.import_module(
+        "messaging.migrations.0016_pause_cause"
+    ).causes_of_paused
+    vendor = draft()
+    person, window = (
+        Campaign.objects.create(
+            name=name,
+            template=vendor.template,
+            vendor_account=vendor.vendor_account,
+            recipient_list=vendor.recipient_list,
+        )
+        for name in ("person", "window")
+    )
+    Campaign.objects.filter(pk=vendor.pk).update(
+        status=Campaign.State.PAUSED, status_reason="已暂停：余额不足\nPaused: 余额不足"
+    )
+    Campaign.objects.filter(pk=person.pk).update(
+        status=Campaign.State.PAUSED, status_reason="由 mike 暂停\nPaused by mike"
+    )
+    Campaign.objects.filter(pk=window.pk).update(
+        status=Campaign.State.PAUSED, status_reason="x", resume_at=timezone.now()
+    )
+    causes_of_paused(apps, None)
+    causes = dict(Campaign.objects.values_list("pk", "pause_cause"))
+    assert (causes[vendor.pk], causes[person.pk], causes[window.pk]) == (
+        "vendor",
+        "person",
+        "window",
+    )
 
 
 # --------------------------------------------------------------------------- admin

@@ -7,7 +7,6 @@ import math
 import re
 from datetime import timedelta
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Max, Min, Q, Sum
@@ -258,25 +257,12 @@ def status_label(campaign: Campaign) -> str:
     return str(campaign.get_status_display())
 
 
-def _pause_template_parts() -> set[tuple[str, str]]:
-    """The text around the vendor's words in ``campaign_commands.pause_for_account``'s
-    reason, in every language (the reason is stored in both, ``wording``)."""
-    parts = set()
-    for language, _name in settings.LANGUAGES:
-        with translation.override(language):
-            before, _sep, after = _("Paused: %(reason)s").partition("%(reason)s")
-        if before or after:
-            parts.add((before, after))
-    return parts
-
-
 def paused_by_vendor(campaign: Campaign) -> bool:
     """Paused by the pipeline because the vendor refused for the account (credentials,
     balance, sender number, signature) or kept refusing: an administrator must act."""
-    return campaign.status == Campaign.State.PAUSED and any(
-        reason.startswith(before) and reason.endswith(after) and len(reason) > len(before + after)
-        for reason in wording.split(campaign.status_reason)
-        for before, after in _pause_template_parts()
+    return (
+        campaign.status == Campaign.State.PAUSED
+        and campaign.pause_cause == Campaign.PauseCause.VENDOR
     )
 
 
