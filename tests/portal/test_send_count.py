@@ -174,39 +174,29 @@ def test_an_old_a_stalled_or_a_failed_count_is_made_again(
     assert len(enqueued) == 1 and count_of(campaign).state == SendCount.State.COUNTING
 
 
-def test_a_count_superseded_while_it_runs_leaves_no_figures(draft, marketer, monkeypatch):
+@pytest.mark.parametrize("meanwhile", ["started again", "campaign confirmed"])
+def test_a_count_stops_when_its_figures_would_be_of_nothing(
+    draft, marketer, monkeypatch, meanwhile
+):
+    """Started again by another view, or its campaign confirmed (a count beside the start
+    would compete with it for nothing): the count stops at its next word of progress."""
     campaign = draft()
     english(marketer).get(reverse("portal:confirm", args=[campaign.pk]))
     count = count_of(campaign)
     monkeypatch.setattr(compose, "PROGRESS_EVERY", 1)
     real = compliance.capped_phones
 
-    def started_again_meanwhile(*args):
-        SendCount.objects.filter(pk=count.pk).update(started_at=timezone.now())
+    def change_meanwhile(*args):  # called as the count begins
+        if meanwhile == "started again":
+            SendCount.objects.filter(pk=count.pk).update(started_at=timezone.now())
+        else:
+            Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.State.STARTING)
         return real(*args)
 
-    monkeypatch.setattr(compliance, "capped_phones", started_again_meanwhile)
+    monkeypatch.setattr(compliance, "capped_phones", change_meanwhile)
     assert send_count.run(count.pk).endswith("superseded")
     count.refresh_from_db()
-    assert count.state == SendCount.State.COUNTING and count.figures == {}
-
-
-def test_a_count_stops_when_its_campaign_is_confirmed(draft, marketer, monkeypatch):
-    """The count of a send already under way would compete with it for nothing."""
-    campaign = draft()
-    english(marketer).get(reverse("portal:confirm", args=[campaign.pk]))
-    count = count_of(campaign)
-    monkeypatch.setattr(compose, "PROGRESS_EVERY", 1)
-    real = compliance.capped_phones
-
-    def confirmed_meanwhile(*args):
-        Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.State.STARTING)
-        return real(*args)
-
-    monkeypatch.setattr(compliance, "capped_phones", confirmed_meanwhile)
-    assert send_count.run(count.pk).endswith("superseded")
-    assert send_count.run(count.pk).endswith("nothing to count")
-    count.refresh_from_db()
+    assert count.state == SendCount.State.COUNTING
     assert count.counted == 0 and count.figures == {}
 
 
