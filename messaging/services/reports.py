@@ -22,9 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import transaction
-from django.utils import timezone, translation
+from django.utils import timezone
 
 from ..models import DeliveryReport, Message, VendorAccount
 from ..statuses import FINAL_STATUSES, RANK, Status
@@ -81,8 +80,7 @@ def status_meaning(stored: str, status: str, language: str | None = None) -> str
     vendor's words (or the status's name when there is none); in Chinese the status's name
     (the vendor's words, shown beside it, are Chinese already)."""
     zh, en = wording.split(stored)
-    language = language or translation.get_language() or settings.LANGUAGE_CODE
-    if language.startswith("en") and en and en != zh:
+    if wording.reads_english(language) and en and en != zh:
         return en
     return str(Status(status).label) if status in Status.values else ""
 

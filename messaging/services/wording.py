@@ -48,13 +48,18 @@ def both(text: Promise | Callable[[], str]) -> str:
     return join(*rendered)
 
 
-def shown(stored: str, language: str | None = None) -> str:
-    """A stored text in the reader's language (the active one unless ``language``):
-    English for ``en*``, Chinese otherwise.  With translation deactivated (no language at
-    all) ``gettext`` answers in English, and so does this."""
-    zh, en = split(stored)
+def reads_english(language: str | None = None) -> bool:
+    """Whether the reader (the active language unless ``language``) reads English: for
+    ``en*``, and with translation deactivated (no language at all), when ``gettext`` answers
+    in English too.  Every choice between our two languages asks this."""
     language = language or translation.get_language()
-    return en if language is None or language.startswith("en") else zh
+    return language is None or language.startswith("en")
+
+
+def shown(stored: str, language: str | None = None) -> str:
+    """A stored text in the reader's language (``reads_english``): English or Chinese."""
+    zh, en = split(stored)
+    return en if reads_english(language) else zh
 
 
 def _unbroken(text: str) -> str:

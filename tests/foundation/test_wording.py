@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy
 
 from messaging import tasks
 from messaging.models import Campaign, Message
-from messaging.services import campaign_commands, sending, suppressions, wording
+from messaging.services import campaign_commands, reports, sending, suppressions, wording
 from messaging.statuses import Status
 
 
@@ -32,6 +32,19 @@ def test_both_languages_stored_one_shown():
         assert wording.shown(stored) == "Frequency cap"
     with translation.override(None):  # deactivated: gettext's English, and ours
         assert wording.shown(stored) == "Frequency cap"
+
+
+def test_a_reports_meaning_is_chosen_by_the_same_rule():
+    """The vendor's words with our English gloss: English where ``shown`` gives English
+    (translation deactivated included), the status's name in Chinese."""
+    stored = wording.join("用户不存在", "The number does not exist")
+    assert reports.status_meaning(stored, Status.FAILED, "en") == "The number does not exist"
+    with translation.override(None):
+        assert wording.reads_english()
+        assert reports.status_meaning(stored, Status.FAILED) == "The number does not exist"
+    with translation.override("zh-hans"):
+        assert not wording.reads_english()
+        assert reports.status_meaning(stored, Status.FAILED) == str(Status.FAILED.label)
 
 
 def test_a_text_of_one_language_reads_the_same_in_both():
