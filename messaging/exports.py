@@ -34,6 +34,25 @@ CSV, XLSX = "csv", "xlsx"
 FORMATS = (CSV, XLSX)
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 XLSX_CELL_MAX_CHARS = 32767  # Excel's limit; it calls a longer cell a damaged file
+XLSX_MAX_ROWS = 100_000
+"""An XLSX is written while the person waits, and the web server gives a request 120 s
+(``smsportal/gunicorn.conf.py``): on the 2-core machine 100,000 messages took 31 s and
+200,000 took 56 s (a campaign of 1M would have been cut off).  A larger download is CSV,
+which streams every row."""
+
+
+def xlsx_refusal(rows: QuerySet | int) -> str | None:
+    """Why these rows (a queryset, counted no further than the limit, or a number) are not
+    offered as XLSX; None when they fit."""
+    count = rows if isinstance(rows, int) else rows.order_by()[: XLSX_MAX_ROWS + 1].count()
+    if count <= XLSX_MAX_ROWS:
+        return None
+    return _(
+        "An XLSX download holds at most %(n)s rows (it is written while you wait), and this "
+        "one has more. Download the CSV instead: it has every row, and Excel and WPS open it."
+    ) % {"n": f"{XLSX_MAX_ROWS:,}"}
+
+
 _NOT_UTF8 = re.compile("[\ud800-\udfff]")
 # What XML 1.0 cannot carry (openpyxl's ILLEGAL_CHARACTERS_RE) and lone surrogates.
 _NOT_XLSX = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")

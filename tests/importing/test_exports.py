@@ -168,3 +168,64 @@ def test_admin_export_actions(marketer_client, campaign):
     )
     assert response.status_code == 200
     assert xlsx_rows(response)[1][2] == "'@T 退订"
+
+
+# --------------------------------------------------------------------------- XLSX size
+
+
+@pytest.fixture
+def xlsx_of_one(monkeypatch):
+    """An XLSX holds one row here: the campaign's two messages are "too many"."""
+    from messaging import exports
+
+    monkeypatch.setattr(exports, "XLSX_MAX_ROWS", 1)
+
+
+def test_too_many_rows_for_xlsx_are_refused_on_the_page_with_the_csv_offered(
+    marketer, campaign, nasty_list, xlsx_of_one
+):
+    from django.test import Client
+
+    from messaging.models import Suppression
+
+    client = Client(headers={"Accept-Language": "en"})
+    client.cookies["django_language"] = "en"
+    client.force_login(marketer)
+    Suppression.objects.create(phone="13800000001", reason=Suppression.Reason.MANUAL)
+    Suppression.objects.create(phone="13800000002", reason=Suppression.Reason.MANUAL)
+    downloads = {
+        reverse("portal:export_messages", args=[campaign.pk, "xlsx"]): reverse(
+            "portal:campaign", args=[campaign.pk]
+        ),
+        reverse("portal:export_recipients", args=[nasty_list.pk, "xlsx"]): reverse(
+            "portal:list", args=[nasty_list.pk]
+        ),
+        reverse("portal:export_replies", args=["xlsx"]): None,  # one reply: fits
+        reverse("portal:suppression_export", args=["xlsx"]): reverse("portal:suppressions"),
+    }
+    for url, back in downloads.items():
+        response = client.get(url, follow=True)
+        if back is None:
+            assert "attachment" in response["Content-Disposition"]
+            continue
+        assert response.redirect_chain == [(back, 302)], url
+        said = [str(m) for m in response.context["messages"]]
+        assert any("at most 1 rows" in m and "Download the CSV" in m for m in said), said
+        assert client.get(url.replace("xlsx", "csv")).status_code == 200
+    # The campaign page (its counters: 2 messages) offers them as CSV only.
+    Campaign.objects.filter(pk=campaign.pk).update(total_count=2)
+    page = client.get(reverse("portal:campaign", args=[campaign.pk])).content.decode()
+    assert 'data-export="messages-csv"' in page and 'data-export="messages-xlsx"' not in page
+
+
+def test_the_admin_export_action_says_so_and_stays_on_the_list(
+    marketer_client, campaign, xlsx_of_one
+):
+    ids = list(Message.objects.values_list("pk", flat=True))
+    response = marketer_client.post(
+        reverse("admin:messaging_message_changelist"),
+        {"action": "export_messages_xlsx", "_selected_action": ids},
+        follow=True,
+    )
+    assert response.status_code == 200 and "Content-Disposition" not in response
+    assert any("Download the CSV" in str(m) for m in response.context["messages"])

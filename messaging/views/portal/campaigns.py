@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.roles import SEND
 
+from ...exports import xlsx_refusal
 from ...models import (
     Campaign,
     CampaignCodeCount,
@@ -106,10 +107,12 @@ def campaign_detail(request, pk: int):
 
 
 def _exports(campaign: Campaign) -> dict[str, dict[str, str]]:
-    """The campaign's messages and replies as spreadsheets, by format."""
+    """The campaign's messages and replies as spreadsheets, by format (its messages as CSV
+    only when they are too many for an XLSX written while the person waits)."""
     exports: dict[str, dict[str, str]] = {"messages": {}, "replies": {}}
     for fmt in ("xlsx", "csv"):
-        exports["messages"][fmt] = reverse("portal:export_messages", args=[campaign.pk, fmt])
+        if fmt == "csv" or not xlsx_refusal(campaign.total_count):
+            exports["messages"][fmt] = reverse("portal:export_messages", args=[campaign.pk, fmt])
         replies = reverse("portal:export_replies", args=[fmt])
         exports["replies"][fmt] = f"{replies}?campaign={campaign.pk}"
     return exports

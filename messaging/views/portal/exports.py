@@ -11,10 +11,12 @@ import csv
 import tempfile
 from collections.abc import Iterable, Iterator
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.db.models import QuerySet
 from django.http import FileResponse, Http404, StreamingHttpResponse
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
@@ -29,9 +31,18 @@ from messaging.exports import (
     message_rows,
     recipient_rows,
     reply_rows,
+    suppression_rows,
     write_xlsx,
+    xlsx_refusal,
 )
-from messaging.models import Campaign, InboundMessage, Message, RecipientList
+from messaging.models import (
+    Campaign,
+    InboundMessage,
+    Message,
+    Recipient,
+    RecipientList,
+    Suppression,
+)
 from messaging.services import archive
 from messaging.views.portal.common import parse_id
 
@@ -74,7 +85,18 @@ def audit_export(what: str, fmt: str, obj=None, **details) -> None:
 # --------------------------------------------------------------------------- the three exports
 
 
+class TooBigForXlsx(Exception):
+    """The rows asked for as XLSX are too many to write while the person waits
+    (``messaging.exports.XLSX_MAX_ROWS``): the message says to take the CSV."""
+
+
+def _fits_xlsx(fmt: str, rows: QuerySet | int) -> None:
+    if fmt == XLSX and (refusal := xlsx_refusal(rows)):
+        raise TooBigForXlsx(refusal)
+
+
 def recipients_response(recipient_list: RecipientList, fmt: str = CSV):
+    _fits_xlsx(fmt, Recipient.objects.filter(recipient_list=recipient_list))
     audit_export("recipients", fmt, recipient_list)
     headers, rows = recipient_rows(recipient_list)
     return spreadsheet_response(f"recipients-{recipient_list.pk}-{_stamp()}", fmt, headers, rows)
@@ -83,6 +105,7 @@ def recipients_response(recipient_list: RecipientList, fmt: str = CSV):
 def archived_messages_response(campaign: Campaign, fmt: str = CSV):
     """An archived campaign's messages: its archive file, which is the CSV export as it was
     when the campaign was archived (decompressed as it streams), or its rows as XLSX."""
+    _fits_xlsx(fmt, campaign.total_count)
     audit_export("messages", fmt, campaign, archived=True)
     name = campaign.archive_file.name
     filename = f"campaign-{campaign.pk}-{_stamp()}"
@@ -104,15 +127,23 @@ def archived_messages_response(campaign: Campaign, fmt: str = CSV):
 
 
 def messages_response(queryset: QuerySet[Message], fmt: str = CSV, name: str = "messages"):
+    _fits_xlsx(fmt, queryset)
     audit_export("messages", fmt, name=name)
     headers, rows = message_rows(queryset)
     return spreadsheet_response(f"{name}-{_stamp()}", fmt, headers, rows)
 
 
 def replies_response(queryset: QuerySet[InboundMessage], fmt: str = CSV, name: str = "replies"):
+    _fits_xlsx(fmt, queryset)
     audit_export("replies", fmt, name=name)
     headers, rows = reply_rows(queryset)
     return spreadsheet_response(f"{name}-{_stamp()}", fmt, headers, rows)
+
+
+def suppressions_response(queryset: QuerySet[Suppression], fmt: str = CSV):
+    _fits_xlsx(fmt, queryset)
+    headers, rows = suppression_rows(queryset)
+    return spreadsheet_response(f"suppressions-{_stamp()}", fmt, headers, rows)
 
 
 # --------------------------------------------------------------------------- the download pages
@@ -128,18 +159,24 @@ def _format(fmt: str) -> str:
 @permission_required("messaging.view_recipient", raise_exception=True)
 def export_recipients(request, list_pk: int, fmt: str):
     recipient_list = get_object_or_404(RecipientList, pk=list_pk)
-    return recipients_response(recipient_list, _format(fmt))
+    try:
+        return recipients_response(recipient_list, _format(fmt))
+    except TooBigForXlsx as refusal:
+        return refused(request, refusal, reverse("portal:list", args=[list_pk]))
 
 
 @login_required
 @permission_required("messaging.view_message", raise_exception=True)
 def export_messages(request, campaign_pk: int, fmt: str):
     campaign = get_object_or_404(Campaign, pk=campaign_pk)
-    if archive.is_archived(campaign):
-        return archived_messages_response(campaign, _format(fmt))
-    return messages_response(
-        Message.objects.filter(campaign=campaign), _format(fmt), name=f"campaign-{campaign.pk}"
-    )
+    try:
+        if archive.is_archived(campaign):
+            return archived_messages_response(campaign, _format(fmt))
+        return messages_response(
+            Message.objects.filter(campaign=campaign), _format(fmt), name=f"campaign-{campaign.pk}"
+        )
+    except TooBigForXlsx as refusal:
+        return refused(request, refusal, reverse("portal:campaign", args=[campaign.pk]))
 
 
 @login_required
@@ -153,4 +190,14 @@ def export_replies(request, fmt: str):
         campaign = get_object_or_404(Campaign, pk=parse_id(campaign_pk))
         replies = replies.filter(campaign=campaign)
         name = f"campaign-{campaign.pk}-replies"
-    return replies_response(replies, _format(fmt), name=name)
+    try:
+        return replies_response(replies, _format(fmt), name=name)
+    except TooBigForXlsx as refusal:
+        return refused(request, refusal, reverse("portal:inbox"))
+
+
+def refused(request, refusal: TooBigForXlsx, back: str):
+    """The page the download was asked from, saying why (it never left it: a download link
+    does not leave a page, so this is where the person is)."""
+    messages.error(request, str(refusal))
+    return redirect(back)

@@ -17,10 +17,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
-from ...exports import suppression_rows
 from ...services import suppressions
 from .common import portal_view
-from .exports import _format, _stamp, spreadsheet_response
+from .exports import TooBigForXlsx, _format, refused, suppressions_response
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 REJECTED_SHOWN = 20
@@ -183,5 +182,7 @@ def lift(request):
 def export(request, fmt: str):
     include_lifted = request.GET.get("lifted") == "1"
     rows = suppressions.listing(request.GET.get("q", ""), include_lifted=include_lifted)
-    headers, data = suppression_rows(rows)
-    return spreadsheet_response(f"suppressions-{_stamp()}", _format(fmt), headers, data)
+    try:
+        return suppressions_response(rows, _format(fmt))
+    except TooBigForXlsx as refusal:
+        return refused(request, refusal, reverse("portal:suppressions"))
