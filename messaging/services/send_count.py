@@ -106,14 +106,17 @@ def checked(
 def counted(campaign: Campaign, *, exclude_missing: bool) -> Preview | None:
     """The whole list's figures of a fresh count of the send as it is now, when one is done
     (None otherwise): what a confirmation without a page's preview (the admin's) gives the
-    balance rule, instead of counting a million recipients again before the start."""
+    balance rule, instead of counting a million recipients again before the start.  Nothing
+    is looked up when the account's balance is unknown: the rule has nothing to compare."""
+    account = campaign.vendor_account
+    if account.balance is None:
+        return None
     total = Recipient.objects.filter(recipient_list_id=campaign.recipient_list_id).count()
     found = SendCount.objects.filter(
         campaign=campaign, key=key(campaign, total, compliance.clock())
     ).first()
     if found is None or found.state != SendCount.State.DONE or _stale(found, timezone.now()):
         return None
-    account = campaign.vendor_account
     empty = Preview(
         balance=account.balance,
         balance_unit=account.balance_unit,
